@@ -1,0 +1,110 @@
+import type { IConstruct } from '../engine';
+import { PlatformApp } from './app';
+
+/** Props of an Addon. */
+export interface AddonProps {
+  /** The Helm release name; unique within the platform. */
+  readonly name: string;
+  /** The namespace the controller runs in. */
+  readonly namespace: string;
+  /** The Helm repository URL (`https://...` or `oci://...`). */
+  readonly repository: string;
+  /** The chart name. */
+  readonly chart: string;
+  /** The pinned chart version. */
+  readonly version: string;
+  /**
+   * Chart values.
+   * @default - the chart's defaults
+   */
+  readonly values?: Record<string, unknown>;
+}
+
+/**
+ * A third-party controller the platform's constructs rely on, installed once per cluster at a pinned
+ * chart version by a `KubernetesStack`, however many constructs need it.
+ */
+export class Addon {
+  /** Argo Rollouts: canary and blue-green releases (CanaryRollout). */
+  public static argoRollouts(): Addon {
+    return new Addon({ name: 'argo-rollouts', namespace: 'argo-rollouts', repository: 'https://argoproj.github.io/argo-helm', chart: 'argo-rollouts', version: '2.40.1' });
+  }
+
+  /** Argo Workflows: training pipelines (TrainingPipeline). */
+  public static argoWorkflows(): Addon {
+    return new Addon({ name: 'argo-workflows', namespace: 'argo', repository: 'https://argoproj.github.io/argo-helm', chart: 'argo-workflows', version: '0.45.19' });
+  }
+
+  /** The Prometheus operator stack: Prometheus, Alertmanager and Grafana (MonitoringStack). */
+  public static kubePrometheusStack(): Addon {
+    return new Addon({ name: 'kube-prometheus-stack', namespace: 'monitoring', repository: 'https://prometheus-community.github.io/helm-charts', chart: 'kube-prometheus-stack', version: '75.15.1' });
+  }
+
+  /** KEDA: event-driven autoscaling on requests per second or consumer lag (ServingEndpoint). */
+  public static keda(): Addon {
+    return new Addon({ name: 'keda', namespace: 'keda', repository: 'https://kedacore.github.io/charts', chart: 'keda', version: '2.17.2' });
+  }
+
+  /** The NVIDIA device plugin, which advertises `nvidia.com/gpu` (GpuTrainingCluster). */
+  public static nvidiaDevicePlugin(): Addon {
+    return new Addon({
+      name: 'nvidia-device-plugin', namespace: 'nvidia-device-plugin', repository: 'https://nvidia.github.io/k8s-device-plugin', chart: 'nvidia-device-plugin', version: '0.17.2',
+      values: { tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] },
+    });
+  }
+
+  /** The AWS Load Balancer Controller, for ALB ingresses (ServingEndpoint, CanaryRollout). */
+  public static awsLoadBalancerController(): Addon {
+    return new Addon({ name: 'aws-load-balancer-controller', namespace: 'kube-system', repository: 'https://aws.github.io/eks-charts', chart: 'aws-load-balancer-controller', version: '1.13.3' });
+  }
+
+  /** Karpenter, the node autoscaler alternative to managed node groups (GpuTrainingCluster). */
+  public static karpenter(): Addon {
+    return new Addon({ name: 'karpenter', namespace: 'kube-system', repository: 'oci://public.ecr.aws/karpenter', chart: 'karpenter', version: '1.5.0' });
+  }
+
+  /** Any other chart, pinned. */
+  public static custom(props: AddonProps): Addon {
+    return new Addon(props);
+  }
+
+  private constructor(public readonly props: AddonProps) {}
+
+  /** The release name. */
+  public get name(): string {
+    return this.props.name;
+  }
+}
+
+/** An add-on and the constructs that asked for it. */
+export interface AddonRequirement {
+  readonly addon: Addon;
+  readonly requiredBy: IConstruct[];
+}
+
+const requirements = new WeakMap<PlatformApp, Map<string, AddonRequirement>>();
+
+/** The add-ons the constructs of a platform need. */
+export class Addons {
+  /**
+   * Declares that `scope` needs `addon` in the cluster. Asking twice for the same add-on is one
+   * install; asking for the same name at another version or with other values is an error.
+   */
+  public static require(scope: IConstruct, addon: Addon): void {
+    const app = PlatformApp.of(scope);
+    const map = requirements.get(app) ?? new Map<string, AddonRequirement>();
+    requirements.set(app, map);
+    const existing = map.get(addon.name);
+    if (existing && JSON.stringify(existing.addon.props) !== JSON.stringify(addon.props)) {
+      throw new Error(`'${scope.node.path}' needs add-on '${addon.name}' ${addon.props.chart}@${addon.props.version}, but '${existing.requiredBy[0].node.path}' needs ${existing.addon.props.chart}@${existing.addon.props.version} with other settings; a cluster runs one release of each add-on, so give both the same Addon.`);
+    }
+    if (existing) existing.requiredBy.push(scope);
+    else map.set(addon.name, { addon, requiredBy: [scope] });
+    app.requireClusterWriter(scope, `add-on '${addon.name}' (${addon.props.chart}@${addon.props.version})`);
+  }
+
+  /** Every add-on the platform's constructs need, by name. */
+  public static of(app: PlatformApp): AddonRequirement[] {
+    return [...(requirements.get(app)?.values() ?? [])].sort((a, b) => a.addon.name.localeCompare(b.addon.name));
+  }
+}

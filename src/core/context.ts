@@ -1,0 +1,98 @@
+import type { IConstruct } from '../engine';
+import { check } from './errors';
+import { NameRules } from './names';
+
+/** The deployment environment of a platform; production turns on the stricter checks. */
+export class Environment {
+  /** A production environment: high availability is expected and turning it off must be explicit. */
+  public static production(name = 'prod'): Environment {
+    return new Environment(name, true);
+  }
+
+  /** A staging environment. */
+  public static staging(name = 'staging'): Environment {
+    return new Environment(name, false);
+  }
+
+  /** A development environment. */
+  public static development(name = 'dev'): Environment {
+    return new Environment(name, false);
+  }
+
+  private constructor(
+    /** The environment's short name, used in resource names, tags and labels. */
+    public readonly name: string,
+    /** Whether this is a production environment. */
+    public readonly isProduction: boolean,
+  ) {}
+}
+
+/** What every construct of a platform shares: who owns it, where it runs and how its cost is attributed. */
+export interface PlatformContextProps {
+  /** The platform's short name, a DNS label; it prefixes resource names. */
+  readonly name: string;
+  /** The environment. */
+  readonly environment: Environment;
+  /** The AWS region, e.g. `eu-west-1`. */
+  readonly region: string;
+  /**
+   * The 12-digit AWS account id. It is given rather than looked up, so that a plan needs no
+   * `aws_caller_identity` call and the provider refuses to touch any other account.
+   */
+  readonly accountId: string;
+  /** The team that owns the platform; every resource without a more specific team carries it. */
+  readonly team: string;
+  /**
+   * Further cost-allocation tags put on every taggable AWS resource and, as labels, on every
+   * Kubernetes object. Keys and values must be valid Kubernetes label keys and values.
+   * @default - only the platform, environment and team tags
+   */
+  readonly costTags?: Record<string, string>;
+}
+
+/** The prefix of the cost-attribution tag and label keys this library writes. */
+export const TAG_PREFIX = 'mlops.io';
+
+/** A validated platform context. */
+export class PlatformContext {
+  public readonly name: string;
+  public readonly environment: Environment;
+  public readonly region: string;
+  public readonly accountId: string;
+  public readonly team: string;
+  public readonly costTags: Readonly<Record<string, string>>;
+
+  constructor(scope: IConstruct, props: PlatformContextProps) {
+    this.name = NameRules.dnsLabel(scope, 'context.name', props.name);
+    check(props.name.length <= 20, scope, 'context.name', props.name, 'must be at most 20 characters, since it prefixes bucket and role names');
+    this.environment = props.environment;
+    NameRules.dnsLabel(scope, 'context.environment.name', props.environment.name);
+    check(props.environment.name.length <= 12, scope, 'context.environment.name', props.environment.name, 'must be at most 12 characters');
+    check(/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(props.region), scope, 'context.region', props.region, 'must be an AWS region name such as \'eu-west-1\'');
+    this.region = props.region;
+    check(/^\d{12}$/.test(props.accountId), scope, 'context.accountId', props.accountId, 'must be a 12-digit AWS account id');
+    this.accountId = props.accountId;
+    this.team = NameRules.dnsLabel(scope, 'context.team', props.team);
+    for (const [key, value] of Object.entries(props.costTags ?? {})) {
+      check(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(key), scope, 'context.costTags', key,
+        'keys must be valid Kubernetes label keys (an optional DNS prefix and \'/\', then at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
+      NameRules.labelValue(scope, `context.costTags.${key}`, value);
+    }
+    this.costTags = { ...(props.costTags ?? {}) };
+  }
+
+  /** The tags every resource of the platform carries. */
+  public get baseTags(): Record<string, string> {
+    return {
+      [`${TAG_PREFIX}/platform`]: this.name,
+      [`${TAG_PREFIX}/environment`]: this.environment.name,
+      [`${TAG_PREFIX}/team`]: this.team,
+      ...this.costTags,
+    };
+  }
+
+  /** A physical name `<platform>-<environment>-<parts...>`, e.g. `acme-prod-registry-artifacts`. */
+  public physicalName(...parts: string[]): string {
+    return [this.name, this.environment.name, ...parts].join('-');
+  }
+}

@@ -1,0 +1,208 @@
+import { DataAwsEksCluster } from '@cdktf/provider-aws/lib/data-aws-eks-cluster';
+import { DataAwsSecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version';
+import { HelmProvider } from '@cdktf/provider-helm/lib/provider';
+import { Release } from '@cdktf/provider-helm/lib/release';
+import { ConfigMapV1 } from '@cdktf/provider-kubernetes/lib/config-map-v1';
+import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import { SecretV1 } from '@cdktf/provider-kubernetes/lib/secret-v1';
+import type { IConstruct } from '../engine';
+import { Construct, Fn } from '../engine';
+import { Addons } from './addons';
+import { PlatformApp } from './app';
+import { NameRules } from './names';
+import { PlatformStack, PlatformStackProps } from './stack';
+
+/** A value Terraform writes into the cluster. */
+export abstract class ClusterValue {
+  /** A value Terraform knows, such as a database endpoint or a bucket name (a token is fine). */
+  public static of(value: string): ClusterValue {
+    return new (class extends ClusterValue {
+      public render(): string {
+        return value;
+      }
+    })();
+  }
+
+  /** One key of a JSON secret in AWS Secrets Manager, read by Terraform when it applies. */
+  public static fromSecretsManager(secretArn: string, jsonKey: string): ClusterValue {
+    return new (class extends ClusterValue {
+      public render(stack: KubernetesStack): string {
+        const data = stack.secretsManagerSecret(secretArn);
+        return Fn.lookup(Fn.jsondecode(data.secretString), jsonKey, '');
+      }
+    })();
+  }
+
+  /** @internal */
+  public abstract render(stack: KubernetesStack): string;
+}
+
+/** A Secret or ConfigMap that Terraform writes into the cluster for the manifests to read by name. */
+export interface ClusterObjectProps {
+  /** The object's namespace. */
+  readonly namespace: string;
+  /** The object's name; manifests refer to it by this name. */
+  readonly name: string;
+  /** The keys and their values. */
+  readonly data: Record<string, ClusterValue>;
+}
+
+interface ClusterObject extends ClusterObjectProps {
+  readonly kind: 'Secret' | 'ConfigMap';
+  readonly owner: IConstruct;
+}
+
+const clusterObjects = new WeakMap<PlatformApp, ClusterObject[]>();
+
+/**
+ * Values that exist only after `terraform apply` (database endpoints, generated passwords) reach the
+ * cluster as Secrets and ConfigMaps that a `KubernetesStack` writes; the manifests refer to them by
+ * their deterministic names.
+ */
+export class ClusterValues {
+  /** Asks the platform's KubernetesStack to write a Secret. */
+  public static secret(owner: IConstruct, props: ClusterObjectProps): void {
+    ClusterValues.add(owner, { ...props, kind: 'Secret', owner });
+  }
+
+  /** Asks the platform's KubernetesStack to write a ConfigMap. */
+  public static configMap(owner: IConstruct, props: ClusterObjectProps): void {
+    ClusterValues.add(owner, { ...props, kind: 'ConfigMap', owner });
+  }
+
+  private static add(owner: IConstruct, object: ClusterObject): void {
+    NameRules.dnsLabel(owner, 'namespace', object.namespace);
+    NameRules.dnsSubdomain(owner, 'name', object.name);
+    const app = PlatformApp.of(owner);
+    const list = clusterObjects.get(app) ?? [];
+    const clash = list.find((o) => o.kind === object.kind && o.namespace === object.namespace && o.name === object.name);
+    if (clash) {
+      throw new Error(`'${owner.node.path}' writes ${object.kind} '${object.namespace}/${object.name}', which '${clash.owner.node.path}' writes already; give one of them another name.`);
+    }
+    list.push(object);
+    app.requireClusterWriter(owner, `${object.kind} '${object.namespace}/${object.name}'`);
+    clusterObjects.set(app, list);
+  }
+
+  /** @internal */
+  public static of(app: PlatformApp): ClusterObject[] {
+    return clusterObjects.get(app) ?? [];
+  }
+}
+
+/** Props of a KubernetesStack. */
+export interface KubernetesStackProps extends PlatformStackProps {
+  /** The name of the EKS cluster to write into (a token from the cluster's stack is fine). */
+  readonly clusterName: string;
+  /**
+   * Install the add-ons the platform's constructs need, with `helm_release`.
+   * @default true
+   */
+  readonly installAddons?: boolean;
+  /**
+   * Also apply every chart's objects with `kubernetes_manifest`, instead of (or beside) a GitOps tool
+   * reading `k8s.out`. Needs the cluster and the add-ons' CRDs to exist at plan time.
+   * @default false
+   */
+  readonly applyManifests?: boolean;
+}
+
+/**
+ * The Terraform stack that writes into a cluster: the pinned add-ons the constructs need (one
+ * `helm_release` each), the Secrets and ConfigMaps that carry deploy-time values to the manifests,
+ * and optionally the manifests themselves. It runs after the stacks that create the cluster and the
+ * AWS resources it reads, and is the only stack that needs the kubernetes and helm providers.
+ */
+export class KubernetesStack extends PlatformStack {
+  /** The cluster this stack writes into. */
+  public readonly cluster: DataAwsEksCluster;
+  private readonly secretVersions = new Map<string, DataAwsSecretsmanagerSecretVersion>();
+  private readonly namespaces = new Map<string, NamespaceV1>();
+
+  constructor(scope: Construct, id: string, props: KubernetesStackProps) {
+    super(scope, id, props);
+    const app = PlatformApp.of(this);
+    app.registerClusterWriter(this);
+    this.cluster = new DataAwsEksCluster(this, 'cluster', { name: props.clusterName });
+    const connection = {
+      host: this.cluster.endpoint,
+      clusterCaCertificate: Fn.base64decode(this.cluster.certificateAuthority.get(0).data),
+    };
+    const exec = {
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      command: 'aws',
+      args: ['eks', 'get-token', '--cluster-name', props.clusterName, '--region', app.context.region],
+    };
+    new KubernetesProvider(this, 'kubernetes', { ...connection, exec: [exec] });
+    new HelmProvider(this, 'helm', { kubernetes: { ...connection, exec } });
+
+    app.addSynthHook({
+      beforeSynth: () => {
+        if (props.installAddons ?? true) this.installAddons();
+        this.writeClusterValues();
+        if (props.applyManifests) this.applyManifests();
+      },
+    });
+  }
+
+  /** The namespace resource this stack manages, created on first use. */
+  public namespace(name: string): NamespaceV1 {
+    let ns = this.namespaces.get(name);
+    if (!ns) {
+      ns = new NamespaceV1(this, `namespace-${name}`, { metadata: { name } });
+      this.namespaces.set(name, ns);
+    }
+    return ns;
+  }
+
+  /** @internal */
+  public secretsManagerSecret(secretArn: string): DataAwsSecretsmanagerSecretVersion {
+    let data = this.secretVersions.get(secretArn);
+    if (!data) {
+      data = new DataAwsSecretsmanagerSecretVersion(this, `secret-${this.secretVersions.size}`, { secretId: secretArn });
+      this.secretVersions.set(secretArn, data);
+    }
+    return data;
+  }
+
+  private installAddons(): void {
+    for (const { addon } of Addons.of(PlatformApp.of(this))) {
+      const p = addon.props;
+      new Release(this, `addon-${p.name}`, {
+        name: p.name,
+        namespace: p.namespace,
+        createNamespace: true,
+        repository: p.repository,
+        chart: p.chart,
+        version: p.version,
+        atomic: true,
+        values: p.values ? [JSON.stringify(p.values)] : undefined,
+      });
+    }
+  }
+
+  private writeClusterValues(): void {
+    for (const o of ClusterValues.of(PlatformApp.of(this))) {
+      const data: Record<string, string> = {};
+      for (const [key, value] of Object.entries(o.data)) data[key] = value.render(this);
+      const ns = this.namespace(o.namespace);
+      const metadata = { name: o.name, namespace: ns.metadata.name };
+      const id = `${o.kind.toLowerCase()}-${o.namespace}-${o.name}`;
+      if (o.kind === 'Secret') new SecretV1(this, id, { metadata, data, type: 'Opaque' });
+      else new ConfigMapV1(this, id, { metadata, data });
+    }
+  }
+
+  private applyManifests(): void {
+    const app = PlatformApp.of(this);
+    for (const [file, docs] of Object.entries(app.manifests())) {
+      for (const doc of docs) {
+        if (doc.kind === 'Namespace' && this.namespaces.has(doc.metadata.name)) continue;
+        const id = `manifest-${file.replace(/\.k8s\.yaml$/, '').replace(/[^a-zA-Z0-9-]/g, '-')}-${doc.kind}-${doc.metadata.namespace ?? 'cluster'}-${doc.metadata.name}`;
+        new Manifest(this, id, { manifest: doc });
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PlatformApp, PlatformAppProps } from '../core/app';
+import { Environment, PlatformContextProps } from '../core/context';
+
+/** What a platform synthesizes, in a stable form for review and `toMatchSnapshot`. */
+export interface PlatformSynthesis {
+  /** The Terraform JSON of each stack, by stack name, with keys sorted. */
+  readonly terraform: Record<string, any>;
+  /** The manifests of each chart, by output file relative to `k8s.out`. */
+  readonly manifests: Record<string, any[]>;
+  /** The Terraform output folder (under a temporary folder). */
+  readonly outdir: string;
+  /** The manifests output folder. */
+  readonly manifestsOutdir: string;
+}
+
+/** Helpers for testing platforms: a throwaway app and a stable synthesis for snapshots. */
+export class PlatformTesting {
+  /** A platform context for tests: a development environment in a fixed account and region. */
+  public static readonly context: PlatformContextProps = {
+    name: 'acme',
+    environment: Environment.development(),
+    region: 'eu-west-1',
+    accountId: '123456789012',
+    team: 'ml-platform',
+  };
+
+  /** A PlatformApp that writes into a fresh temporary folder. */
+  public static app(props: Partial<PlatformAppProps> = {}): PlatformApp {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-synth-'));
+    return new PlatformApp({
+      platform: props.platform ?? PlatformTesting.context,
+      outdir: props.outdir ?? path.join(dir, 'cdktf.out'),
+      manifestsOutdir: props.manifestsOutdir ?? path.join(dir, 'k8s.out'),
+    });
+  }
+
+  /**
+   * Synthesizes the app (Terraform JSON and manifests, with every validation) and reads back what it
+   * wrote, with keys sorted and this machine's paths replaced, so the result is the same on any
+   * machine and can go into a snapshot.
+   */
+  public static synth(app: PlatformApp): PlatformSynthesis {
+    app.synth();
+    const outdir = path.resolve(app.outdir);
+    const manifestsOutdir = path.resolve(app.manifestsOutdir);
+    const replacements: Array<[string, string]> = [[manifestsOutdir, '<k8s.out>'], [outdir, '<cdktf.out>'], [process.cwd(), '<cwd>'], [os.tmpdir(), '<tmp>']];
+    const clean = (text: string) => replacements.reduce((t, [from, to]) => t.split(from).join(to), text);
+
+    const terraform: Record<string, any> = {};
+    const stacksDir = path.join(outdir, 'stacks');
+    for (const stack of fs.existsSync(stacksDir) ? fs.readdirSync(stacksDir).sort() : []) {
+      const file = path.join(stacksDir, stack, 'cdk.tf.json');
+      if (fs.existsSync(file)) terraform[stack] = sortKeys(JSON.parse(clean(fs.readFileSync(file, 'utf8'))));
+    }
+    const manifests: Record<string, any[]> = {};
+    for (const [file, docs] of Object.entries(app.manifests())) {
+      manifests[file] = docs.map((d) => sortKeys(JSON.parse(clean(JSON.stringify(d)))));
+    }
+    return { terraform, manifests, outdir, manifestsOutdir };
+  }
+}
+
+/** Recursively sorts object keys; arrays keep their order. */
+export function sortKeys<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(sortKeys) as unknown as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value as object).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+    return out as T;
+  }
+  return value;
+}
