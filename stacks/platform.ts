@@ -1,4 +1,4 @@
-import { Environment, KubernetesStack, PlatformApp, PlatformContextProps, PlatformStack } from '../src';
+import { EksCluster, Environment, IEksCluster, KubernetesStack, ModelRegistry, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack } from '../src';
 
 /** The reference platform's context: a production platform in one account and region. */
 export const REFERENCE_CONTEXT: PlatformContextProps = {
@@ -10,12 +10,14 @@ export const REFERENCE_CONTEXT: PlatformContextProps = {
   costTags: { 'cost-center': 'cc-4711' },
 };
 
-/** The stacks of the reference platform. */
+/** The stacks and constructs of the reference platform. */
 export interface ReferencePlatform {
   /** Every AWS resource: planned offline by the tests with terraform and the aws provider alone. */
   readonly aws: PlatformStack;
   /** What Terraform writes into the cluster: add-ons, Secrets and ConfigMaps. */
   readonly kubernetes: KubernetesStack;
+  readonly cluster: IEksCluster;
+  readonly registry: ModelRegistry;
 }
 
 /**
@@ -24,6 +26,19 @@ export interface ReferencePlatform {
  */
 export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   const aws = new PlatformStack(app, 'platform');
-  const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: 'acme-ml-prod' });
-  return { aws, kubernetes };
+  // The cluster the platform runs on, until the GpuTrainingCluster construct creates it here.
+  const cluster = EksCluster.fromAttributes({
+    clusterName: 'acme-ml-prod',
+    vpcId: 'vpc-0a1b2c3d4e5f60718',
+    vpcCidr: '10.40.0.0/16',
+    privateSubnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002', 'subnet-0a1b2c3d4e5f60003'],
+    workloadSecurityGroupId: 'sg-0a1b2c3d4e5f60718',
+  });
+  const registry = new ModelRegistry(aws, 'registry', {
+    cluster,
+    objectLock: ObjectLock.governance(30),
+    server: { allowedNamespaces: ['training', 'serving', 'pipelines'] },
+  });
+  const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
+  return { aws, kubernetes, cluster, registry };
 }

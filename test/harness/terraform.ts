@@ -88,7 +88,7 @@ export function checkWithTerraform(stackJson: string | object, options: { plan?:
 plugin_cache_dir = "${path.join(CACHE, 'plugin-cache')}"
 `);
   fs.mkdirSync(path.join(CACHE, 'plugin-cache'), { recursive: true });
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     TF_CLI_CONFIG_FILE: cliConfig,
     TF_IN_AUTOMATION: '1',

@@ -1,0 +1,132 @@
+import { EksPodIdentityAssociation } from '@cdktf/provider-aws/lib/eks-pod-identity-association';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { Construct } from '../engine';
+import { check } from './errors';
+import { PlatformApp } from './app';
+import { NameRules } from './names';
+
+/** What the library needs to know of an EKS cluster: where workloads run and how they reach AWS. */
+export interface IEksCluster {
+  /** The cluster's name (EKS Pod Identity associations name it). */
+  readonly clusterName: string;
+  /** The VPC the cluster runs in. */
+  readonly vpcId: string;
+  /** The VPC's CIDR block, for network policies and security group rules. */
+  readonly vpcCidr: string;
+  /** Private subnets in at least two availability zones, for databases and file systems. */
+  readonly privateSubnetIds: string[];
+  /** The security group of the cluster's nodes and pods; databases admit only it. */
+  readonly workloadSecurityGroupId: string;
+}
+
+/** Attributes of an EKS cluster created elsewhere. */
+export type EksClusterAttributes = IEksCluster;
+
+/** References to EKS clusters. */
+export class EksCluster {
+  /** An existing cluster, by its attributes (tokens from another stack are fine). */
+  public static fromAttributes(attrs: EksClusterAttributes): IEksCluster {
+    return { ...attrs, privateSubnetIds: [...attrs.privateSubnetIds] };
+  }
+}
+
+/** One IAM policy statement. Actions are listed one by one: wildcards are refused. */
+export interface PolicyStatement {
+  readonly sid: string;
+  readonly actions: string[];
+  readonly resources: string[];
+  readonly conditions?: Record<string, Record<string, string | string[]>>;
+}
+
+/** Something that can be granted permissions: an IAM role a workload runs as. */
+export interface IGrantable {
+  /** The IAM role permissions are attached to. */
+  readonly grantRole: IamRole;
+}
+
+/**
+ * Attaches `statements` to the grantee's role as one inline policy named `name`, created in the
+ * grantee's scope. Granting the same name twice returns the first policy.
+ */
+export function grant(grantee: IGrantable & Construct, name: string, statements: PolicyStatement[]): IamRolePolicy {
+  const id = `policy-${name}`;
+  const existing = grantee.node.tryFindChild(id);
+  if (existing) return existing as IamRolePolicy;
+  for (const s of statements) {
+    for (const action of s.actions) {
+      check(!action.includes('*'), grantee, 'actions', action, 'must name one action; wildcard actions are not granted');
+    }
+  }
+  return new IamRolePolicy(grantee, id, { name, role: grantee.grantRole.name, policy: policyDocument(statements) });
+}
+
+/** An IAM policy document (JSON; references to other resources stay Terraform interpolations inside the string). */
+export function policyDocument(statements: PolicyStatement[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: statements.map((s) => ({
+      Sid: s.sid,
+      Effect: 'Allow',
+      Action: s.actions,
+      Resource: s.resources,
+      ...(s.conditions ? { Condition: s.conditions } : {}),
+    })),
+  });
+}
+
+/** Props of a WorkloadIdentity. */
+export interface WorkloadIdentityProps {
+  /** The cluster the workload runs in. */
+  readonly cluster: IEksCluster;
+  /** The workload's namespace. */
+  readonly namespace: string;
+  /** The workload's Kubernetes service account. */
+  readonly serviceAccount: string;
+  /**
+   * The IAM role name.
+   * @default - `<platform>-<environment>-<namespace>-<serviceAccount>`
+   */
+  readonly roleName?: string;
+}
+
+/**
+ * The AWS identity of one Kubernetes workload: an IAM role that only the EKS Pod Identity agent may
+ * assume, bound by a Pod Identity association to one service account in one namespace. It starts
+ * with no permissions; `grant...` methods of other constructs add exactly what the workload needs.
+ */
+export class WorkloadIdentity extends Construct implements IGrantable {
+  public readonly grantRole: IamRole;
+  public readonly association: EksPodIdentityAssociation;
+  public readonly namespace: string;
+  public readonly serviceAccount: string;
+
+  constructor(scope: Construct, id: string, props: WorkloadIdentityProps) {
+    super(scope, id);
+    const context = PlatformApp.of(this).context;
+    this.namespace = NameRules.dnsLabel(this, 'namespace', props.namespace);
+    this.serviceAccount = NameRules.dnsSubdomain(this, 'serviceAccount', props.serviceAccount);
+    const roleName = NameRules.iamName(this, 'roleName', props.roleName ?? context.physicalName(props.namespace, props.serviceAccount));
+    this.grantRole = new IamRole(this, 'role', {
+      name: roleName,
+      description: `Workload identity of ${props.namespace}/${props.serviceAccount} (EKS Pod Identity)`,
+      assumeRolePolicy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{
+          Sid: 'EksPodIdentity',
+          Effect: 'Allow',
+          Principal: { Service: 'pods.eks.amazonaws.com' },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Condition: { StringEquals: { 'aws:SourceAccount': context.accountId } },
+        }],
+      }),
+      maxSessionDuration: 3600,
+    });
+    this.association = new EksPodIdentityAssociation(this, 'association', {
+      clusterName: props.cluster.clusterName,
+      namespace: this.namespace,
+      serviceAccount: this.serviceAccount,
+      roleArn: this.grantRole.arn,
+    });
+  }
+}

@@ -1,0 +1,44 @@
+import { k8s } from '../engine';
+
+/**
+ * Secure defaults shared by every workload the library writes (the restricted Pod Security
+ * Standard): non-root, no privilege escalation, read-only root filesystem, no capabilities,
+ * the runtime's seccomp profile.
+ */
+export function restrictedContainerSecurityContext(): k8s.SecurityContext {
+  return {
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** The pod-level half of the restricted defaults, for a given non-root uid. */
+export function restrictedPodSecurityContext(uid = 1000): k8s.PodSecurityContext {
+  return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } };
+}
+
+/** CPU and memory requests and limits as Kubernetes quantities. */
+export function resources(r: { cpu: string; memory: string; cpuLimit?: string; memoryLimit?: string; extra?: Record<string, string> }): k8s.ResourceRequirements {
+  const extra = Object.fromEntries(Object.entries(r.extra ?? {}).map(([k, v]) => [k, k8s.Quantity.fromString(v)]));
+  return {
+    requests: { cpu: k8s.Quantity.fromString(r.cpu), memory: k8s.Quantity.fromString(r.memory), ...extra },
+    limits: { cpu: k8s.Quantity.fromString(r.cpuLimit ?? r.cpu), memory: k8s.Quantity.fromString(r.memoryLimit ?? r.memory), ...extra },
+  };
+}
+
+/** Egress every workload needs: DNS, and the EKS Pod Identity agent on the node. */
+export function baseEgressRules(): k8s.NetworkPolicyEgressRule[] {
+  return [
+    { ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) }] },
+    { to: [{ ipBlock: { cidr: '169.254.170.23/32' } }], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(80) }] },
+  ];
+}
+
+/** A `from` clause admitting the given namespaces, by their immutable name label. */
+export function fromNamespaces(namespaces: string[]): k8s.NetworkPolicyPeer[] {
+  return namespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
+}

@@ -1,0 +1,515 @@
+import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { Construct, IConstruct, k8s, Token } from '../engine';
+import { PlatformApp } from '../core/app';
+import { check } from '../core/errors';
+import { grant, IEksCluster, IGrantable, PolicyStatement, WorkloadIdentity } from '../core/identity';
+import { PlatformKey } from '../core/key';
+import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
+import { PlatformChart } from '../core/kubernetes';
+import { NameRules } from '../core/names';
+import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
+import { PostgresDatabase } from '../core/database';
+import { baseEgressRules, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+
+/** Where the registry's audit trail of object writes and deletes goes. */
+export abstract class AuditTrail {
+  /** A CloudTrail trail of the registry's own, into an encrypted, versioned trail bucket. */
+  public static create(): AuditTrail {
+    return new (class extends AuditTrail {
+      public readonly existingTrailArn = undefined;
+    })();
+  }
+
+  /**
+   * An organization or account trail that already records S3 data events for the artifact bucket;
+   * the registry creates no trail of its own.
+   */
+  public static existing(trailArn: string): AuditTrail {
+    return new (class extends AuditTrail {
+      public readonly existingTrailArn = trailArn;
+    })();
+  }
+
+  public abstract readonly existingTrailArn?: string;
+}
+
+/** How clients reach model artifacts. */
+export enum ArtifactServing {
+  /** Through the MLflow server (`--serve-artifacts`): clients need no S3 permissions of their own. */
+  PROXIED = 'proxied',
+  /** Directly from S3: clients use their own grants (`grantRead`/`grantWrite`); the server only lists. */
+  DIRECT = 'direct',
+}
+
+/** Options of the registry's database. */
+export interface RegistryDatabaseOptions {
+  /** @default 'db.t4g.medium' */
+  readonly instanceClass?: string;
+  /** @default - true in a production environment, false elsewhere */
+  readonly multiAz?: boolean;
+  /** Why a production registry database runs in one zone (required to turn Multi-AZ off there). @default - none */
+  readonly singleAzReason?: string;
+  /** @default 7 */
+  readonly backupRetentionDays?: number;
+  /** @default 20 */
+  readonly allocatedStorageGiB?: number;
+  /** @default '17' */
+  readonly engineVersion?: string;
+}
+
+/** Ingress of the MLflow server. */
+export interface RegistryIngressOptions {
+  /** The host name. */
+  readonly host: string;
+  /** @default 'alb' */
+  readonly className?: string;
+  /** The Secret holding the TLS certificate. @default - TLS terminated by the load balancer (ALB with an ACM certificate) */
+  readonly tlsSecretName?: string;
+}
+
+/** Options of the MLflow tracking and registry server. */
+export interface RegistryServerOptions {
+  /** @default 'mlflow' */
+  readonly namespace?: string;
+  /**
+   * The MLflow image, with boto3 and psycopg2 (pin by digest where you can).
+   * @default 'burakince/mlflow:3.14.0'
+   */
+  readonly image?: string;
+  /** @default - 2 in a production environment, 1 elsewhere */
+  readonly replicas?: number;
+  /** @default ArtifactServing.PROXIED */
+  readonly artifactServing?: ArtifactServing;
+  /**
+   * Namespaces whose pods may reach the server (training, serving, pipelines).
+   * @default - only the server's own namespace
+   */
+  readonly allowedNamespaces?: string[];
+  /** @default - no Ingress; the server is reached inside the cluster */
+  readonly ingress?: RegistryIngressOptions;
+}
+
+/** Props of a ModelRegistry. */
+export interface ModelRegistryProps {
+  /** The cluster the MLflow server runs in; its private subnets hold the database. */
+  readonly cluster: IEksCluster;
+  /**
+   * The artifact bucket's name.
+   * @default - `<platform>-<environment>-registry-<account id>`
+   */
+  readonly bucketName?: string;
+  /**
+   * Keep every version of every artifact. Turning it off is refused in production and with Object Lock.
+   * @default true
+   */
+  readonly versioned?: boolean;
+  /**
+   * S3 Object Lock on the artifact bucket (regulated teams).
+   * @default - no Object Lock
+   */
+  readonly objectLock?: ObjectLock;
+  /**
+   * Days after which noncurrent artifact versions expire.
+   * @default - noncurrent versions are kept
+   */
+  readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Days server access logs and audit logs are kept.
+   * @default 365
+   */
+  readonly logRetentionDays?: number;
+  /** @default AuditTrail.create() */
+  readonly auditTrail?: AuditTrail;
+  /** @default - a db.t4g.medium PostgreSQL 17 with 7 days of backups, Multi-AZ in production */
+  readonly database?: RegistryDatabaseOptions;
+  /** @default - MLflow in namespace `mlflow`, proxied artifacts, no Ingress */
+  readonly server?: RegistryServerOptions;
+}
+
+/** What other constructs need of a registry. */
+export interface IModelRegistry extends IConstruct {
+  readonly bucketName: string;
+  readonly bucketArn: string;
+  readonly trackingUri: string;
+  grantRead(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
+  grantWrite(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
+  model(name: string): RegisteredModel;
+}
+
+const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const MODELS_PREFIX = 'models/';
+const DATA_PREFIX = 'data/';
+const MLFLOW_PORT = 5000;
+
+/**
+ * The single source of truth for which model versions exist, what produced them and which one is in
+ * production: an encrypted, versioned, audited artifact store (with a DVC remote for datasets under
+ * `data/`), a PostgreSQL metadata database, and an MLflow tracking and registry server in the cluster.
+ */
+export class ModelRegistry extends Construct implements IModelRegistry {
+  public readonly key: PlatformKey;
+  public readonly artifactBucket: SecureBucket;
+  public readonly logBucket: SecureBucket;
+  public readonly trailBucket?: SecureBucket;
+  public readonly trail?: Cloudtrail;
+  /** The trail that records object writes and deletes, created here or given. */
+  public readonly trailArn: string;
+  public readonly database: PostgresDatabase;
+  /** The MLflow server's AWS identity. */
+  public readonly serverIdentity: WorkloadIdentity;
+  public readonly chart: PlatformChart;
+  public readonly namespace: string;
+  /** The in-cluster URI of the tracking server (`MLFLOW_TRACKING_URI`). */
+  public readonly trackingUri: string;
+  /** The DVC remote for datasets (`dvc remote add -d registry <url>`). */
+  public readonly dvcRemoteUrl: string;
+  public readonly artifactServing: ArtifactServing;
+
+  constructor(scope: Construct, id: string, props: ModelRegistryProps) {
+    super(scope, id);
+    const context = PlatformApp.of(this).context;
+    const base = context.physicalName(id);
+    const versioned = props.versioned ?? true;
+    check(versioned || !context.environment.isProduction, this, 'versioned', versioned,
+      `cannot be turned off in the production environment '${context.environment.name}': versions are how a deleted or overwritten model is recovered`);
+    const logDays = props.logRetentionDays ?? 365;
+    const server = props.server ?? {};
+    this.namespace = NameRules.dnsLabel(this, 'server.namespace', server.namespace ?? 'mlflow');
+    this.artifactServing = server.artifactServing ?? ArtifactServing.PROXIED;
+    const bucketName = props.bucketName ?? `${base}-${context.accountId}`;
+    const trailName = `${base}-audit`;
+    const trailArn = `arn:aws:cloudtrail:${context.region}:${context.accountId}:trail/${trailName}`;
+    const createTrail = props.auditTrail?.existingTrailArn === undefined;
+
+    this.key = new PlatformKey(this, 'key', {
+      description: `Model registry ${base}: artifacts, metadata database, audit trail`,
+      alias: base,
+      serviceStatements: createTrail ? [{
+        sid: 'CloudTrailEncryptsAuditLogs', service: 'cloudtrail.amazonaws.com', actions: ['kms:GenerateDataKey', 'kms:DescribeKey'],
+        conditions: {
+          StringEquals: { 'aws:SourceArn': trailArn },
+          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${context.accountId}:trail/*` },
+        },
+      }] : [],
+    });
+    this.logBucket = new SecureBucket(this, 'access-logs', {
+      bucketName: `${base}-logs-${context.accountId}`,
+      bucketNameProp: 'bucketName (access-log bucket derived from it)',
+      encryption: BucketEncryption.s3Managed(),
+      expirationDays: logDays,
+      noncurrentVersionExpirationDays: 30,
+      policyStatements: [{
+        sid: 'S3ServerAccessLogs', principal: { Service: 'logging.s3.amazonaws.com' }, actions: ['s3:PutObject'], resources: ['objects'],
+        conditions: { StringEquals: { 'aws:SourceAccount': context.accountId } },
+      }],
+    });
+    this.artifactBucket = new SecureBucket(this, 'artifacts', {
+      bucketName,
+      encryption: BucketEncryption.kms(this.key.key),
+      versioned,
+      objectLock: props.objectLock,
+      noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
+      accessLogsBucket: this.logBucket,
+    });
+
+    if (createTrail) {
+      this.trailBucket = new SecureBucket(this, 'audit-trail', {
+        bucketName: `${base}-audit-${context.accountId}`,
+        bucketNameProp: 'bucketName (audit bucket derived from it)',
+        encryption: BucketEncryption.kms(this.key.key),
+        expirationDays: logDays,
+        accessLogsBucket: this.logBucket,
+        policyStatements: [
+          { sid: 'CloudTrailAclCheck', principal: { Service: 'cloudtrail.amazonaws.com' }, actions: ['s3:GetBucketAcl'], resources: ['bucket'], conditions: { StringEquals: { 'aws:SourceArn': trailArn } } },
+          { sid: 'CloudTrailWrite', principal: { Service: 'cloudtrail.amazonaws.com' }, actions: ['s3:PutObject'], resources: ['objects'], conditions: { StringEquals: { 'aws:SourceArn': trailArn, 's3:x-amz-acl': 'bucket-owner-full-control' } } },
+        ],
+      });
+      this.trail = new Cloudtrail(this, 'trail', {
+        name: trailName,
+        s3BucketName: this.trailBucket.bucketName,
+        kmsKeyId: this.key.keyArn,
+        enableLogFileValidation: true,
+        includeGlobalServiceEvents: false,
+        isMultiRegionTrail: false,
+        advancedEventSelector: [{
+          name: 'Artifact writes and deletes',
+          fieldSelector: [
+            { field: 'eventCategory', equalTo: ['Data'] },
+            { field: 'resources.type', equalTo: ['AWS::S3::Object'] },
+            { field: 'readOnly', equalTo: ['false'] },
+            { field: 'resources.ARN', startsWith: [`${this.artifactBucket.bucketArn}/`] },
+          ],
+        }],
+        dependsOn: [this.trailBucket.policy],
+      });
+      this.trailArn = this.trail.arn;
+    } else {
+      this.trailArn = props.auditTrail!.existingTrailArn!;
+    }
+
+    this.database = new PostgresDatabase(this, 'database', {
+      identifier: base,
+      databaseName: 'mlflow',
+      cluster: props.cluster,
+      key: this.key,
+      ...props.database,
+    });
+
+    this.serverIdentity = new WorkloadIdentity(this, 'server-identity', {
+      cluster: props.cluster, namespace: this.namespace, serviceAccount: 'mlflow', roleName: `${base}-server`,
+    });
+    if (this.artifactServing === ArtifactServing.PROXIED) this.grantWrite(this.serverIdentity);
+    else this.grantRead(this.serverIdentity);
+
+    // Deploy-time values reach the server through a Secret that the KubernetesStack writes.
+    ClusterValues.secret(this, {
+      namespace: this.namespace,
+      name: 'mlflow-db',
+      data: {
+        host: ClusterValue.of(this.database.instance.address),
+        port: ClusterValue.of(Token.asString(this.database.instance.port)),
+        dbname: ClusterValue.of('mlflow'),
+        username: ClusterValue.fromSecretsManager(this.database.masterUserSecretArn, 'username'),
+        password: ClusterValue.fromSecretsManager(this.database.masterUserSecretArn, 'password'),
+      },
+    });
+
+    this.trackingUri = `http://mlflow.${this.namespace}.svc.cluster.local:${MLFLOW_PORT}`;
+    this.dvcRemoteUrl = `s3://${bucketName}/${DATA_PREFIX.slice(0, -1)}`;
+    this.chart = new PlatformChart(this, { namespace: this.namespace });
+    this.addServer(bucketName, server, context.environment.isProduction);
+  }
+
+  public get bucketName(): string {
+    return this.artifactBucket.bucketName;
+  }
+
+  public get bucketArn(): string {
+    return this.artifactBucket.bucketArn;
+  }
+
+  /**
+   * Lets a workload read model artifacts: every model's, or one model's prefix. Returns the policy.
+   */
+  public grantRead(grantee: IGrantable & Construct, options: { model?: string } = {}): IamRolePolicy {
+    const prefix = this.modelsPrefix(options.model);
+    return grant(grantee, this.policyName('read', options.model), [
+      ...this.readStatements(prefix),
+      this.kmsStatement(['kms:Decrypt']),
+    ]);
+  }
+
+  /** Lets a workload read datasets (the DVC remote under `data/`). */
+  public grantReadData(grantee: IGrantable & Construct): IamRolePolicy {
+    return grant(grantee, this.policyName('read-data'), [...this.readStatements(DATA_PREFIX), this.kmsStatement(['kms:Decrypt'])]);
+  }
+
+  /**
+   * Lets a workload write model artifacts (every model's, or one model's prefix) and datasets, and
+   * read them back. Nothing is granted to delete: versions and Object Lock stay in charge.
+   */
+  public grantWrite(grantee: IGrantable & Construct, options: { model?: string } = {}): IamRolePolicy {
+    const prefix = this.modelsPrefix(options.model);
+    const arn = this.bucketArn;
+    return grant(grantee, this.policyName('write', options.model), [
+      ...this.readStatements(prefix, DATA_PREFIX),
+      {
+        sid: 'WriteArtifactsAndData',
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: [`${arn}/${prefix}*`, `${arn}/${DATA_PREFIX}*`],
+      },
+      this.kmsStatement(['kms:Decrypt', 'kms:GenerateDataKey']),
+    ]);
+  }
+
+  /** A registered model, by name (lower-case letters, digits and '-': it is also an S3 prefix and a label). */
+  public model(name: string): RegisteredModel {
+    check(MODEL_NAME.test(name), this, 'model', name, 'must be 1 to 63 lower-case letters, digits and \'-\', starting and ending with a letter or digit');
+    return new RegisteredModel(this, name);
+  }
+
+  private modelsPrefix(model?: string): string {
+    if (model === undefined) return MODELS_PREFIX;
+    this.model(model);
+    return `${MODELS_PREFIX}${model}/`;
+  }
+
+  private policyName(kind: string, model?: string): string {
+    return NameRules.iamName(this, 'policy', [this.node.id, kind, model].filter(Boolean).join('-'), 128);
+  }
+
+  private readStatements(...prefixes: string[]): PolicyStatement[] {
+    const arn = this.bucketArn;
+    return [
+      { sid: 'ListPrefixes', actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [arn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } },
+      { sid: 'ReadObjects', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: prefixes.map((p) => `${arn}/${p}*`) },
+    ];
+  }
+
+  private kmsStatement(actions: string[]): PolicyStatement {
+    const { region } = PlatformApp.of(this).context;
+    return { sid: 'UseRegistryKeyThroughS3', actions, resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } } };
+  }
+
+  private addServer(bucketName: string, server: RegistryServerOptions, production: boolean): void {
+    const replicas = server.replicas ?? (production ? 2 : 1);
+    check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 20, this, 'server.replicas', replicas, 'must be a whole number from 1 to 20');
+    const image = server.image ?? 'burakince/mlflow:3.14.0';
+    check(/^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$/.test(image) && (image.includes('@sha256:') || /:[\w][\w.-]*$/.test(image)) && !/:latest$/.test(image),
+      this, 'server.image', image, 'must be pinned: a tag other than \'latest\' or a @sha256 digest');
+    const allowed = [...new Set([this.namespace, ...(server.allowedNamespaces ?? [])])];
+    allowed.forEach((ns) => NameRules.dnsLabel(this, 'server.allowedNamespaces', ns));
+    const labels = { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' };
+    const artifactArgs = this.artifactServing === ArtifactServing.PROXIED
+      ? ['--serve-artifacts', `--artifacts-destination=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`]
+      : ['--no-serve-artifacts', `--default-artifact-root=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`];
+    const secretEnv = (name: string, key: string): k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: 'mlflow-db', key } } });
+    const probe = (path: string, extra: Partial<k8s.Probe>): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString('http') }, timeoutSeconds: 5, ...extra });
+
+    new k8s.KubeServiceAccount(this.chart, 'service-account', {
+      metadata: { name: 'mlflow', labels }, automountServiceAccountToken: false,
+    });
+    new k8s.KubeDeployment(this.chart, 'deployment', {
+      metadata: { name: 'mlflow', labels },
+      spec: {
+        replicas,
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: labels },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: 'mlflow',
+            automountServiceAccountToken: false,
+            securityContext: restrictedPodSecurityContext(1000),
+            terminationGracePeriodSeconds: 30,
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
+              { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
+            ],
+            containers: [{
+              name: 'mlflow',
+              image,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['mlflow', 'server'],
+              args: [
+                '--host=0.0.0.0', `--port=${MLFLOW_PORT}`,
+                // The password comes from PGPASSWORD (libpq), so no secret is ever part of a URI or a command line.
+                '--backend-store-uri=postgresql://$(DB_USERNAME)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)',
+                ...artifactArgs,
+                '--expose-prometheus=/tmp/prometheus',
+              ],
+              env: [
+                secretEnv('DB_HOST', 'host'), secretEnv('DB_PORT', 'port'), secretEnv('DB_NAME', 'dbname'),
+                secretEnv('DB_USERNAME', 'username'), secretEnv('PGPASSWORD', 'password'),
+                { name: 'PGSSLMODE', value: 'require' },
+                { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
+                { name: 'HOME', value: '/tmp' },
+              ],
+              ports: [{ name: 'http', containerPort: MLFLOW_PORT, protocol: 'TCP' }],
+              startupProbe: probe('/health', { periodSeconds: 5, failureThreshold: 60 }),
+              readinessProbe: probe('/health', { periodSeconds: 10, failureThreshold: 3 }),
+              livenessProbe: probe('/health', { periodSeconds: 20, failureThreshold: 3 }),
+              resources: resources({ cpu: '500m', memory: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' }),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            }],
+            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } }],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this.chart, 'service', {
+      metadata: { name: 'mlflow', labels },
+      spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 'http', port: MLFLOW_PORT, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' }] },
+    });
+    if (replicas > 1) {
+      new k8s.KubePodDisruptionBudget(this.chart, 'disruption-budget', {
+        metadata: { name: 'mlflow', labels }, spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
+      });
+    }
+    const ingressFrom = server.ingress ? [{ ipBlock: { cidr: '0.0.0.0/0' } }] : [];
+    new k8s.KubeNetworkPolicy(this.chart, 'network-policy', {
+      metadata: { name: 'mlflow', labels },
+      spec: {
+        podSelector: { matchLabels: labels },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ from: [...fromNamespaces(allowed), ...ingressFrom], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(MLFLOW_PORT) }] }],
+        egress: [
+          ...baseEgressRules(),
+          { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(5432) }] },
+          { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) }] },
+        ],
+      },
+    });
+    if (server.ingress) {
+      NameRules.dnsSubdomain(this, 'server.ingress.host', server.ingress.host);
+      const className = server.ingress.className ?? 'alb';
+      new k8s.KubeIngress(this.chart, 'ingress', {
+        metadata: {
+          name: 'mlflow', labels,
+          annotations: className === 'alb' ? {
+            'alb.ingress.kubernetes.io/scheme': 'internal',
+            'alb.ingress.kubernetes.io/target-type': 'ip',
+            'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}]',
+            'alb.ingress.kubernetes.io/ssl-policy': 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+            'alb.ingress.kubernetes.io/healthcheck-path': '/health',
+          } : undefined,
+        },
+        spec: {
+          ingressClassName: className,
+          tls: [{ hosts: [server.ingress.host], ...(server.ingress.tlsSecretName ? { secretName: server.ingress.tlsSecretName } : {}) }],
+          rules: [{ host: server.ingress.host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'mlflow', port: { number: MLFLOW_PORT } } } }] } }],
+        },
+      });
+    }
+  }
+}
+
+/** A model in the registry. */
+export class RegisteredModel {
+  constructor(public readonly registry: ModelRegistry, public readonly name: string) {}
+
+  /** The S3 prefix under which this model's experiments keep their artifacts. */
+  public get s3Prefix(): string {
+    return `s3://${this.registry.bucketName}/${MODELS_PREFIX}${this.name}/`;
+  }
+
+  /** One version, by number. */
+  public version(version: string): ModelVersion {
+    check(/^[1-9]\d{0,9}$/.test(version), this.registry, 'version', version, `must be a model version number (1, 2, ...) of model '${this.name}'`);
+    return new ModelVersion(this, version, undefined);
+  }
+
+  /** The version an alias points to (`champion`, `staging`, ...). */
+  public alias(alias: string): ModelVersion {
+    check(/^[A-Za-z_][A-Za-z0-9_-]{0,254}$/.test(alias) && alias !== 'latest' && !/^v\d+$/.test(alias), this.registry, 'alias', alias,
+      'must be an MLflow alias: letters, digits, \'_\' and \'-\', not \'latest\' and not of the reserved form v<number>');
+    return new ModelVersion(this, undefined, alias);
+  }
+}
+
+/** A model version, by number or alias: what serving loads. */
+export class ModelVersion {
+  constructor(public readonly model: RegisteredModel, public readonly version: string | undefined, public readonly alias: string | undefined) {}
+
+  public get registry(): ModelRegistry {
+    return this.model.registry;
+  }
+
+  /** The MLflow model URI: `models:/<name>/<version>` or `models:/<name>@<alias>`. */
+  public get uri(): string {
+    return this.version !== undefined ? `models:/${this.model.name}/${this.version}` : `models:/${this.model.name}@${this.alias}`;
+  }
+
+  /** The version or alias, as a label value. */
+  public get label(): string {
+    return this.version ?? this.alias!;
+  }
+
+  /** Grants a workload read access to this model's artifacts only. */
+  public grantRead(grantee: IGrantable & Construct): IamRolePolicy {
+    return this.registry.grantRead(grantee, { model: this.model.name });
+  }
+}
