@@ -14,13 +14,16 @@ const enginePatterns = [{ group: ['cdktf/*', 'cdk8s/*', 'cdk8s-plus-28/*', 'cdkt
 export default [
   { ignores: ['lib/**', 'node_modules/**', 'cdktf.out/**', 'k8s.out/**', '.gen/**'] },
   {
-    files: ['**/*.ts', '**/*.mjs', '**/*.js'],
+    files: ['**/*.ts', '**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: { parser: tsParser, ecmaVersion: 2022, sourceType: 'module' },
     rules: {
       'no-restricted-imports': ['error', { paths: [...barrels, ...engine], patterns: enginePatterns }],
       'no-restricted-syntax': ['error', {
         selector: "CallExpression[callee.name='require'][arguments.0.value=/^@cdktf\\/provider-(aws|kubernetes|helm)$/]",
         message: 'No provider barrel, not even through require().',
+      }, {
+        selector: "CallExpression[callee.name='require'][arguments.0.value=/^(cdktf|cdk8s|cdk8s-plus-28|cdktf-cdk8s)(\\/.*)?$/]",
+        message: 'Require the engine through src/engine.ts.',
       }],
     },
   },

@@ -1,0 +1,52 @@
+import { PlatformApp, PlatformTesting } from '../src';
+import * as registryWithObjectLock from '../examples/registry-with-object-lock';
+import { manifestErrors } from './harness/kubernetes';
+import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
+import { describeWithTool } from './harness/tools';
+import { policyStatements, resourcesOf } from './harness/fixtures';
+
+interface Example {
+  build(app: PlatformApp): unknown;
+  context: ConstructorParameters<typeof PlatformApp>[0]['platform'];
+}
+
+const EXAMPLES: Record<string, Example> = { 'registry-with-object-lock': registryWithObjectLock };
+
+function synth(example: Example) {
+  const app = PlatformTesting.app({ platform: example.context });
+  example.build(app);
+  return PlatformTesting.synth(app);
+}
+
+describe.each(Object.entries(EXAMPLES))('example %s', (name, example) => {
+  const out = synth(example);
+
+  it('synthesizes manifests that pass the Kubernetes schema check', () => {
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('matches the reviewed snapshot', () => {
+    expect({ terraform: out.terraform, manifests: out.manifests }).toMatchSnapshot(name);
+  });
+});
+
+describe('example registry-with-object-lock', () => {
+  const out = synth(registryWithObjectLock);
+
+  it('grants the second team read access to its model only', () => {
+    const policies = Object.values(resourcesOf(out.terraform.registry, 'aws_iam_role_policy')) as any[];
+    const read = policies.find((p) => p.name === 'registry-read-fraud-detector');
+    expect(read.role).toMatch(/aws_iam_role\.fraud-serving_role/);
+    const objects = policyStatements(read.policy).find((s) => s.Sid === 'ReadObjects');
+    expect(objects.Resource).toEqual([expect.stringMatching(/\/models\/fraud-detector\/\*$/)]);
+  });
+});
+
+describeWithTool(terraformTool, 'example registry-with-object-lock checked by terraform', () => {
+  it('plans Object Lock in compliance mode for a year', () => {
+    const plan = expectTerraformOk(checkWithTerraform(synth(registryWithObjectLock).terraform.registry));
+    const lock = plannedResources(plan, 'aws_s3_bucket_object_lock_configuration')[0];
+    expect(lock.values.rule[0].default_retention[0]).toMatchObject({ mode: 'COMPLIANCE', days: 365 });
+    expect(plannedResources(plan, 'aws_db_instance')[0].values).toMatchObject({ multi_az: true, backup_retention_period: 14 });
+  });
+});

@@ -1,0 +1,86 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PlatformTesting } from '../src';
+import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
+import { manifestErrors } from './harness/kubernetes';
+import { checkWithTerraform, expectTerraformOk, terraformTool } from './harness/terraform';
+import { describeWithTool, run, tempDir } from './harness/tools';
+
+function synthReference() {
+  const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
+  buildReferencePlatform(app);
+  return PlatformTesting.synth(app);
+}
+
+/**
+ * Terraform addresses of the stateful resources. A renamed construct id changes an address, and
+ * Terraform then destroys the old resource and creates a new one: for these, data loss. Changing
+ * this list needs a `moved` block (or `terraform state mv`) in the same change.
+ */
+const STATEFUL_ADDRESSES = [
+  'aws_kms_key.registry_key_CFCE5361',
+  'aws_s3_bucket.registry_artifacts_bucket_DEAE7B2C',
+  'aws_s3_bucket.registry_access-logs_bucket_9C989FB6',
+  'aws_s3_bucket.registry_audit-trail_bucket_0B94E4D4',
+  'aws_db_instance.registry_database_instance_B1D07D13',
+];
+
+describe('reference platform', () => {
+  const out = synthReference();
+
+  it('synthesizes an AWS stack, a Kubernetes stack and the registry manifests', () => {
+    expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
+    expect(Object.keys(out.manifests)).toEqual(['platform/registry.k8s.yaml']);
+  });
+
+  it('keeps the stateful resources at their pinned addresses, protected from destroy', () => {
+    const resources = out.terraform.platform.resource;
+    for (const address of STATEFUL_ADDRESSES) {
+      const [type, name] = address.split('.');
+      expect({ address, lifecycle: resources[type]?.[name]?.lifecycle }).toEqual({ address, lifecycle: { prevent_destroy: true } });
+    }
+  });
+
+  it('uses only the aws provider in the AWS stack, so it can be planned offline', () => {
+    expect(Object.keys(out.terraform.platform.provider)).toEqual(['aws']);
+    expect(Object.keys(out.terraform.kubernetes.provider).sort()).toEqual(['aws', 'helm', 'kubernetes']);
+  });
+
+  it('writes no absolute path, timestamp or random suffix', () => {
+    const text = JSON.stringify(out.terraform) + JSON.stringify(out.manifests);
+    expect(text).not.toContain(os.tmpdir());
+    expect(text).not.toContain(process.cwd());
+    expect(text).not.toMatch(/"\/(tmp|root|home|work)\//);
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+    expect(JSON.stringify(synthReference().terraform)).toBe(JSON.stringify(out.terraform));
+  });
+
+  it('passes the Kubernetes schema check', () => {
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('matches the reviewed snapshot', () => {
+    expect({ terraform: out.terraform, manifests: out.manifests }).toMatchSnapshot();
+  });
+});
+
+describeWithTool(terraformTool, 'reference platform checked by terraform', () => {
+  it('validates and plans the AWS stack offline, creating the stateful resources at their pinned addresses', () => {
+    const plan = expectTerraformOk(checkWithTerraform(synthReference().terraform.platform));
+    const created = plan.resource_changes.filter((c) => c.change.actions.join() === 'create').map((c) => c.address);
+    expect(created).toEqual(expect.arrayContaining(STATEFUL_ADDRESSES));
+  });
+});
+
+describe('the synth command', () => {
+  it('runs the compiled app (as cdktf synth does) and writes cdktf.out and k8s.out side by side', () => {
+    const dir = tempDir('mlops-synth-cmd-');
+    const main = path.join(__dirname, '..', 'lib', 'stacks', 'main.js');
+    const r = run(process.execPath, [main], { cwd: dir, env: { ...process.env, CDKTF_OUTDIR: path.join(dir, 'cdktf.out') } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'cdktf.out', 'stacks', 'platform', 'cdk.tf.json'))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'k8s.out', 'platform', 'registry.k8s.yaml'), 'utf8')).toMatch(/kind: Deployment/);
+  });
+});
