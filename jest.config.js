@@ -1,9 +1,12 @@
-/** Jest runs TypeScript through SWC (no type check: `npm run typecheck` does that, once). */
+/**
+ * Jest transpiles TypeScript file by file (ts-jest in isolated mode: no type check here;
+ * `npm run typecheck` does that once for the whole project).
+ */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', target: 'es2022', esModuleInterop: true } }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 300000,
   maxWorkers: 2,
