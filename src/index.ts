@@ -14,3 +14,4 @@ export * from './core/secure-bucket';
 export * from './core/database';
 export * from './core/workloads';
 export * from './registry';
+export * from './training';

@@ -1,4 +1,7 @@
-import { EksCluster, Environment, IEksCluster, KubernetesStack, ModelRegistry, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack } from '../src';
+import {
+  CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, ObjectLock, PlatformApp,
+  PlatformContextProps, PlatformStack, TrainingJob,
+} from '../src';
 
 /** The reference platform's context: a production platform in one account and region. */
 export const REFERENCE_CONTEXT: PlatformContextProps = {
@@ -16,8 +19,9 @@ export interface ReferencePlatform {
   readonly aws: PlatformStack;
   /** What Terraform writes into the cluster: add-ons, Secrets and ConfigMaps. */
   readonly kubernetes: KubernetesStack;
-  readonly cluster: IEksCluster;
+  readonly cluster: GpuTrainingCluster;
   readonly registry: ModelRegistry;
+  readonly trainingJob: TrainingJob;
 }
 
 /**
@@ -26,19 +30,30 @@ export interface ReferencePlatform {
  */
 export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   const aws = new PlatformStack(app, 'platform');
-  // The cluster the platform runs on, until the GpuTrainingCluster construct creates it here.
-  const cluster = EksCluster.fromAttributes({
-    clusterName: 'acme-ml-prod',
-    vpcId: 'vpc-0a1b2c3d4e5f60718',
-    vpcCidr: '10.40.0.0/16',
-    privateSubnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002', 'subnet-0a1b2c3d4e5f60003'],
-    workloadSecurityGroupId: 'sg-0a1b2c3d4e5f60718',
+  const cluster = new GpuTrainingCluster(aws, 'training', {
+    network: ClusterNetwork.create({ availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'], cidr: '10.40.0.0/16' }),
+    adminRoleArns: ['arn:aws:iam::111122223333:role/platform-admins'],
+    gpuPools: [
+      // Single-GPU experiments and fine-tuning: spot, from zero.
+      { name: 'g5-single', instanceTypes: [InstanceType.g5('xlarge'), InstanceType.g5('2xlarge')], maxSize: 8 },
+      // Multi-node data-parallel training, 4 × A10G per node.
+      { name: 'g5-multi', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 },
+      // Serving-grade capacity that is not interrupted.
+      { name: 'g6-ondemand', instanceTypes: [InstanceType.g6('xlarge')], capacityType: CapacityType.ON_DEMAND, maxSize: 4 },
+    ],
+    teams: [{ name: 'fraud', gpus: 16 }, { name: 'recsys', gpus: 8 }],
   });
   const registry = new ModelRegistry(aws, 'registry', {
     cluster,
     objectLock: ObjectLock.governance(30),
-    server: { allowedNamespaces: ['training', 'serving', 'pipelines'] },
+    server: { allowedNamespaces: ['fraud', 'recsys', 'serving', 'pipelines'] },
+  });
+  const trainingJob = new TrainingJob(aws, 'fraud-train', {
+    cluster, team: 'fraud', pool: 'g5-multi', workers: 2,
+    image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme-ml-prod/training:fraud-2024.06.1',
+    command: ['train.py', '--config=configs/fraud.yaml'],
+    registry, model: 'fraud-detector',
   });
   const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
-  return { aws, kubernetes, cluster, registry };
+  return { aws, kubernetes, cluster, registry, trainingJob };
 }

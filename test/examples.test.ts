@@ -1,5 +1,6 @@
 import { PlatformApp, PlatformTesting } from '../src';
 import * as registryWithObjectLock from '../examples/registry-with-object-lock';
+import * as spotTraining from '../examples/spot-training';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
 import { describeWithTool } from './harness/tools';
@@ -10,7 +11,7 @@ interface Example {
   context: ConstructorParameters<typeof PlatformApp>[0]['platform'];
 }
 
-const EXAMPLES: Record<string, Example> = { 'registry-with-object-lock': registryWithObjectLock };
+const EXAMPLES: Record<string, Example> = { 'registry-with-object-lock': registryWithObjectLock, 'spot-training': spotTraining };
 
 function synth(example: Example) {
   const app = PlatformTesting.app({ platform: example.context });
@@ -48,5 +49,24 @@ describeWithTool(terraformTool, 'example registry-with-object-lock checked by te
     const lock = plannedResources(plan, 'aws_s3_bucket_object_lock_configuration')[0];
     expect(lock.values.rule[0].default_retention[0]).toMatchObject({ mode: 'COMPLIANCE', days: 365 });
     expect(plannedResources(plan, 'aws_db_instance')[0].values).toMatchObject({ multi_az: true, backup_retention_period: 14 });
+  });
+});
+
+describe('example spot-training', () => {
+  const out = synth(spotTraining);
+
+  it('trains on two spot g5 nodes with four GPUs each', () => {
+    const job = out.manifests['training/resnet-finetune.k8s.yaml'].find((d) => d.kind === 'Job');
+    expect(job.spec.completions).toBe(2);
+    expect(job.spec.template.spec.containers[0].resources.limits['nvidia.com/gpu']).toBe('4');
+    const pool = Object.values(resourcesOf(out.terraform.training, 'aws_eks_node_group')).find((g: any) => g.node_group_name === 'g5-spot') as any;
+    expect(pool).toMatchObject({ capacity_type: 'SPOT', scaling_config: { min_size: 0 } });
+  });
+});
+
+describeWithTool(terraformTool, 'example spot-training checked by terraform', () => {
+  it('validates and plans offline', () => {
+    const plan = expectTerraformOk(checkWithTerraform(synth(spotTraining).terraform.training));
+    expect(plannedResources(plan, 'aws_eks_node_group').map((g) => g.values.node_group_name).sort()).toEqual(['g5-spot', 'system']);
   });
 });

@@ -24,14 +24,27 @@ const STATEFUL_ADDRESSES = [
   'aws_s3_bucket.registry_access-logs_bucket_9C989FB6',
   'aws_s3_bucket.registry_audit-trail_bucket_0B94E4D4',
   'aws_db_instance.registry_database_instance_B1D07D13',
+  'aws_kms_key.training_key_0499DA22',
+  'aws_s3_bucket.training_shared-storage_datasets_bucket_8CB99A5C',
+  'aws_fsx_lustre_file_system.training_shared-storage_lustre_723FA832',
+  'aws_ecr_repository.training_repository-training_EA279186',
+  'aws_ecr_repository.training_repository-serving_0DBDE6E0',
+  'aws_eks_cluster.training_cluster_341BB387',
 ];
 
 describe('reference platform', () => {
   const out = synthReference();
 
-  it('synthesizes an AWS stack, a Kubernetes stack and the registry manifests', () => {
+  it('synthesizes an AWS stack, a Kubernetes stack and a manifest file per construct', () => {
     expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
-    expect(Object.keys(out.manifests)).toEqual(['platform/registry.k8s.yaml']);
+    expect(Object.keys(out.manifests)).toEqual(['platform/fraud-train.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml']);
+  });
+
+  it('protects every stateful resource in the AWS stack from destroy, not only the pinned ones', () => {
+    const stateful = ['aws_s3_bucket', 'aws_kms_key', 'aws_db_instance', 'aws_fsx_lustre_file_system', 'aws_efs_file_system', 'aws_ecr_repository', 'aws_eks_cluster'];
+    const resources = out.terraform.platform.resource;
+    const all = stateful.flatMap((type) => Object.keys(resources[type] ?? {}).map((name) => `${type}.${name}`));
+    expect(all.sort()).toEqual([...STATEFUL_ADDRESSES].sort());
   });
 
   it('keeps the stateful resources at their pinned addresses, protected from destroy', () => {

@@ -59,8 +59,31 @@ export class Addon {
   }
 
   /** Karpenter, the node autoscaler alternative to managed node groups (GpuTrainingCluster). */
-  public static karpenter(): Addon {
-    return new Addon({ name: 'karpenter', namespace: 'kube-system', repository: 'oci://public.ecr.aws/karpenter', chart: 'karpenter', version: '1.5.0' });
+  public static karpenter(clusterName: string, interruptionQueue: string): Addon {
+    return new Addon({
+      name: 'karpenter', namespace: 'kube-system', repository: 'oci://public.ecr.aws/karpenter', chart: 'karpenter', version: '1.5.0',
+      values: { settings: { clusterName, interruptionQueue }, serviceAccount: { name: 'karpenter' } },
+    });
+  }
+
+  /** The Cluster Autoscaler, discovering the cluster's node groups by tag (GpuTrainingCluster). */
+  public static clusterAutoscaler(clusterName: string, region: string): Addon {
+    return new Addon({
+      name: 'cluster-autoscaler', namespace: 'kube-system', repository: 'https://kubernetes.github.io/autoscaler', chart: 'cluster-autoscaler', version: '9.46.6',
+      values: {
+        autoDiscovery: { clusterName }, awsRegion: region,
+        rbac: { serviceAccount: { create: true, name: 'cluster-autoscaler' } },
+        extraArgs: { 'balance-similar-node-groups': true, 'skip-nodes-with-system-pods': false, expander: 'least-waste' },
+      },
+    });
+  }
+
+  /** The FSx for Lustre CSI driver, which mounts the shared dataset file system (GpuTrainingCluster). */
+  public static fsxCsiDriver(): Addon {
+    return new Addon({
+      name: 'aws-fsx-csi-driver', namespace: 'kube-system', repository: 'https://kubernetes-sigs.github.io/aws-fsx-csi-driver', chart: 'aws-fsx-csi-driver', version: '1.11.0',
+      values: { node: { tolerateAllTaints: true } },
+    });
   }
 
   /** Any other chart, pinned. */
@@ -75,6 +98,12 @@ export class Addon {
     return this.props.name;
   }
 }
+
+/**
+ * The labels the kube-prometheus-stack release selects ServiceMonitors, PodMonitors and
+ * PrometheusRules by; objects without them are silently ignored (prometheus-community/helm-charts#430).
+ */
+export const PROMETHEUS_SELECTOR_LABELS: Readonly<Record<string, string>> = { release: 'kube-prometheus-stack' };
 
 /** An add-on and the constructs that asked for it. */
 export interface AddonRequirement {

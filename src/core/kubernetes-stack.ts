@@ -5,6 +5,7 @@ import { Release } from '@cdktf/provider-helm/lib/release';
 import { ConfigMapV1 } from '@cdktf/provider-kubernetes/lib/config-map-v1';
 import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
+import { PersistentVolumeV1 } from '@cdktf/provider-kubernetes/lib/persistent-volume-v1';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { SecretV1 } from '@cdktf/provider-kubernetes/lib/secret-v1';
 import type { IConstruct } from '../engine';
@@ -54,7 +55,27 @@ interface ClusterObject extends ClusterObjectProps {
   readonly owner: IConstruct;
 }
 
+/**
+ * A PersistentVolume backed by a CSI driver, for storage whose handle exists only after apply (an
+ * FSx or EFS file system id); the manifests bind to it by name (`volumeName`).
+ */
+export interface ClusterPersistentVolumeProps {
+  /** The volume's name; a PersistentVolumeClaim binds to it with `volumeName`. */
+  readonly name: string;
+  /** Its capacity, e.g. `1200Gi`. */
+  readonly capacity: string;
+  /** The CSI driver, e.g. `fsx.csi.aws.com`. */
+  readonly driver: string;
+  /** The driver's volume handle (a token is fine). */
+  readonly volumeHandle: string;
+  /** @default - none */
+  readonly volumeAttributes?: Record<string, string>;
+  /** @default - none */
+  readonly mountOptions?: string[];
+}
+
 const clusterObjects = new WeakMap<PlatformApp, ClusterObject[]>();
+const clusterVolumes = new WeakMap<PlatformApp, ClusterPersistentVolumeProps[]>();
 
 /**
  * Values that exist only after `terraform apply` (database endpoints, generated passwords) reach the
@@ -70,6 +91,24 @@ export class ClusterValues {
   /** Asks the platform's KubernetesStack to write a ConfigMap. */
   public static configMap(owner: IConstruct, props: ClusterObjectProps): void {
     ClusterValues.add(owner, { ...props, kind: 'ConfigMap', owner });
+  }
+
+  /** Asks the platform's KubernetesStack to write a PersistentVolume (retained when released). */
+  public static persistentVolume(owner: IConstruct, props: ClusterPersistentVolumeProps): void {
+    NameRules.dnsSubdomain(owner, 'name', props.name);
+    const app = PlatformApp.of(owner);
+    const list = clusterVolumes.get(app) ?? [];
+    if (list.some((v) => v.name === props.name)) {
+      throw new Error(`'${owner.node.path}' writes PersistentVolume '${props.name}', which is written already; give it another name.`);
+    }
+    list.push(props);
+    clusterVolumes.set(app, list);
+    app.requireClusterWriter(owner, `PersistentVolume '${props.name}'`);
+  }
+
+  /** @internal */
+  public static volumesOf(app: PlatformApp): ClusterPersistentVolumeProps[] {
+    return clusterVolumes.get(app) ?? [];
   }
 
   private static add(owner: IConstruct, object: ClusterObject): void {
@@ -192,6 +231,19 @@ export class KubernetesStack extends PlatformStack {
       const id = `${o.kind.toLowerCase()}-${o.namespace}-${o.name}`;
       if (o.kind === 'Secret') new SecretV1(this, id, { metadata, data, type: 'Opaque' });
       else new ConfigMapV1(this, id, { metadata, data });
+    }
+    for (const v of ClusterValues.volumesOf(PlatformApp.of(this))) {
+      new PersistentVolumeV1(this, `volume-${v.name}`, {
+        metadata: { name: v.name },
+        spec: [{
+          capacity: { storage: v.capacity },
+          accessModes: ['ReadWriteMany'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: '',
+          mountOptions: v.mountOptions,
+          persistentVolumeSource: { csi: { driver: v.driver, volumeHandle: v.volumeHandle, volumeAttributes: v.volumeAttributes } },
+        }],
+      });
     }
   }
 

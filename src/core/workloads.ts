@@ -1,4 +1,6 @@
+import type { IConstruct } from '../engine';
 import { k8s } from '../engine';
+import { check } from './errors';
 
 /**
  * Secure defaults shared by every workload the library writes (the restricted Pod Security
@@ -41,4 +43,20 @@ export function baseEgressRules(): k8s.NetworkPolicyEgressRule[] {
 /** A `from` clause admitting the given namespaces, by their immutable name label. */
 export function fromNamespaces(namespaces: string[]): k8s.NetworkPolicyPeer[] {
   return namespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
+}
+
+/**
+ * Checks that a container image is pinned: an `@sha256` digest, or (unless `requireDigest`) a tag
+ * other than `latest`. Returns whether it is pinned by digest.
+ */
+export function checkPinnedImage(scope: IConstruct, prop: string, image: string, requireDigest = false): boolean {
+  const digest = /^[^\s@]+@sha256:[0-9a-f]{64}$/.test(image);
+  const last = image.split('/').pop() ?? '';
+  const tagged = /^[a-z0-9._-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(last) && !last.endsWith(':latest') && !/\s/.test(image);
+  if (requireDigest) {
+    check(digest, scope, prop, image, 'must be referenced by digest (<image>@sha256:<64 hex digits>) so that a run can be reproduced');
+  } else {
+    check(digest || tagged, scope, prop, image, 'must be pinned: a tag other than \'latest\' or an @sha256 digest');
+  }
+  return digest;
 }

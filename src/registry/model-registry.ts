@@ -10,7 +10,7 @@ import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
 import { PostgresDatabase } from '../core/database';
-import { baseEgressRules, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 
 /** Where the registry's audit trail of object writes and deletes goes. */
 export abstract class AuditTrail {
@@ -356,8 +356,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     const replicas = server.replicas ?? (production ? 2 : 1);
     check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 20, this, 'server.replicas', replicas, 'must be a whole number from 1 to 20');
     const image = server.image ?? 'burakince/mlflow:3.14.0';
-    check(/^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$/.test(image) && (image.includes('@sha256:') || /:[\w][\w.-]*$/.test(image)) && !/:latest$/.test(image),
-      this, 'server.image', image, 'must be pinned: a tag other than \'latest\' or a @sha256 digest');
+    checkPinnedImage(this, 'server.image', image);
     const allowed = [...new Set([this.namespace, ...(server.allowedNamespaces ?? [])])];
     allowed.forEach((ns) => NameRules.dnsLabel(this, 'server.allowedNamespaces', ns));
     const labels = { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' };

@@ -1,0 +1,180 @@
+import { ApiObject, Chart, k8s } from '../engine';
+import { PROMETHEUS_SELECTOR_LABELS } from '../core/addons';
+import { resources } from '../core/workloads';
+import type { GpuPool } from './gpu-cluster';
+import { SHARED_STORAGE_CLAIM, SharedDatasetStorage } from './storage';
+import type { TeamOptions } from './options';
+
+/** Priority classes: serving preempts training, training preempts nothing. */
+export const PRIORITY_CLASSES = { serving: 'mlops-serving', training: 'mlops-training' } as const;
+
+const GPU_NAMESPACE = 'nvidia-system';
+export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2';
+export const DCGM_EXPORTER_IMAGE = 'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04';
+const GPU_TOLERATION: k8s.Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
+const ON_GPU_NODES = { 'nvidia.com/gpu.present': 'true' };
+
+/**
+ * The NVIDIA device plugin (advertises `nvidia.com/gpu`) and the DCGM exporter (GPU metrics for the
+ * monitoring stack) on every GPU node, tolerating the GPU taint; the priority classes.
+ */
+export function addGpuSystemWorkloads(chart: Chart): void {
+  new k8s.KubePriorityClass(chart, 'priority-serving', {
+    metadata: { name: PRIORITY_CLASSES.serving }, value: 100000, preemptionPolicy: 'PreemptLowerPriority', globalDefault: false,
+    description: 'Model serving: preempts training when capacity is short.',
+  });
+  new k8s.KubePriorityClass(chart, 'priority-training', {
+    metadata: { name: PRIORITY_CLASSES.training }, value: 1000, preemptionPolicy: 'Never', globalDefault: false,
+    description: 'Training: waits for capacity and never preempts serving.',
+  });
+  new k8s.KubeNamespace(chart, 'gpu-namespace', {
+    // The device plugin and DCGM need host paths and (DCGM) SYS_ADMIN: privileged by necessity, alone in this namespace.
+    metadata: { name: GPU_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+  });
+
+  const pluginLabels = { 'app.kubernetes.io/name': 'nvidia-device-plugin' };
+  new k8s.KubeDaemonSet(chart, 'device-plugin', {
+    metadata: { name: 'nvidia-device-plugin', namespace: GPU_NAMESPACE, labels: pluginLabels },
+    spec: {
+      selector: { matchLabels: pluginLabels },
+      updateStrategy: { type: 'RollingUpdate' },
+      template: {
+        metadata: { labels: pluginLabels },
+        spec: {
+          priorityClassName: 'system-node-critical',
+          nodeSelector: ON_GPU_NODES,
+          tolerations: [GPU_TOLERATION],
+          automountServiceAccountToken: false,
+          containers: [{
+            name: 'device-plugin', image: DEVICE_PLUGIN_IMAGE,
+            env: [{ name: 'FAIL_ON_INIT_ERROR', value: 'false' }],
+            // Writes its socket into the kubelet's device-plugin folder, which only root may do.
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, seccompProfile: { type: 'RuntimeDefault' } },
+            resources: resources({ cpu: '50m', memory: '64Mi', cpuLimit: '200m', memoryLimit: '256Mi' }),
+            volumeMounts: [{ name: 'device-plugins', mountPath: '/var/lib/kubelet/device-plugins' }],
+          }],
+          volumes: [{ name: 'device-plugins', hostPath: { path: '/var/lib/kubelet/device-plugins', type: 'Directory' } }],
+        },
+      },
+    },
+  });
+
+  const dcgmLabels = { 'app.kubernetes.io/name': 'dcgm-exporter' };
+  new k8s.KubeDaemonSet(chart, 'dcgm-exporter', {
+    metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: dcgmLabels },
+    spec: {
+      selector: { matchLabels: dcgmLabels },
+      template: {
+        metadata: { labels: dcgmLabels },
+        spec: {
+          priorityClassName: 'system-node-critical',
+          nodeSelector: ON_GPU_NODES,
+          tolerations: [GPU_TOLERATION],
+          automountServiceAccountToken: false,
+          containers: [{
+            name: 'dcgm-exporter', image: DCGM_EXPORTER_IMAGE,
+            env: [{ name: 'DCGM_EXPORTER_KUBERNETES', value: 'true' }, { name: 'DCGM_EXPORTER_LISTEN', value: ':9400' }],
+            ports: [{ name: 'metrics', containerPort: 9400, protocol: 'TCP' }],
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] }, readOnlyRootFilesystem: false, seccompProfile: { type: 'RuntimeDefault' } },
+            readinessProbe: { httpGet: { path: '/health', port: k8s.IntOrString.fromNumber(9400) }, initialDelaySeconds: 15, periodSeconds: 10 },
+            livenessProbe: { httpGet: { path: '/health', port: k8s.IntOrString.fromNumber(9400) }, initialDelaySeconds: 45, periodSeconds: 20 },
+            resources: resources({ cpu: '100m', memory: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi' }),
+            volumeMounts: [{ name: 'pod-resources', mountPath: '/var/lib/kubelet/pod-resources', readOnly: true }],
+          }],
+          volumes: [{ name: 'pod-resources', hostPath: { path: '/var/lib/kubelet/pod-resources', type: 'Directory' } }],
+        },
+      },
+    },
+  });
+  new k8s.KubeService(chart, 'dcgm-service', {
+    metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: dcgmLabels },
+    spec: { selector: dcgmLabels, ports: [{ name: 'metrics', port: 9400, targetPort: k8s.IntOrString.fromString('metrics') }] },
+  });
+  new ApiObject(chart, 'dcgm-service-monitor', {
+    apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor',
+    metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: { ...dcgmLabels, ...PROMETHEUS_SELECTOR_LABELS } },
+    spec: { selector: { matchLabels: dcgmLabels }, endpoints: [{ port: 'metrics', interval: '15s', honorLabels: true }] },
+  } as any);
+}
+
+/** A team's namespace: restricted pod security, GPU/CPU/memory quota, default limits, the shared storage claim. */
+export function addTeam(chart: Chart, team: TeamOptions, storage?: SharedDatasetStorage): void {
+  const ns = team.name;
+  new k8s.KubeNamespace(chart, `team-${ns}`, {
+    metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'mlops.io/team': ns } },
+  });
+  new k8s.KubeResourceQuota(chart, `team-${ns}-quota`, {
+    metadata: { name: 'compute', namespace: ns },
+    spec: {
+      hard: {
+        'requests.nvidia.com/gpu': k8s.Quantity.fromNumber(team.gpus),
+        'requests.cpu': k8s.Quantity.fromString(team.cpu ?? '64'),
+        'requests.memory': k8s.Quantity.fromString(team.memory ?? '256Gi'),
+        'limits.memory': k8s.Quantity.fromString(team.memory ?? '256Gi'),
+      },
+    },
+  });
+  new k8s.KubeLimitRange(chart, `team-${ns}-limits`, {
+    metadata: { name: 'defaults', namespace: ns },
+    spec: {
+      limits: [{
+        type: 'Container',
+        defaultRequest: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('512Mi') },
+        default: { cpu: k8s.Quantity.fromString('1'), memory: k8s.Quantity.fromString('2Gi') },
+      }],
+    },
+  });
+  new k8s.KubeNetworkPolicy(chart, `team-${ns}-isolation`, {
+    metadata: { name: 'same-namespace-only', namespace: ns },
+    spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: {} }] }] },
+  });
+  if (storage) {
+    new k8s.KubePersistentVolumeClaim(chart, `team-${ns}-shared`, {
+      metadata: { name: SHARED_STORAGE_CLAIM, namespace: ns },
+      spec: {
+        accessModes: ['ReadWriteMany'], storageClassName: '', volumeName: storage.volumeName(ns),
+        resources: { requests: { storage: k8s.Quantity.fromString(storage.capacity) } },
+      },
+    });
+  }
+}
+
+/**
+ * A GPU pool under Karpenter: a NodePool whose `nvidia.com/gpu` limit is what the pool may run,
+ * tainted for GPU work, and its EC2NodeClass (AL2023; Karpenter picks the NVIDIA variant).
+ */
+export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: string, nodeRoleName: string): void {
+  new ApiObject(chart, `nodeclass-${pool.name}`, {
+    apiVersion: 'karpenter.k8s.aws/v1', kind: 'EC2NodeClass',
+    metadata: { name: pool.name },
+    spec: {
+      role: nodeRoleName,
+      amiSelectorTerms: [{ alias: 'al2023@latest' }],
+      subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
+      securityGroupSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: '200Gi', volumeType: 'gp3', encrypted: true, deleteOnTermination: true } }],
+    },
+  } as any);
+  new ApiObject(chart, `nodepool-${pool.name}`, {
+    apiVersion: 'karpenter.sh/v1', kind: 'NodePool',
+    metadata: { name: pool.name },
+    spec: {
+      template: {
+        metadata: { labels: { 'mlops.io/pool': pool.name, 'nvidia.com/gpu.present': 'true' } },
+        spec: {
+          nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: pool.name },
+          requirements: [
+            { key: 'node.kubernetes.io/instance-type', operator: 'In', values: pool.instanceTypes.map((t) => t.name) },
+            { key: 'karpenter.sh/capacity-type', operator: 'In', values: [pool.capacityType === 'SPOT' ? 'spot' : 'on-demand'] },
+          ],
+          taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }],
+          expireAfter: '720h',
+        },
+      },
+      limits: { 'nvidia.com/gpu': pool.maxGpus },
+      disruption: { consolidationPolicy: 'WhenEmpty', consolidateAfter: '5m' },
+    },
+  } as any);
+}
+

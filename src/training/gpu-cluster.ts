@@ -1,0 +1,427 @@
+import { AutoscalingGroupTagA } from '@cdktf/provider-aws/lib/autoscaling-group-tag';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { Ec2Tag } from '@cdktf/provider-aws/lib/ec2-tag';
+import { EcrLifecyclePolicy } from '@cdktf/provider-aws/lib/ecr-lifecycle-policy';
+import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
+import { EksAccessEntry } from '@cdktf/provider-aws/lib/eks-access-entry';
+import { EksAccessPolicyAssociation } from '@cdktf/provider-aws/lib/eks-access-policy-association';
+import { EksAddon } from '@cdktf/provider-aws/lib/eks-addon';
+import { EksCluster as AwsEksCluster } from '@cdktf/provider-aws/lib/eks-cluster';
+import { EksNodeGroup } from '@cdktf/provider-aws/lib/eks-node-group';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
+import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
+import { PlacementGroup } from '@cdktf/provider-aws/lib/placement-group';
+import { Construct, Token } from '../engine';
+import { Addon, Addons } from '../core/addons';
+import { PlatformApp } from '../core/app';
+import { check, checkIntegerRange } from '../core/errors';
+import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
+import { PlatformKey } from '../core/key';
+import { PlatformChart } from '../core/kubernetes';
+import { NameRules } from '../core/names';
+import { InstanceType } from './instances';
+import { ClusterNetwork, NetworkAttributes, PlatformVpc } from './network';
+import { CapacityType, EndpointAccess, GpuPoolOptions, KubernetesVersion, NodeAutoscaler, SharedStorage, TeamOptions } from './options';
+import { SharedDatasetStorage } from './storage';
+import { addGpuSystemWorkloads, addKarpenterPool, addTeam, PRIORITY_CLASSES } from './cluster-workloads';
+import { KarpenterController } from './karpenter';
+
+/** Props of a GpuTrainingCluster. */
+export interface GpuTrainingClusterProps {
+  /** A new VPC (`ClusterNetwork.create({ availabilityZones })`) or an existing one. */
+  readonly network: ClusterNetwork;
+  /** @default KubernetesVersion.DEFAULT (1.33) */
+  readonly kubernetesVersion?: KubernetesVersion;
+  /** @default EndpointAccess.privateOnly() */
+  readonly endpointAccess?: EndpointAccess;
+  /**
+   * IAM roles given cluster-admin through EKS access entries.
+   * @default - none: only what the access entries of this construct grant
+   */
+  readonly adminRoleArns?: string[];
+  /** @default - two to four on-demand m6i.large nodes */
+  readonly systemPool?: { readonly instanceType?: string; readonly minSize?: number; readonly maxSize?: number };
+  /** The GPU pools; each scales from zero. */
+  readonly gpuPools: GpuPoolOptions[];
+  /** @default NodeAutoscaler.clusterAutoscaler() */
+  readonly autoscaler?: NodeAutoscaler;
+  /** @default SharedStorage.fsxLustre() */
+  readonly sharedStorage?: SharedStorage;
+  /**
+   * ECR repositories to create, named `<platform>-<env>/<name>`.
+   * @default ['training', 'serving']
+   */
+  readonly ecrRepositories?: string[];
+  /** @default - no team namespaces */
+  readonly teams?: TeamOptions[];
+}
+
+/** A GPU pool as the cluster built it. */
+export interface GpuPool {
+  readonly name: string;
+  readonly instanceTypes: InstanceType[];
+  readonly capacityType: CapacityType;
+  readonly minSize: number;
+  readonly maxSize: number;
+  /** GPUs of the smallest instance type in the pool: what one node surely has. */
+  readonly gpusPerNode: number;
+  /** The most GPUs the pool can run at once. */
+  readonly maxGpus: number;
+  readonly efa: boolean;
+  readonly nodeGroup?: EksNodeGroup;
+}
+
+/** The label that selects a pool. */
+export const POOL_LABEL = 'mlops.io/pool';
+/** The taint every GPU node carries. */
+export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' } as const;
+
+/**
+ * An EKS cluster for training: private API endpoint, secrets encrypted with a customer key, control
+ * plane logs, access entries, managed add-ons, a small on-demand system pool, GPU pools that scale
+ * to zero (spot by default), shared dataset storage, ECR repositories, the NVIDIA device plugin and
+ * DCGM exporter, and per-team namespaces with GPU quotas.
+ */
+export class GpuTrainingCluster extends Construct implements IEksCluster {
+  public readonly cluster: AwsEksCluster;
+  public readonly clusterName: string;
+  public readonly vpcId: string;
+  public readonly vpcCidr: string;
+  public readonly privateSubnetIds: string[];
+  public readonly workloadSecurityGroupId: string;
+  public readonly key: PlatformKey;
+  public readonly nodeRole: IamRole;
+  public readonly vpc?: PlatformVpc;
+  public readonly pools: GpuPool[];
+  public readonly storage?: SharedDatasetStorage;
+  public readonly repositories: Record<string, EcrRepository> = {};
+  public readonly chart: PlatformChart;
+  public readonly autoscaler: NodeAutoscaler;
+  public readonly teams: TeamOptions[];
+  private readonly jobDemands: Array<{ path: string; pool: string; gpus: number }> = [];
+
+  constructor(scope: Construct, id: string, props: GpuTrainingClusterProps) {
+    super(scope, id);
+    const context = PlatformApp.of(this).context;
+    this.clusterName = NameRules.dnsLabel(this, 'clusterName', context.physicalName(id));
+    check(this.clusterName.length <= 40, this, 'id', id, `makes the cluster name '${this.clusterName}' longer than 40 characters, which leaves no room for derived IAM names; use a shorter id`);
+    const version = props.kubernetesVersion ?? KubernetesVersion.DEFAULT;
+    check(KubernetesVersion.SUPPORTED.includes(version.version), this, 'kubernetesVersion', version.version, `is not supported; use one of ${KubernetesVersion.SUPPORTED.join(', ')}`);
+    const access = props.endpointAccess ?? EndpointAccess.privateOnly();
+    for (const cidr of access.publicCidrs) {
+      check(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr) && !cidr.endsWith('/0'), this, 'endpointAccess', cidr, 'must be an IPv4 CIDR block other than x.x.x.x/0: a public API endpoint is open only to an allow-list');
+    }
+    this.autoscaler = props.autoscaler ?? NodeAutoscaler.clusterAutoscaler();
+    this.pools = this.validatePools(props.gpuPools);
+    this.teams = props.teams ?? [];
+    this.validateTeams();
+
+    // Network
+    let network: NetworkAttributes;
+    if (props.network.createProps) {
+      this.vpc = new PlatformVpc(this, 'network', { ...props.network.createProps, clusterName: this.clusterName });
+      network = this.vpc;
+    } else {
+      network = props.network.existingProps!;
+      if (!Token.isUnresolved(network.privateSubnetIds)) {
+        check(network.privateSubnetIds.length >= 2, this, 'network.privateSubnetIds', network.privateSubnetIds, 'must name subnets in at least two availability zones');
+      }
+    }
+    this.vpcId = network.vpcId;
+    this.vpcCidr = network.vpcCidr;
+    this.privateSubnetIds = network.privateSubnetIds;
+
+    this.key = new PlatformKey(this, 'key', {
+      description: `EKS cluster ${this.clusterName}: secrets, logs, images, shared storage`,
+      alias: this.clusterName,
+      serviceStatements: [{
+        sid: 'CloudWatchLogsEncryptsControlPlaneLogs', service: `logs.${context.region}.amazonaws.com`,
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${context.region}:${context.accountId}:log-group:/aws/eks/${this.clusterName}/*` } },
+      }],
+    });
+
+    // Control plane
+    const clusterRole = new IamRole(this, 'cluster-role', {
+      name: `${this.clusterName}-cluster`,
+      assumeRolePolicy: servicePrincipalTrust('eks.amazonaws.com', ['sts:AssumeRole', 'sts:TagSession']),
+    });
+    new IamRolePolicyAttachment(this, 'cluster-policy', { role: clusterRole.name, policyArn: 'arn:aws:iam::aws:policy/AmazonEKSClusterPolicy' });
+    const logs = new CloudwatchLogGroup(this, 'control-plane-logs', {
+      name: `/aws/eks/${this.clusterName}/cluster`, retentionInDays: 90, kmsKeyId: this.key.keyArn,
+    });
+    this.cluster = new AwsEksCluster(this, 'cluster', {
+      name: this.clusterName,
+      version: version.version,
+      roleArn: clusterRole.arn,
+      vpcConfig: {
+        subnetIds: this.privateSubnetIds,
+        endpointPrivateAccess: true,
+        endpointPublicAccess: access.isPublic,
+        publicAccessCidrs: access.isPublic ? access.publicCidrs : undefined,
+      },
+      encryptionConfig: { resources: ['secrets'], provider: { keyArn: this.key.keyArn } },
+      enabledClusterLogTypes: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'],
+      accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: false },
+      bootstrapSelfManagedAddons: false,
+      upgradePolicy: { supportType: 'STANDARD' },
+      dependsOn: [logs],
+      lifecycle: { preventDestroy: true },
+    });
+    this.workloadSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
+    (props.adminRoleArns ?? []).forEach((arn, i) => {
+      const entry = new EksAccessEntry(this, `admin-${i}`, { clusterName: this.cluster.name, principalArn: arn, type: 'STANDARD' });
+      new EksAccessPolicyAssociation(this, `admin-${i}-policy`, {
+        clusterName: this.cluster.name, principalArn: entry.principalArn,
+        policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy', accessScope: { type: 'cluster' },
+      });
+    });
+
+    // Nodes
+    this.nodeRole = new IamRole(this, 'node-role', {
+      name: `${this.clusterName}-node`,
+      assumeRolePolicy: servicePrincipalTrust('ec2.amazonaws.com', ['sts:AssumeRole']),
+    });
+    for (const [i, policy] of ['AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryPullOnly'].entries()) {
+      new IamRolePolicyAttachment(this, `node-policy-${i}`, { role: this.nodeRole.name, policyArn: `arn:aws:iam::aws:policy/${policy}` });
+    }
+    const system = props.systemPool ?? {};
+    const systemMin = system.minSize ?? 2;
+    const systemMax = system.maxSize ?? 4;
+    checkIntegerRange(this, 'systemPool.minSize', systemMin, 1, 100);
+    checkIntegerRange(this, 'systemPool.maxSize', systemMax, 1, 100);
+    check(systemMax >= systemMin, this, 'systemPool.maxSize', systemMax, `must be at least systemPool.minSize (${systemMin})`);
+    const systemType = InstanceType.of(system.instanceType ?? 'm6i.large');
+    const systemNodes = new EksNodeGroup(this, 'system-nodes', {
+      clusterName: this.cluster.name, nodeGroupName: 'system', nodeRoleArn: this.nodeRole.arn, subnetIds: this.privateSubnetIds,
+      instanceTypes: [systemType.name], capacityType: 'ON_DEMAND',
+      amiType: systemType.architecture === 'arm64' ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD',
+      scalingConfig: { minSize: systemMin, desiredSize: systemMin, maxSize: systemMax },
+      updateConfig: { maxUnavailable: 1 },
+      labels: { [POOL_LABEL]: 'system' },
+    });
+
+    // Managed add-ons; the VPC CNI and EBS CSI driver get their own Pod Identity roles.
+    const cni = this.addonIdentity('vpc-cni', 'kube-system', 'aws-node', 'AmazonEKS_CNI_Policy');
+    const ebs = this.addonIdentity('ebs-csi', 'kube-system', 'ebs-csi-controller-sa', 'service-role/AmazonEBSCSIDriverPolicy');
+    const podIdentityAgent = new EksAddon(this, 'addon-pod-identity-agent', { clusterName: this.cluster.name, addonName: 'eks-pod-identity-agent', resolveConflictsOnUpdate: 'OVERWRITE' });
+    new EksAddon(this, 'addon-vpc-cni', {
+      clusterName: this.cluster.name, addonName: 'vpc-cni', resolveConflictsOnUpdate: 'OVERWRITE',
+      podIdentityAssociation: [{ roleArn: cni.arn, serviceAccount: 'aws-node' }], dependsOn: [podIdentityAgent],
+    });
+    new EksAddon(this, 'addon-kube-proxy', { clusterName: this.cluster.name, addonName: 'kube-proxy', resolveConflictsOnUpdate: 'OVERWRITE' });
+    new EksAddon(this, 'addon-coredns', { clusterName: this.cluster.name, addonName: 'coredns', resolveConflictsOnUpdate: 'OVERWRITE', dependsOn: [systemNodes] });
+    new EksAddon(this, 'addon-ebs-csi', {
+      clusterName: this.cluster.name, addonName: 'aws-ebs-csi-driver', resolveConflictsOnUpdate: 'OVERWRITE',
+      podIdentityAssociation: [{ roleArn: ebs.arn, serviceAccount: 'ebs-csi-controller-sa' }], dependsOn: [systemNodes, podIdentityAgent],
+    });
+
+    this.chart = new PlatformChart(this);
+    if (this.autoscaler.kind === 'cluster-autoscaler') {
+      this.pools = this.pools.map((pool) => ({ ...pool, nodeGroup: this.addNodeGroup(pool) }));
+      this.addClusterAutoscaler();
+    } else {
+      const karpenter = new KarpenterController(this, 'karpenter', { cluster: this, nodeRole: this.nodeRole });
+      new Ec2Tag(this, 'karpenter-security-group-tag', { resourceId: this.workloadSecurityGroupId, key: 'karpenter.sh/discovery', value: this.clusterName });
+      for (const pool of this.pools) addKarpenterPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName);
+    }
+
+    // Shared storage
+    const storage = props.sharedStorage ?? SharedStorage.fsxLustre();
+    this.storage = new SharedDatasetStorage(this, 'shared-storage', {
+      storage, cluster: this, key: this.key, teams: this.teams.map((t) => t.name),
+    });
+
+    for (const name of props.ecrRepositories ?? ['training', 'serving']) this.addRepository(name);
+
+    addGpuSystemWorkloads(this.chart);
+    Addons.require(this, Addon.kubePrometheusStack());
+    for (const team of this.teams) addTeam(this.chart, team, this.storage);
+    this.node.addValidation({ validate: () => this.validateJobDemands() });
+  }
+
+  /** The pool named `name`; throws naming the pools there are. */
+  public pool(name: string, requester: Construct = this, prop = 'pool'): GpuPool {
+    const pool = this.pools.find((p) => p.name === name);
+    check(!!pool, requester, prop, name, `is not a GPU pool of cluster '${this.node.path}'; its pools are ${this.pools.map((p) => `'${p.name}'`).join(', ')}`);
+    return pool!;
+  }
+
+  /** The priority class of training pods (lower than serving's; it never preempts anything). */
+  public get trainingPriorityClass(): string {
+    return PRIORITY_CLASSES.training;
+  }
+
+  /** The priority class of serving pods (preempts training). */
+  public get servingPriorityClass(): string {
+    return PRIORITY_CLASSES.serving;
+  }
+
+  /** @internal Called by TrainingJob: the GPUs a job needs at once, checked against the pool's limit at synth. */
+  public registerJobDemand(path: string, pool: string, gpus: number): void {
+    this.jobDemands.push({ path, pool, gpus });
+  }
+
+  private validateJobDemands(): string[] {
+    const errors: string[] = [];
+    for (const d of this.jobDemands) {
+      const pool = this.pools.find((p) => p.name === d.pool)!;
+      if (d.gpus > pool.maxGpus) {
+        errors.push(`TrainingJob '${d.path}': needs ${d.gpus} GPUs at once, but pool '${pool.name}' can run at most ${pool.maxGpus} (maxSize ${pool.maxSize} × ${pool.gpusPerNode} GPUs${this.autoscaler.kind === 'karpenter' ? ', the NodePool limit' : ''}); raise the pool's maxSize or use fewer workers.`);
+      }
+    }
+    return errors;
+  }
+
+  private validatePools(pools: GpuPoolOptions[]): GpuPool[] {
+    check(pools.length >= 1, this, 'gpuPools', pools, 'must hold at least one GPU pool');
+    const names = new Set<string>();
+    return pools.map((p, i) => {
+      const at = `gpuPools[${i}]`;
+      NameRules.dnsLabel(this, `${at}.name`, p.name);
+      check(p.name !== 'system' && !names.has(p.name), this, `${at}.name`, p.name, 'must be unique and not \'system\'');
+      names.add(p.name);
+      check(p.instanceTypes.length >= 1, this, `${at}.instanceTypes`, [], 'must name at least one instance type');
+      const cpuOnly = p.instanceTypes.filter((t) => !t.isGpu).map((t) => t.name);
+      check(cpuOnly.length === 0, this, `${at}.instanceTypes`, cpuOnly, 'are CPU-only: a GPU pool takes GPU instance types (InstanceType.g5(...), g6, g6e, g5g, p4d, p5)');
+      const archs = [...new Set(p.instanceTypes.map((t) => t.architecture))];
+      check(archs.length === 1, this, `${at}.instanceTypes`, p.instanceTypes.map((t) => `${t.name} (${t.architecture})`), 'mix architectures; one node group runs one AMI, so use one architecture per pool');
+      const minSize = p.minSize ?? 0;
+      checkIntegerRange(this, `${at}.minSize`, minSize, 0, 1000);
+      checkIntegerRange(this, `${at}.maxSize`, p.maxSize, 1, 1000);
+      check(p.maxSize >= minSize, this, `${at}.maxSize`, p.maxSize, `must be at least ${at}.minSize (${minSize})`);
+      if (p.efa) {
+        const noEfa = p.instanceTypes.filter((t) => !t.efa).map((t) => t.name);
+        check(noEfa.length === 0, this, `${at}.efa`, noEfa, 'is set, but these instance types have no Elastic Fabric Adapter; use p4d.24xlarge, p5.48xlarge or g5/g6/g6e 8xlarge and larger');
+      }
+      checkIntegerRange(this, `${at}.diskSizeGiB`, p.diskSizeGiB, 50, 16384);
+      const gpusPerNode = Math.min(...p.instanceTypes.map((t) => t.gpus));
+      return {
+        name: p.name, instanceTypes: p.instanceTypes, capacityType: p.capacityType ?? CapacityType.SPOT, minSize, maxSize: p.maxSize,
+        gpusPerNode, maxGpus: gpusPerNode * p.maxSize, efa: p.efa ?? false,
+      };
+    });
+  }
+
+  private validateTeams(): void {
+    const totalGpus = this.pools.reduce((n, p) => n + p.maxGpus, 0);
+    const names = new Set<string>();
+    this.teams.forEach((t, i) => {
+      NameRules.dnsLabel(this, `teams[${i}].name`, t.name);
+      check(!names.has(t.name) && !['kube-system', 'default', 'kube-public', 'kube-node-lease'].includes(t.name), this, `teams[${i}].name`, t.name, 'must be unique and not a system namespace');
+      names.add(t.name);
+      checkIntegerRange(this, `teams[${i}].gpus`, t.gpus, 0, 10000);
+      check(t.gpus <= totalGpus, this, `teams[${i}].gpus`, t.gpus,
+        `is a quota no pool can satisfy: the GPU pools together run at most ${totalGpus} GPUs (${this.pools.map((p) => `${p.name}: ${p.maxGpus}`).join(', ')})`);
+      for (const [prop, value] of [['cpu', t.cpu], ['memory', t.memory]] as const) {
+        if (value !== undefined) check(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(value), this, `teams[${i}].${prop}`, value, 'must be a Kubernetes quantity such as 64, 500m or 256Gi');
+      }
+    });
+  }
+
+  private addonIdentity(name: string, _namespace: string, _serviceAccount: string, managedPolicy: string): IamRole {
+    const role = new IamRole(this, `${name}-role`, {
+      name: `${this.clusterName}-${name}`,
+      assumeRolePolicy: servicePrincipalTrust('pods.eks.amazonaws.com', ['sts:AssumeRole', 'sts:TagSession']),
+    });
+    new IamRolePolicyAttachment(this, `${name}-policy`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/${managedPolicy}` });
+    return role;
+  }
+
+  private addNodeGroup(pool: GpuPool): EksNodeGroup {
+    const arch = pool.instanceTypes[0].architecture;
+    const placement = pool.efa ? new PlacementGroup(this, `pool-${pool.name}-placement`, { name: `${this.clusterName}-${pool.name}`, strategy: 'cluster' }) : undefined;
+    const template = new LaunchTemplate(this, `pool-${pool.name}-template`, {
+      name: `${this.clusterName}-${pool.name}`,
+      updateDefaultVersion: true,
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 200, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
+      // IMDSv2 only, one hop: pods use EKS Pod Identity and cannot borrow the node's role.
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+      networkInterfaces: pool.efa ? [{ deviceIndex: 0, interfaceType: 'efa', deleteOnTermination: 'true', securityGroups: [this.workloadSecurityGroupId] }] : undefined,
+      placement: placement ? { groupName: placement.name } : undefined,
+    });
+    const labels = { [POOL_LABEL]: pool.name, 'nvidia.com/gpu.present': 'true' };
+    const nodeGroup = new EksNodeGroup(this, `pool-${pool.name}`, {
+      clusterName: this.cluster.name,
+      nodeGroupName: pool.name,
+      nodeRoleArn: this.nodeRole.arn,
+      subnetIds: pool.efa ? [this.privateSubnetIds[0]] : this.privateSubnetIds,
+      instanceTypes: pool.instanceTypes.map((t) => t.name),
+      capacityType: pool.capacityType,
+      amiType: arch === 'arm64' ? 'AL2023_ARM_64_NVIDIA' : 'AL2023_x86_64_NVIDIA',
+      scalingConfig: { minSize: pool.minSize, desiredSize: pool.minSize, maxSize: pool.maxSize },
+      launchTemplate: { id: template.id, version: Token.asString(template.latestVersion) },
+      labels,
+      taint: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: 'NO_SCHEDULE' }],
+      updateConfig: { maxUnavailable: 1 },
+      // The Cluster Autoscaler owns the size; Terraform must not reset it on every apply.
+      lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
+    });
+    // Node-template tags on the node group's ASG, so the Cluster Autoscaler can scale up from zero
+    // knowing the GPU count, labels and taint a new node will have.
+    const asgTags: Record<string, string> = {
+      'k8s.io/cluster-autoscaler/enabled': 'true',
+      [`k8s.io/cluster-autoscaler/${this.clusterName}`]: 'owned',
+      'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu': String(pool.gpusPerNode),
+      [`k8s.io/cluster-autoscaler/node-template/taint/${GPU_TAINT.key}`]: `${GPU_TAINT.value}:${GPU_TAINT.effect}`,
+      ...Object.fromEntries(Object.entries(labels).map(([k, v]) => [`k8s.io/cluster-autoscaler/node-template/label/${k}`, v])),
+    };
+    Object.entries(asgTags).forEach(([key, value], i) => {
+      new AutoscalingGroupTagA(this, `pool-${pool.name}-asg-tag-${i}`, {
+        autoscalingGroupName: nodeGroup.resources.get(0).autoscalingGroups.get(0).name,
+        tag: { key, value, propagateAtLaunch: false },
+      });
+    });
+    return nodeGroup;
+  }
+
+  private addClusterAutoscaler(): void {
+    const context = PlatformApp.of(this).context;
+    const identity = new WorkloadIdentity(this, 'cluster-autoscaler', {
+      cluster: this, namespace: 'kube-system', serviceAccount: 'cluster-autoscaler', roleName: `${this.clusterName}-autoscaler`,
+    });
+    grant(identity, 'cluster-autoscaler', [
+      {
+        sid: 'Discover',
+        actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLaunchConfigurations',
+          'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeTags', 'ec2:DescribeImages', 'ec2:DescribeInstanceTypes',
+          'ec2:DescribeLaunchTemplateVersions', 'ec2:GetInstanceTypesFromInstanceRequirements', 'eks:DescribeNodegroup'],
+        resources: ['*'],
+      },
+      {
+        sid: 'ScaleOwnNodeGroups',
+        actions: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+        resources: ['*'],
+        conditions: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${this.clusterName}`]: 'owned' } },
+      },
+    ]);
+    Addons.require(this, Addon.clusterAutoscaler(this.clusterName, context.region));
+  }
+
+  private addRepository(name: string): void {
+    const context = PlatformApp.of(this).context;
+    check(/^[a-z0-9]+([._-][a-z0-9]+)*$/.test(name), this, 'ecrRepositories', name, 'must be lower-case letters and digits separated by \'.\', \'_\' or \'-\'');
+    const repo = new EcrRepository(this, `repository-${name}`, {
+      name: `${context.name}-${context.environment.name}/${name}`,
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfiguration: [{ encryptionType: 'KMS', kmsKey: this.key.keyArn }],
+      forceDelete: false,
+      lifecycle: { preventDestroy: true },
+    });
+    new EcrLifecyclePolicy(this, `repository-${name}-lifecycle`, {
+      repository: repo.name,
+      policy: JSON.stringify({
+        rules: [{ rulePriority: 1, description: 'Expire untagged images after 14 days', selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 }, action: { type: 'expire' } }],
+      }),
+    });
+    this.repositories[name] = repo;
+  }
+}
+
+/** A trust policy for an AWS service principal. */
+export function servicePrincipalTrust(service: string, actions: string[]): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: actions }] });
+}
+

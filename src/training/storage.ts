@@ -1,0 +1,147 @@
+import { EfsBackupPolicy } from '@cdktf/provider-aws/lib/efs-backup-policy';
+import { EfsFileSystem } from '@cdktf/provider-aws/lib/efs-file-system';
+import { EfsMountTarget } from '@cdktf/provider-aws/lib/efs-mount-target';
+import { EksAddon } from '@cdktf/provider-aws/lib/eks-addon';
+import { FsxDataRepositoryAssociation } from '@cdktf/provider-aws/lib/fsx-data-repository-association';
+import { FsxLustreFileSystem } from '@cdktf/provider-aws/lib/fsx-lustre-file-system';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { Construct } from '../engine';
+import { Addon, Addons } from '../core/addons';
+import { PlatformApp } from '../core/app';
+import { check } from '../core/errors';
+import { PlatformKey } from '../core/key';
+import { ClusterValues } from '../core/kubernetes-stack';
+import { BucketEncryption, SecureBucket } from '../core/secure-bucket';
+import { SharedStorage } from './options';
+
+/** The claim name every team namespace has for the shared storage. */
+export const SHARED_STORAGE_CLAIM = 'shared-datasets';
+/** Where jobs mount the shared storage. */
+export const SHARED_STORAGE_MOUNT = '/mnt/shared';
+
+interface ClusterLike extends Construct {
+  readonly clusterName: string;
+  readonly vpcId: string;
+  readonly privateSubnetIds: string[];
+  readonly workloadSecurityGroupId: string;
+  readonly cluster: { readonly name: string };
+}
+
+/** Props of SharedDatasetStorage. */
+export interface SharedDatasetStorageProps {
+  readonly storage: SharedStorage;
+  readonly cluster: ClusterLike;
+  readonly key: PlatformKey;
+  /** The team namespaces that mount it (one PersistentVolume each, all on the same file system). */
+  readonly teams: string[];
+}
+
+/**
+ * Shared storage for datasets and checkpoints: FSx for Lustre linked to a dataset bucket, or EFS;
+ * encrypted, backed up, admitting only the cluster's workloads, `prevent_destroy`. Each team
+ * namespace gets a PersistentVolume (written by the KubernetesStack, since the file system id exists
+ * only after apply) that its `shared-datasets` claim binds to by name.
+ */
+export class SharedDatasetStorage extends Construct {
+  public readonly kind: SharedStorage['kind'];
+  public readonly securityGroup: SecurityGroup;
+  public readonly lustre?: FsxLustreFileSystem;
+  public readonly efs?: EfsFileSystem;
+  public readonly datasetBucket?: SecureBucket;
+  /** The capacity the PersistentVolumes advertise. */
+  public readonly capacity: string;
+
+  constructor(scope: Construct, id: string, props: SharedDatasetStorageProps) {
+    super(scope, id);
+    const context = PlatformApp.of(this).context;
+    const cluster = props.cluster;
+    this.kind = props.storage.kind;
+    this.securityGroup = new SecurityGroup(this, 'security-group', {
+      name: `${cluster.clusterName}-shared-storage`, description: 'Shared dataset storage: only the cluster workloads', vpcId: cluster.vpcId,
+      egress: [], revokeRulesOnDelete: true,
+    });
+    const ports: Array<[number, number]> = this.kind === 'fsx-lustre' ? [[988, 988], [1018, 1023]] : [[2049, 2049]];
+    ports.forEach(([from, to], i) => {
+      new VpcSecurityGroupIngressRule(this, `from-cluster-${i}`, {
+        securityGroupId: this.securityGroup.id, referencedSecurityGroupId: cluster.workloadSecurityGroupId, ipProtocol: 'tcp', fromPort: from, toPort: to,
+        description: 'File system clients in the cluster',
+      });
+      if (this.kind === 'fsx-lustre') {
+        // Lustre servers talk to each other on the same ports.
+        new VpcSecurityGroupIngressRule(this, `from-self-${i}`, { securityGroupId: this.securityGroup.id, referencedSecurityGroupId: this.securityGroup.id, ipProtocol: 'tcp', fromPort: from, toPort: to });
+        new VpcSecurityGroupEgressRule(this, `to-self-${i}`, { securityGroupId: this.securityGroup.id, referencedSecurityGroupId: this.securityGroup.id, ipProtocol: 'tcp', fromPort: from, toPort: to });
+      }
+    });
+
+    let driver: string;
+    let volumeHandle: string;
+    let attributes: Record<string, string> | undefined;
+    let mountOptions: string[] | undefined;
+    if (props.storage.kind === 'fsx-lustre') {
+      const o = props.storage.fsx ?? {};
+      const capacity = o.storageCapacityGiB ?? 1200;
+      check(capacity === 1200 || (Number.isInteger(capacity) && capacity % 2400 === 0 && capacity > 0), scope, 'sharedStorage.storageCapacityGiB', capacity,
+        'must be 1200 or a multiple of 2400 (FSx for Lustre PERSISTENT_2)');
+      this.datasetBucket = new SecureBucket(this, 'datasets', {
+        bucketName: o.datasetBucketName ?? `${cluster.clusterName}-datasets-${context.accountId}`,
+        bucketNameProp: 'sharedStorage.datasetBucketName',
+        encryption: BucketEncryption.kms(props.key.key),
+      });
+      this.lustre = new FsxLustreFileSystem(this, 'lustre', {
+        storageCapacity: capacity,
+        deploymentType: 'PERSISTENT_2',
+        perUnitStorageThroughput: o.throughputPerTiB ?? 125,
+        subnetIds: [cluster.privateSubnetIds[0]],
+        securityGroupIds: [this.securityGroup.id],
+        kmsKeyId: props.key.keyArn,
+        dataCompressionType: 'LZ4',
+        fileSystemTypeVersion: '2.15',
+        automaticBackupRetentionDays: 7,
+        copyTagsToBackups: true,
+        skipFinalBackup: false,
+        lifecycle: { preventDestroy: true },
+      });
+      new FsxDataRepositoryAssociation(this, 'dataset-link', {
+        fileSystemId: this.lustre.id,
+        dataRepositoryPath: `s3://${this.datasetBucket.bucketName}`,
+        fileSystemPath: '/datasets',
+        batchImportMetaDataOnCreate: true,
+        deleteDataInFilesystem: false,
+        s3: { autoImportPolicy: { events: ['NEW', 'CHANGED', 'DELETED'] }, autoExportPolicy: { events: ['NEW', 'CHANGED', 'DELETED'] } },
+      });
+      this.capacity = `${capacity}Gi`;
+      driver = 'fsx.csi.aws.com';
+      volumeHandle = this.lustre.id;
+      attributes = { dnsname: this.lustre.dnsName, mountname: this.lustre.mountName };
+      mountOptions = ['flock'];
+      Addons.require(this, Addon.fsxCsiDriver());
+    } else {
+      this.efs = new EfsFileSystem(this, 'efs', {
+        encrypted: true, kmsKeyId: props.key.keyArn, performanceMode: 'generalPurpose', throughputMode: 'elastic',
+        lifecycle: { preventDestroy: true }, tags: { Name: `${cluster.clusterName}-shared` },
+      });
+      new EfsBackupPolicy(this, 'backups', { fileSystemId: this.efs.id, backupPolicy: { status: 'ENABLED' } });
+      cluster.privateSubnetIds.forEach((subnetId, i) => {
+        new EfsMountTarget(this, `mount-target-${i}`, { fileSystemId: this.efs!.id, subnetId, securityGroups: [this.securityGroup.id] });
+      });
+      new EksAddon(this, 'efs-csi-driver', { clusterName: cluster.cluster.name, addonName: 'aws-efs-csi-driver', resolveConflictsOnUpdate: 'OVERWRITE' });
+      this.capacity = '1Ti';
+      driver = 'efs.csi.aws.com';
+      volumeHandle = this.efs.id;
+      mountOptions = ['tls'];
+    }
+
+    for (const team of props.teams) {
+      ClusterValues.persistentVolume(this, {
+        name: this.volumeName(team), capacity: this.capacity, driver, volumeHandle, volumeAttributes: attributes, mountOptions,
+      });
+    }
+  }
+
+  /** The PersistentVolume of a team's claim. */
+  public volumeName(team: string): string {
+    return `${(this.node.scope as ClusterLike).clusterName}-shared-${team}`;
+  }
+}

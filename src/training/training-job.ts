@@ -1,0 +1,183 @@
+import { Construct, k8s } from '../engine';
+import { PlatformApp } from '../core/app';
+import { check, checkIntegerRange } from '../core/errors';
+import { WorkloadIdentity } from '../core/identity';
+import { PlatformChart } from '../core/kubernetes';
+import { NameRules } from '../core/names';
+import { CostAttribution } from '../core/tags';
+import { checkPinnedImage, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import type { IModelRegistry } from '../registry/model-registry';
+import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from './gpu-cluster';
+import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from './storage';
+
+/** The port workers rendezvous on (torch.distributed). */
+export const RENDEZVOUS_PORT = 29500;
+
+/** Props of a TrainingJob. */
+export interface TrainingJobProps {
+  /** The cluster to train on. */
+  readonly cluster: GpuTrainingCluster;
+  /** The team (namespace) that runs the job; one of the cluster's teams. */
+  readonly team: string;
+  /** The GPU pool to run on. */
+  readonly pool: string;
+  /** The training image, pinned (a digest, or a tag other than `latest`). */
+  readonly image: string;
+  /** The training script and its arguments, started by `torchrun` on each worker. */
+  readonly command: string[];
+  /**
+   * Nodes that train together (data-parallel); above 1 the job is an Indexed Job whose pods find
+   * each other through a headless Service.
+   * @default 1
+   */
+  readonly workers?: number;
+  /** @default - every GPU of the pool's instance type */
+  readonly gpusPerWorker?: number;
+  /** @default - three quarters of the instance's CPUs for the GPUs taken */
+  readonly cpu?: string;
+  /** @default - three quarters of the instance's memory for the GPUs taken */
+  readonly memory?: string;
+  /**
+   * The registry the job writes its model to; the job's role may write only that model's prefix.
+   * @default - no registry access
+   */
+  readonly registry?: IModelRegistry;
+  /** The model the job trains (required with `registry`). @default - none */
+  readonly model?: string;
+  /** @default 86400 (a day) */
+  readonly deadlineSeconds?: number;
+  /**
+   * Failures (other than disruptions such as spot interruptions, which never count) before the job fails.
+   * @default 6
+   */
+  readonly backoffLimit?: number;
+  /** @default - none */
+  readonly env?: Record<string, string>;
+}
+
+/**
+ * A (multi-node) PyTorch training job on a GPU pool: an Indexed Job whose workers rendezvous through
+ * a headless Service, request whole GPUs, tolerate the GPU taint, select the pool, mount the shared
+ * storage, run under their own service account and AWS role, and survive spot interruptions.
+ *
+ * **Checkpoint contract**: the job gets `CHECKPOINT_DIR` (on the shared storage, per job). The script
+ * writes checkpoints there (atomically: write, then rename) and, when it starts, resumes from the
+ * newest one. A pod lost to a spot interruption or preemption (condition `DisruptionTarget`) is
+ * replaced without counting against `backoffLimit`, and the new pod resumes from the checkpoint.
+ */
+export class TrainingJob extends Construct {
+  public readonly identity: WorkloadIdentity;
+  public readonly chart: PlatformChart;
+  public readonly jobName: string;
+  public readonly namespace: string;
+  public readonly totalGpus: number;
+
+  constructor(scope: Construct, id: string, props: TrainingJobProps) {
+    super(scope, id);
+    this.jobName = NameRules.dnsLabel(this, 'id', id);
+    check(id.length <= 40, this, 'id', id, 'must be at most 40 characters (it names the job, its pods and its role)');
+    const cluster = props.cluster;
+    const team = cluster.teams.find((t) => t.name === props.team);
+    check(!!team, this, 'team', props.team, `is not a team of cluster '${cluster.node.path}'; its teams are ${cluster.teams.map((t) => `'${t.name}'`).join(', ') || 'none (add teams to the cluster)'}`);
+    this.namespace = props.team;
+    const pool = cluster.pool(props.pool, this);
+    const instance = pool.instanceTypes.reduce((a, b) => (a.gpus <= b.gpus ? a : b));
+    const workers = props.workers ?? 1;
+    checkIntegerRange(this, 'workers', workers, 1, 256);
+    const gpus = props.gpusPerWorker ?? pool.gpusPerNode;
+    checkIntegerRange(this, 'gpusPerWorker', gpus, 1, 64);
+    check(gpus <= pool.gpusPerNode, this, 'gpusPerWorker', gpus, `is more than the ${pool.gpusPerNode} GPU(s) a node of pool '${pool.name}' has (${instance.name})`);
+    this.totalGpus = gpus * workers;
+    check(this.totalGpus <= team!.gpus, this, 'workers', workers, `× ${gpus} GPUs exceeds team '${team!.name}'s quota of ${team!.gpus} GPUs, so the job could never start`);
+    cluster.registerJobDemand(this.node.path, pool.name, this.totalGpus);
+    checkPinnedImage(this, 'image', props.image);
+    check(props.command.length > 0, this, 'command', props.command, 'must name the training script');
+    check(!props.registry === !props.model, this, 'model', props.model, 'and registry go together: the job writes that model to that registry');
+    const deadline = props.deadlineSeconds ?? 86400;
+    checkIntegerRange(this, 'deadlineSeconds', deadline, 60, 30 * 86400);
+    const backoffLimit = props.backoffLimit ?? 6;
+    checkIntegerRange(this, 'backoffLimit', backoffLimit, 0, 100);
+
+    CostAttribution.team(this, team!.name);
+    if (props.model) CostAttribution.model(this, props.model);
+    this.identity = new WorkloadIdentity(this, 'identity', {
+      cluster, namespace: this.namespace, serviceAccount: this.jobName, roleName: PlatformApp.of(this).context.physicalName(this.namespace, this.jobName),
+    });
+    if (props.registry) props.registry.grantWrite(this.identity, { model: props.model });
+
+    const share = gpus / instance.gpus;
+    const cpu = props.cpu ?? String(Math.max(1, Math.floor((instance.vcpus ?? 4) * share * 0.75)));
+    const memory = props.memory ?? `${Math.max(2, Math.floor((instance.memoryGiB ?? 16) * share * 0.75))}Gi`;
+    const labels = { 'app.kubernetes.io/name': this.jobName, 'app.kubernetes.io/component': 'training', 'mlops.io/job': this.jobName };
+    const service = `${this.jobName}-workers`;
+    this.chart = new PlatformChart(this, { namespace: this.namespace });
+
+    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.jobName, labels }, automountServiceAccountToken: false });
+    new k8s.KubeService(this.chart, 'workers', {
+      metadata: { name: service, labels },
+      spec: { clusterIp: 'None', publishNotReadyAddresses: true, selector: labels, ports: [{ name: 'rendezvous', port: RENDEZVOUS_PORT }] },
+    });
+    const env: k8s.EnvVar[] = [
+      { name: 'NNODES', value: String(workers) },
+      { name: 'NPROC_PER_NODE', value: String(gpus) },
+      { name: 'NODE_RANK', valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } },
+      { name: 'MASTER_ADDR', value: `${this.jobName}-0.${service}.${this.namespace}.svc.cluster.local` },
+      { name: 'MASTER_PORT', value: String(RENDEZVOUS_PORT) },
+      { name: 'CHECKPOINT_DIR', value: `${SHARED_STORAGE_MOUNT}/checkpoints/${this.jobName}` },
+      { name: 'DATASETS_DIR', value: `${SHARED_STORAGE_MOUNT}/datasets` },
+      { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
+      { name: 'HOME', value: '/tmp' },
+      ...(props.registry ? [{ name: 'MLFLOW_TRACKING_URI', value: props.registry.trackingUri }, { name: 'MLOPS_MODEL', value: props.model! }] : []),
+      ...Object.entries(props.env ?? {}).map(([name, value]) => ({ name, value })),
+    ];
+    new k8s.KubeJob(this.chart, 'job', {
+      metadata: { name: this.jobName, labels },
+      spec: {
+        completionMode: 'Indexed',
+        completions: workers,
+        parallelism: workers,
+        backoffLimit,
+        activeDeadlineSeconds: deadline,
+        ttlSecondsAfterFinished: 7 * 86400,
+        podFailurePolicy: {
+          // Spot interruptions, node drains and preemption: replace the pod, do not count the failure.
+          rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }],
+        },
+        template: {
+          metadata: { labels },
+          spec: {
+            restartPolicy: 'Never',
+            subdomain: service,
+            serviceAccountName: this.jobName,
+            automountServiceAccountToken: false,
+            priorityClassName: cluster.trainingPriorityClass,
+            nodeSelector: { [POOL_LABEL]: pool.name },
+            tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
+            securityContext: restrictedPodSecurityContext(1000),
+            terminationGracePeriodSeconds: 90,
+            containers: [{
+              name: 'trainer',
+              image: props.image,
+              command: ['torchrun', '--nnodes=$(NNODES)', '--nproc-per-node=$(NPROC_PER_NODE)', '--node-rank=$(NODE_RANK)',
+                '--master-addr=$(MASTER_ADDR)', '--master-port=$(MASTER_PORT)', ...props.command],
+              env,
+              ports: [{ name: 'rendezvous', containerPort: RENDEZVOUS_PORT }],
+              resources: resources({ cpu, memory, extra: { 'nvidia.com/gpu': String(gpus) } }),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [
+                { name: 'shared', mountPath: SHARED_STORAGE_MOUNT },
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'shm', mountPath: '/dev/shm' },
+              ],
+            }],
+            volumes: [
+              { name: 'shared', persistentVolumeClaim: { claimName: SHARED_STORAGE_CLAIM } },
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('20Gi') } },
+              { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('8Gi') } },
+            ],
+          },
+        },
+      },
+    });
+  }
+}

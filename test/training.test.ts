@@ -1,0 +1,298 @@
+import {
+  CapacityType, ClusterNetwork, EndpointAccess, GpuTrainingCluster, GpuTrainingClusterProps, InstanceType, KubernetesVersion, ModelRegistry,
+  NodeAutoscaler, PlatformTesting, SharedStorage, TrainingJob,
+} from '../src';
+import { manifestErrors } from './harness/kubernetes';
+import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
+import { describeWithTool } from './harness/tools';
+import { grantedActions, onlyResource, policyStatements, resourcesOf, testPlatform } from './harness/fixtures';
+
+const NETWORK = ClusterNetwork.create({ availabilityZones: ['eu-west-1a', 'eu-west-1b'] });
+const BASE: GpuTrainingClusterProps = {
+  network: NETWORK,
+  gpuPools: [{ name: 'g5', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 }],
+  teams: [{ name: 'fraud', gpus: 8 }],
+};
+
+function synthCluster(props: Partial<GpuTrainingClusterProps> = {}, withJob?: (cluster: GpuTrainingCluster, stack: any) => void) {
+  const { app, stack } = testPlatform();
+  const cluster = new GpuTrainingCluster(stack, 'training', { ...BASE, ...props });
+  withJob?.(cluster, stack);
+  const out = PlatformTesting.synth(app);
+  return { cluster, aws: out.terraform.aws, kubernetes: out.terraform.kubernetes, manifests: out.manifests };
+}
+
+describe('GpuTrainingCluster defaults', () => {
+  const { aws, kubernetes, manifests } = synthCluster();
+  const docs = manifests['aws/training.k8s.yaml'];
+
+  it('creates a private EKS cluster with encrypted secrets, control-plane logs and access entries only', () => {
+    const cluster = onlyResource(aws, 'aws_eks_cluster');
+    expect(cluster).toMatchObject({
+      name: 'acme-dev-training', version: '1.33',
+      vpc_config: { endpoint_private_access: true, endpoint_public_access: false },
+      enabled_cluster_log_types: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'],
+      access_config: { authentication_mode: 'API', bootstrap_cluster_creator_admin_permissions: false },
+    });
+    expect(cluster.encryption_config.resources).toEqual(['secrets']);
+    expect(onlyResource(aws, 'aws_cloudwatch_log_group')).toMatchObject({ name: '/aws/eks/acme-dev-training/cluster', retention_in_days: 90 });
+  });
+
+  it('builds a VPC with private subnets in each zone, NAT and S3/ECR endpoints', () => {
+    const subnets = Object.values(resourcesOf(aws, 'aws_subnet')) as any[];
+    expect(subnets.filter((s) => s.tags['kubernetes.io/role/internal-elb']).map((s) => s.availability_zone)).toEqual(['eu-west-1a', 'eu-west-1b']);
+    expect(Object.keys(resourcesOf(aws, 'aws_nat_gateway'))).toHaveLength(1); // one outside production
+    const endpoints = (Object.values(resourcesOf(aws, 'aws_vpc_endpoint')) as any[]).map((e) => e.service_name);
+    expect(endpoints).toEqual(expect.arrayContaining(['com.amazonaws.eu-west-1.s3', 'com.amazonaws.eu-west-1.ecr.api', 'com.amazonaws.eu-west-1.ecr.dkr']));
+  });
+
+  it('installs the managed add-ons', () => {
+    const addons = (Object.values(resourcesOf(aws, 'aws_eks_addon')) as any[]).map((a) => a.addon_name).sort();
+    expect(addons).toEqual(['aws-ebs-csi-driver', 'coredns', 'eks-pod-identity-agent', 'kube-proxy', 'vpc-cni']);
+  });
+
+  it('runs a GPU pool on spot from zero, tainted, with the NVIDIA AMI and scale-from-zero tags', () => {
+    const groups = resourcesOf(aws, 'aws_eks_node_group');
+    const gpu = Object.values(groups).find((g: any) => g.node_group_name === 'g5') as any;
+    expect(gpu).toMatchObject({
+      capacity_type: 'SPOT', ami_type: 'AL2023_x86_64_NVIDIA', instance_types: ['g5.12xlarge'],
+      scaling_config: { min_size: 0, desired_size: 0, max_size: 4 },
+      taint: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' }],
+      labels: { 'mlops.io/pool': 'g5', 'nvidia.com/gpu.present': 'true' },
+    });
+    const system = Object.values(groups).find((g: any) => g.node_group_name === 'system') as any;
+    expect(system).toMatchObject({ capacity_type: 'ON_DEMAND', scaling_config: { min_size: 2, max_size: 4 } });
+    const tags = Object.fromEntries((Object.values(resourcesOf(aws, 'aws_autoscaling_group_tag')) as any[]).map((t) => [t.tag.key, t.tag.value]));
+    expect(tags).toMatchObject({
+      'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu': '4',
+      'k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu': 'true:NoSchedule',
+      'k8s.io/cluster-autoscaler/node-template/label/mlops.io/pool': 'g5',
+      'k8s.io/cluster-autoscaler/acme-dev-training': 'owned',
+    });
+  });
+
+  it('requires IMDSv2 with one hop on GPU nodes, so pods cannot use the node role', () => {
+    expect(onlyResource(aws, 'aws_launch_template').metadata_options).toMatchObject({ http_tokens: 'required', http_put_response_hop_limit: 1 });
+  });
+
+  it('shares an encrypted FSx for Lustre file system linked to a dataset bucket', () => {
+    expect(onlyResource(aws, 'aws_fsx_lustre_file_system')).toMatchObject({ deployment_type: 'PERSISTENT_2', storage_capacity: 1200, automatic_backup_retention_days: 7, lifecycle: { prevent_destroy: true } });
+    expect(onlyResource(aws, 'aws_fsx_data_repository_association').data_repository_path).toMatch(/^s3:\/\/\$\{aws_s3_bucket\.training_shared-storage_datasets_bucket_\w+\.bucket\}$/);
+    expect(Object.values(resourcesOf(aws, 'aws_s3_bucket')).map((b: any) => b.bucket)).toEqual(['acme-dev-training-datasets-123456789012']);
+    const pv = onlyResource(kubernetes, 'kubernetes_persistent_volume_v1');
+    expect(pv.metadata.name).toBe('acme-dev-training-shared-fraud');
+    expect(pv.spec[0].persistent_volume_source.csi.driver).toBe('fsx.csi.aws.com');
+  });
+
+  it('creates immutable, scanned, encrypted ECR repositories that expire untagged images', () => {
+    const repos = Object.values(resourcesOf(aws, 'aws_ecr_repository')) as any[];
+    expect(repos.map((r) => r.name).sort()).toEqual(['acme-dev/serving', 'acme-dev/training']);
+    for (const r of repos) {
+      expect(r).toMatchObject({ image_tag_mutability: 'IMMUTABLE', image_scanning_configuration: { scan_on_push: true }, force_delete: false, lifecycle: { prevent_destroy: true } });
+      expect(r.encryption_configuration[0].encryption_type).toBe('KMS');
+    }
+    const rule = JSON.parse((Object.values(resourcesOf(aws, 'aws_ecr_lifecycle_policy'))[0] as any).policy).rules[0];
+    expect(rule.selection).toMatchObject({ tagStatus: 'untagged', countNumber: 14 });
+  });
+
+  it('scales with the Cluster Autoscaler, whose role scales only this cluster\'s groups', () => {
+    const releases = (Object.values(resourcesOf(kubernetes, 'helm_release')) as any[]).map((r) => r.name);
+    expect(releases).toEqual(expect.arrayContaining(['cluster-autoscaler', 'aws-fsx-csi-driver', 'kube-prometheus-stack']));
+    const policy = (Object.values(resourcesOf(aws, 'aws_iam_role_policy')) as any[]).find((p) => p.name === 'cluster-autoscaler');
+    const scale = policyStatements(policy.policy).find((s) => s.Sid === 'ScaleOwnNodeGroups');
+    expect(scale.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/k8s.io/cluster-autoscaler/acme-dev-training': 'owned' } });
+    expect(grantedActions(aws).filter((a) => a.includes('*'))).toEqual([]);
+  });
+
+  it('runs the device plugin and DCGM exporter on GPU nodes, tolerating the taint', () => {
+    for (const name of ['nvidia-device-plugin', 'dcgm-exporter']) {
+      const ds = docs.find((d) => d.kind === 'DaemonSet' && d.metadata.name === name);
+      expect(ds.spec.template.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+      expect(ds.spec.template.spec.containers[0].image).toMatch(/^nvcr\.io\/nvidia\/.*:(v?\d[\w.-]+)$/);
+    }
+    const monitor = docs.find((d) => d.kind === 'ServiceMonitor');
+    expect(monitor.metadata.labels.release).toBe('kube-prometheus-stack');
+  });
+
+  it('gives each team a namespace with a GPU quota, limits and the shared storage claim', () => {
+    expect(docs.find((d) => d.kind === 'ResourceQuota').spec.hard['requests.nvidia.com/gpu']).toBe(8);
+    expect(docs.find((d) => d.kind === 'Namespace' && d.metadata.name === 'fraud').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(docs.find((d) => d.kind === 'LimitRange').spec.limits[0].default).toEqual({ cpu: '1', memory: '2Gi' });
+    expect(docs.find((d) => d.kind === 'PersistentVolumeClaim').spec).toMatchObject({ volumeName: 'acme-dev-training-shared-fraud', accessModes: ['ReadWriteMany'] });
+  });
+
+  it('lets serving preempt training and not the reverse', () => {
+    const classes = Object.fromEntries(docs.filter((d) => d.kind === 'PriorityClass').map((d) => [d.metadata.name, d]));
+    expect(classes['mlops-serving'].value).toBeGreaterThan(classes['mlops-training'].value);
+    expect(classes['mlops-training'].preemptionPolicy).toBe('Never');
+  });
+
+  it('passes the Kubernetes schema check', () => {
+    expect(manifestErrors(manifests)).toEqual([]);
+  });
+});
+
+describe('GpuTrainingCluster with Karpenter, EFS, a public endpoint and an existing VPC', () => {
+  const { aws, kubernetes, manifests } = synthCluster({
+    network: ClusterNetwork.existing({ vpcId: 'vpc-1', vpcCidr: '10.1.0.0/16', privateSubnetIds: ['subnet-1', 'subnet-2', 'subnet-3'] }),
+    kubernetesVersion: KubernetesVersion.V1_32,
+    endpointAccess: EndpointAccess.publicAndPrivate(['203.0.113.0/24']),
+    autoscaler: NodeAutoscaler.karpenter(),
+    sharedStorage: SharedStorage.efs(),
+    gpuPools: [{ name: 'p5', instanceTypes: [InstanceType.p5_48xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2, efa: true }],
+    ecrRepositories: ['llm-training'],
+    adminRoleArns: ['arn:aws:iam::123456789012:role/admins'],
+  });
+  const docs = manifests['aws/training.k8s.yaml'];
+
+  it('opens the API only to the allow-list', () => {
+    expect(onlyResource(aws, 'aws_eks_cluster')).toMatchObject({ version: '1.32', vpc_config: { endpoint_public_access: true, public_access_cidrs: ['203.0.113.0/24'] } });
+    expect(resourcesOf(aws, 'aws_vpc')).toEqual({});
+    expect(onlyResource(aws, 'aws_eks_access_policy_association').policy_arn).toMatch(/AmazonEKSClusterAdminPolicy$/);
+  });
+
+  it('renders GPU pools as Karpenter NodePools with a GPU limit, and no GPU node groups', () => {
+    const groups = (Object.values(resourcesOf(aws, 'aws_eks_node_group')) as any[]).map((g) => g.node_group_name);
+    expect(groups).toEqual(['system']);
+    const pool = docs.find((d) => d.kind === 'NodePool');
+    expect(pool.spec.limits).toEqual({ 'nvidia.com/gpu': 16 });
+    expect(pool.spec.template.spec.taints).toEqual([{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }]);
+    expect(docs.find((d) => d.kind === 'EC2NodeClass').spec.role).toBe('acme-dev-training-node');
+    expect((Object.values(resourcesOf(kubernetes, 'helm_release')) as any[]).map((r) => r.name)).toContain('karpenter');
+    expect(onlyResource(aws, 'aws_sqs_queue').name).toBe('acme-dev-training-karpenter');
+  });
+
+  it('uses encrypted EFS with backups and the EFS CSI driver', () => {
+    expect(onlyResource(aws, 'aws_efs_file_system')).toMatchObject({ encrypted: true, lifecycle: { prevent_destroy: true } });
+    expect(Object.keys(resourcesOf(aws, 'aws_efs_mount_target'))).toHaveLength(3);
+    expect(onlyResource(aws, 'aws_efs_backup_policy').backup_policy.status).toBe('ENABLED');
+  });
+
+  it('passes the Kubernetes schema check, Karpenter CRDs included', () => {
+    expect(manifestErrors(manifests)).toEqual([]);
+  });
+});
+
+describe('GpuTrainingCluster bad input', () => {
+  const make = (props: Partial<GpuTrainingClusterProps>) => () => synthCluster(props);
+  const pool = (p: any) => ({ gpuPools: [{ name: 'g5', instanceTypes: [InstanceType.g5('xlarge')], maxSize: 2, ...p }] });
+
+  it.each([
+    [pool({ instanceTypes: [InstanceType.of('m6i.xlarge')] }), /gpuPools\[0\]\.instanceTypes \(\["m6i\.xlarge"\]\) are CPU-only/],
+    [pool({ instanceTypes: [InstanceType.g5('xlarge'), InstanceType.g5g('xlarge')] }), /gpuPools\[0\]\.instanceTypes .* mix architectures/],
+    [pool({ minSize: 3, maxSize: 2 }), /gpuPools\[0\]\.maxSize \(2\) must be at least gpuPools\[0\]\.minSize \(3\)/],
+    [pool({ efa: true }), /gpuPools\[0\]\.efa \(\["g5\.xlarge"\]\) is set, but these instance types have no Elastic Fabric Adapter/],
+    [{ kubernetesVersion: KubernetesVersion.of('1.25') }, /kubernetesVersion \('1\.25'\) is not supported; use one of 1\.30, 1\.31/],
+    [{ teams: [{ name: 'fraud', gpus: 17 }] }, /teams\[0\]\.gpus \(17\) is a quota no pool can satisfy: the GPU pools together run at most 16 GPUs \(g5: 16\)/],
+    [{ endpointAccess: EndpointAccess.publicAndPrivate(['0.0.0.0/0']) }, /endpointAccess \('0\.0\.0\.0\/0'\) must be an IPv4 CIDR block other than x\.x\.x\.x\/0/],
+    [{ network: ClusterNetwork.create({ availabilityZones: ['eu-west-1a'] }) }, /network\.availabilityZones \(\["eu-west-1a"\]\) must name 2 to 6 distinct availability zones/],
+    [{ network: ClusterNetwork.create({ availabilityZones: ['us-east-1a', 'us-east-1b'] }) }, /network\.availabilityZones \('us-east-1a'\) must be a zone of the platform's region eu-west-1/],
+    [{ sharedStorage: SharedStorage.fsxLustre({ storageCapacityGiB: 2000 }) }, /sharedStorage\.storageCapacityGiB \(2000\) must be 1200 or a multiple of 2400/],
+  ])('rejects %#', (props, message) => {
+    expect(make(props as any)).toThrow(message);
+  });
+});
+
+describe('TrainingJob', () => {
+  const { manifests, aws } = synthCluster({}, (cluster, stack) => {
+    const registry = new ModelRegistry(stack, 'registry', { cluster });
+    new TrainingJob(stack, 'fraud-train', {
+      cluster, team: 'fraud', pool: 'g5', workers: 2, image: 'acme/train:1.4.2', command: ['train.py'], registry, model: 'fraud-detector',
+    });
+  });
+  const docs = manifests['aws/fraud-train.k8s.yaml'];
+  const job = docs.find((d) => d.kind === 'Job');
+  const pod = job.spec.template.spec;
+  const container = pod.containers[0];
+
+  it('runs two indexed workers that find each other through a headless Service', () => {
+    expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 2, parallelism: 2 });
+    expect(pod.subdomain).toBe('fraud-train-workers');
+    expect(docs.find((d) => d.kind === 'Service').spec.clusterIP).toBe('None');
+    const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({
+      NNODES: '2', NPROC_PER_NODE: '4', MASTER_ADDR: 'fraud-train-0.fraud-train-workers.fraud.svc.cluster.local', MASTER_PORT: '29500',
+      NODE_RANK: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } },
+      CHECKPOINT_DIR: '/mnt/shared/checkpoints/fraud-train',
+    });
+    expect(container.command.slice(0, 6)).toEqual(['torchrun', '--nnodes=$(NNODES)', '--nproc-per-node=$(NPROC_PER_NODE)', '--node-rank=$(NODE_RANK)', '--master-addr=$(MASTER_ADDR)', '--master-port=$(MASTER_PORT)']);
+  });
+
+  it('requests whole GPUs on the pool, tolerating the taint, at training priority', () => {
+    expect(container.resources.limits['nvidia.com/gpu']).toBe('4');
+    expect(pod.nodeSelector).toEqual({ 'mlops.io/pool': 'g5' });
+    expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(pod.priorityClassName).toBe('mlops-training');
+  });
+
+  it('survives spot interruptions: disruptions do not count as failures', () => {
+    expect(job.spec.podFailurePolicy.rules).toEqual([{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }]);
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.volumes.find((v: any) => v.name === 'shared').persistentVolumeClaim.claimName).toBe('shared-datasets');
+  });
+
+  it('writes only its model\'s prefix in the registry, as its own service account', () => {
+    const policy = (Object.values(resourcesOf(aws, 'aws_iam_role_policy')) as any[]).find((p) => p.name === 'registry-write-fraud-detector');
+    expect(policy.role).toMatch(/fraud-train_identity_role/);
+    expect(policyStatements(policy.policy).find((s) => s.Sid === 'WriteArtifactsAndData').Resource[0]).toMatch(/\/models\/fraud-detector\/\*$/);
+    expect((Object.values(resourcesOf(aws, 'aws_eks_pod_identity_association')) as any[]).map((a) => `${a.namespace}/${a.service_account}`)).toContain('fraud/fraud-train');
+  });
+
+  it('passes the Kubernetes schema check', () => {
+    expect(manifestErrors({ job: docs })).toEqual([]);
+  });
+
+  const bad = (props: any) => () => synthCluster({}, (cluster, stack) => {
+    new TrainingJob(stack, 'job', { cluster, team: 'fraud', pool: 'g5', image: 'acme/train:1', command: ['train.py'], ...props });
+  });
+  it.each([
+    [{ gpusPerWorker: 8 }, /TrainingJob 'aws\/job': gpusPerWorker \(8\) is more than the 4 GPU\(s\) a node of pool 'g5' has \(g5\.12xlarge\)/],
+    [{ pool: 'p5' }, /pool \('p5'\) is not a GPU pool of cluster 'aws\/training'; its pools are 'g5'/],
+    [{ team: 'ads' }, /team \('ads'\) is not a team of cluster 'aws\/training'; its teams are 'fraud'/],
+    [{ workers: 3 }, /workers \(3\) × 4 GPUs exceeds team 'fraud's quota of 8 GPUs/],
+    [{ image: 'acme/train:latest' }, /image \('acme\/train:latest'\) must be pinned/],
+    [{ image: 'acme/train' }, /image \('acme\/train'\) must be pinned/],
+  ])('rejects %j', (props, message) => {
+    expect(bad(props)).toThrow(message);
+  });
+
+  it('fails synth when a job needs more GPUs than the pool can ever run', () => {
+    const make = () => {
+      const { app, stack } = testPlatform();
+      const cluster = new GpuTrainingCluster(stack, 'training', { ...BASE, gpuPools: [{ name: 'g5', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 1 }], teams: [{ name: 'fraud', gpus: 4 }], autoscaler: NodeAutoscaler.karpenter() });
+      cluster.teams.push({ name: 'big', gpus: 64 });
+      new TrainingJob(stack, 'big-job', { cluster, team: 'big', pool: 'g5', workers: 2, image: 'acme/train:1', command: ['t.py'] });
+      app.synth();
+    };
+    expect(make).toThrow(/TrainingJob 'aws\/big-job': needs 8 GPUs at once, but pool 'g5' can run at most 4 \(maxSize 1 × 4 GPUs, the NodePool limit\)/);
+  });
+});
+
+describeWithTool(terraformTool, 'GpuTrainingCluster checked by terraform', () => {
+  const { aws } = synthCluster({
+    gpuPools: [
+      { name: 'g5', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 },
+      { name: 'p4d', instanceTypes: [InstanceType.p4d24xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2, efa: true },
+    ],
+  });
+  const plan = () => expectTerraformOk(checkWithTerraform(aws));
+
+  it('plans taints, scaling from zero, capacity and AMI types', () => {
+    const groups = Object.fromEntries(plannedResources(plan(), 'aws_eks_node_group').map((g) => [g.values.node_group_name, g.values]));
+    expect(groups.g5).toMatchObject({ capacity_type: 'SPOT', ami_type: 'AL2023_x86_64_NVIDIA', scaling_config: [{ min_size: 0, desired_size: 0, max_size: 4 }], taint: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' }] });
+    expect(groups.p4d).toMatchObject({ capacity_type: 'ON_DEMAND', scaling_config: [{ min_size: 0 }] });
+    expect(groups.system.capacity_type).toBe('ON_DEMAND');
+  });
+
+  it('plans secrets encryption, logging and EFA', () => {
+    const p = plan();
+    const cluster = plannedResources(p, 'aws_eks_cluster')[0].values;
+    expect(cluster.enabled_cluster_log_types).toEqual(['api', 'audit', 'authenticator', 'controllerManager', 'scheduler']);
+    expect(cluster.encryption_config[0].resources).toEqual(['secrets']);
+    expect(cluster.vpc_config[0]).toMatchObject({ endpoint_private_access: true, endpoint_public_access: false });
+    const efa = plannedResources(p, 'aws_launch_template').find((t) => t.values.name === 'acme-dev-training-p4d')!;
+    expect(efa.values.network_interfaces[0].interface_type).toBe('efa');
+    expect(plannedResources(p, 'aws_placement_group')[0].values.strategy).toBe('cluster');
+    expect(plannedResources(p, 'aws_fsx_lustre_file_system')[0].values).toMatchObject({ deployment_type: 'PERSISTENT_2', automatic_backup_retention_days: 7 });
+  });
+});
