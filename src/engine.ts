@@ -21,7 +21,7 @@ export {
 export type { AppConfig as TerraformAppConfig, IAspect, TerraformResourceLifecycle } from 'cdktf';
 export { Construct } from 'constructs';
 export type { IConstruct } from 'constructs';
-export { App as KubernetesApp, ApiObject, Chart, JsonPatch, Yaml } from 'cdk8s';
+export { App as KubernetesApp, ApiObject, Chart, JsonPatch, Lazy as KubernetesLazy, Yaml } from 'cdk8s';
 export type { ChartProps } from 'cdk8s';
 /** Typed Kubernetes API objects (L1) for the Kubernetes version this engine targets. */
 export * as k8s from 'cdk8s-plus-28/lib/imports/k8s';

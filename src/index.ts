@@ -15,3 +15,5 @@ export * from './core/database';
 export * from './core/workloads';
 export * from './registry';
 export * from './training';
+export * from './serving';
+export * from './core/cron';

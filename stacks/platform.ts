@@ -1,6 +1,6 @@
 import {
-  CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, ObjectLock, PlatformApp,
-  PlatformContextProps, PlatformStack, TrainingJob,
+  Autoscaling, CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, ModelServer,
+  ObjectLock, PlatformApp, PlatformContextProps, PlatformStack, ServingEndpoint, ServingMode, TrainingJob,
 } from '../src';
 
 /** The reference platform's context: a production platform in one account and region. */
@@ -22,6 +22,10 @@ export interface ReferencePlatform {
   readonly cluster: GpuTrainingCluster;
   readonly registry: ModelRegistry;
   readonly trainingJob: TrainingJob;
+  /** Real-time fraud scoring on a GPU. */
+  readonly fraud: ServingEndpoint;
+  /** Nightly churn scoring on CPU. */
+  readonly churn: ServingEndpoint;
 }
 
 /**
@@ -54,6 +58,25 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     command: ['train.py', '--config=configs/fraud.yaml'],
     registry, model: 'fraud-detector',
   });
+  const fraud = new ServingEndpoint(aws, 'fraud', {
+    cluster, namespace: 'serving', team: 'fraud',
+    model: registry.model('fraud-detector').alias('champion'),
+    server: ModelServer.triton(),
+    resources: { cpu: '2', memory: '8Gi', gpus: 1, pool: 'g6-ondemand' },
+    mode: ServingMode.realtime({ minReplicas: 2, maxReplicas: 6, autoscaling: Autoscaling.requestsPerSecond(200), ingress: { host: 'fraud.ml.acme.example' } }),
+    allowedNamespaces: ['payments'],
+  });
+  const churn = new ServingEndpoint(aws, 'churn-batch', {
+    cluster, namespace: 'batch-scoring', team: 'recsys',
+    model: registry.model('churn').version('12'),
+    server: ModelServer.mlflow(),
+    resources: { cpu: '4', memory: '16Gi' },
+    mode: ServingMode.batch({
+      schedule: '0 2 * * *', parallelism: 4,
+      inputUri: 's3://acme-ml-prod-customer-features/daily/', outputUri: 's3://acme-ml-prod-predictions/churn/',
+      command: ['python', '-m', 'batch_score'],
+    }),
+  });
   const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
-  return { aws, kubernetes, cluster, registry, trainingJob };
+  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn };
 }

@@ -1,6 +1,6 @@
 import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { Construct, IConstruct, k8s, Token } from '../engine';
+import { Construct, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
 import { PlatformApp } from '../core/app';
 import { check } from '../core/errors';
 import { grant, IEksCluster, IGrantable, PolicyStatement, WorkloadIdentity } from '../core/identity';
@@ -135,6 +135,12 @@ export interface IModelRegistry extends IConstruct {
   grantRead(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
   grantWrite(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
   model(name: string): RegisteredModel;
+  /** Admits pods of a namespace to the tracking server (its NetworkPolicy). */
+  allowNamespace(namespace: string): void;
+  /** The namespace of the tracking server. */
+  readonly namespace: string;
+  /** The MLflow image the server runs (clients that download models use it too). */
+  readonly serverImage: string;
 }
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -165,6 +171,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   /** The DVC remote for datasets (`dvc remote add -d registry <url>`). */
   public readonly dvcRemoteUrl: string;
   public readonly artifactServing: ArtifactServing;
+  public readonly serverImage: string;
+  private readonly allowedNamespaces = new Set<string>();
 
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
     super(scope, id);
@@ -278,6 +286,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.trackingUri = `http://mlflow.${this.namespace}.svc.cluster.local:${MLFLOW_PORT}`;
     this.dvcRemoteUrl = `s3://${bucketName}/${DATA_PREFIX.slice(0, -1)}`;
     this.chart = new PlatformChart(this, { namespace: this.namespace });
+    this.serverImage = props.server?.image ?? MLFLOW_IMAGE;
     this.addServer(bucketName, server, context.environment.isProduction);
   }
 
@@ -323,6 +332,11 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     ]);
   }
 
+  /** Admits pods of a namespace to the tracking server, e.g. a serving namespace whose init containers download models. */
+  public allowNamespace(namespace: string): void {
+    this.allowedNamespaces.add(NameRules.dnsLabel(this, 'namespace', namespace));
+  }
+
   /** A registered model, by name (lower-case letters, digits and '-': it is also an S3 prefix and a label). */
   public model(name: string): RegisteredModel {
     check(MODEL_NAME.test(name), this, 'model', name, 'must be 1 to 63 lower-case letters, digits and \'-\', starting and ending with a letter or digit');
@@ -355,10 +369,11 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   private addServer(bucketName: string, server: RegistryServerOptions, production: boolean): void {
     const replicas = server.replicas ?? (production ? 2 : 1);
     check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 20, this, 'server.replicas', replicas, 'must be a whole number from 1 to 20');
-    const image = server.image ?? 'burakince/mlflow:3.14.0';
+    const image = this.serverImage;
     checkPinnedImage(this, 'server.image', image);
-    const allowed = [...new Set([this.namespace, ...(server.allowedNamespaces ?? [])])];
-    allowed.forEach((ns) => NameRules.dnsLabel(this, 'server.allowedNamespaces', ns));
+    for (const ns of [this.namespace, ...(server.allowedNamespaces ?? [])]) {
+      this.allowedNamespaces.add(NameRules.dnsLabel(this, 'server.allowedNamespaces', ns));
+    }
     const labels = { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' };
     const artifactArgs = this.artifactServing === ArtifactServing.PROXIED
       ? ['--serve-artifacts', `--artifacts-destination=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`]
@@ -434,7 +449,11 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       spec: {
         podSelector: { matchLabels: labels },
         policyTypes: ['Ingress', 'Egress'],
-        ingress: [{ from: [...fromNamespaces(allowed), ...ingressFrom], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(MLFLOW_PORT) }] }],
+        // Namespaces added later (allowNamespace) are in: the list is read when the chart is written.
+        ingress: [{
+          from: KubernetesLazy.any({ produce: () => [...fromNamespaces([...this.allowedNamespaces].sort()), ...ingressFrom] }) as unknown as k8s.NetworkPolicyPeer[],
+          ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(MLFLOW_PORT) }],
+        }],
         egress: [
           ...baseEgressRules(),
           { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(5432) }] },
@@ -488,6 +507,9 @@ export class RegisteredModel {
     return new ModelVersion(this, undefined, alias);
   }
 }
+
+/** The MLflow image the registry runs, and that downloads models for serving. */
+export const MLFLOW_IMAGE = 'burakince/mlflow:3.14.0';
 
 /** A model version, by number or alias: what serving loads. */
 export class ModelVersion {

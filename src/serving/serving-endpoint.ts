@@ -1,0 +1,515 @@
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { ApiObject, Construct, Fn, JsonPatch, k8s, Token } from '../engine';
+import { Addon, Addons, PROMETHEUS_SELECTOR_LABELS } from '../core/addons';
+import { PlatformApp } from '../core/app';
+import { cronProblem } from '../core/cron';
+import { check, checkIntegerRange } from '../core/errors';
+import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
+import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
+import { PlatformChart } from '../core/kubernetes';
+import { NameRules } from '../core/names';
+import { CostAttribution } from '../core/tags';
+import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import type { IModelRegistry, ModelVersion } from '../registry/model-registry';
+import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
+import { PRIORITY_CLASSES } from '../training/cluster-workloads';
+import { ServerMetrics } from './metrics';
+import { MODEL_REPOSITORY, ModelServer } from './model-server';
+import { Autoscaling, LatencyClass, ServingMode } from './options';
+
+/** The in-cluster Prometheus of the kube-prometheus-stack add-on (KEDA queries it). */
+export const PROMETHEUS_URL = 'http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090';
+
+/** Compute for each replica. */
+export interface ServingResources {
+  /** @default '1' */
+  readonly cpu?: string;
+  /** @default '2Gi' */
+  readonly memory?: string;
+  /** NVIDIA GPUs per replica; needs `pool`. @default 0 */
+  readonly gpus?: number;
+  /** The GPU pool of the cluster to run on. @default - none: CPU nodes */
+  readonly pool?: string;
+}
+
+/** Props of a ServingEndpoint. */
+export interface ServingEndpointProps {
+  /** The cluster the endpoint runs in. */
+  readonly cluster: IEksCluster;
+  /** The namespace. */
+  readonly namespace: string;
+  /** The model version to serve (`registry.model('fraud').alias('champion')`). */
+  readonly model: ModelVersion;
+  /**
+   * The registry this endpoint may read; the model must come from it.
+   * @default - the model's registry
+   */
+  readonly registry?: IModelRegistry;
+  /** The model server. */
+  readonly server: ModelServer;
+  /** @default ServingMode.realtime() */
+  readonly mode?: ServingMode;
+  /** @default - REAL_TIME for realtime, NEAR_REAL_TIME for streaming, BATCH for batch */
+  readonly latencyClass?: LatencyClass;
+  /** @default - 1 CPU and 2 GiB, no GPU */
+  readonly resources?: ServingResources;
+  /** The team that owns the endpoint (cost attribution). @default - the platform's team */
+  readonly team?: string;
+  /** Namespaces whose pods may call the endpoint. @default - only its own namespace */
+  readonly allowedNamespaces?: string[];
+  /** Overrides of the server preset's checks (path and port name). @default - the preset's */
+  readonly readinessCheck?: { readonly path: string; readonly port: string };
+}
+
+/**
+ * Turns a registered model version into something that answers: real-time (an autoscaled API),
+ * batch (a CronJob or Job over S3 prefixes) or streaming (Kafka consumers scaled on lag). Its pods
+ * run under their own service account, whose role may read just this model in the registry.
+ */
+export class ServingEndpoint extends Construct {
+  public readonly name: string;
+  public readonly namespace: string;
+  public readonly model: ModelVersion;
+  public readonly server: ModelServer;
+  public readonly mode: ServingMode;
+  public readonly latencyClass: LatencyClass;
+  public readonly identity: WorkloadIdentity;
+  public readonly chart: PlatformChart;
+  /** The labels that select the endpoint's pods (stable across model versions). */
+  public readonly selectorLabels: Record<string, string>;
+  /** The Service clients call (real-time) or Prometheus scrapes. */
+  public readonly serviceName: string;
+  /** The Deployment (real-time and streaming). */
+  public readonly deployment?: k8s.KubeDeployment;
+  /** The autoscaler (HorizontalPodAutoscaler or KEDA ScaledObject), if any. */
+  public readonly scaler?: ApiObject;
+  public readonly minReplicas: number;
+  public readonly maxReplicas: number;
+  public readonly readPolicy: IamRolePolicy;
+  public readonly team: string;
+
+  constructor(scope: Construct, id: string, props: ServingEndpointProps) {
+    super(scope, id);
+    const context = PlatformApp.of(this).context;
+    this.name = NameRules.dnsLabel(this, 'id', id);
+    check(id.length <= 40, this, 'id', id, 'must be at most 40 characters (it names the Service, the pods and the role)');
+    this.namespace = NameRules.dnsLabel(this, 'namespace', props.namespace);
+    this.model = props.model;
+    this.server = props.server;
+    this.mode = props.mode ?? ServingMode.realtime();
+    this.team = NameRules.dnsLabel(this, 'team', props.team ?? context.team);
+    const registry = props.registry ?? (props.model.registry as unknown as IModelRegistry);
+    check((props.model.registry as unknown) === registry, this, 'model', props.model.uri,
+      `comes from registry '${props.model.registry.node.path}', but this endpoint may read only registry '${registry.node.path}'`);
+    this.latencyClass = props.latencyClass
+      ?? (this.mode.kind === 'batch' ? LatencyClass.BATCH : this.mode.kind === 'streaming' ? LatencyClass.NEAR_REAL_TIME : LatencyClass.REAL_TIME);
+    checkPinnedImage(this, 'server.image', props.server.props.image);
+    this.serviceName = this.name;
+    this.selectorLabels = { 'mlops.io/endpoint': this.name };
+
+    // Checks of the server and the resources
+    const readiness = props.readinessCheck ?? props.server.props.readiness;
+    check(!!props.server.port(readiness.port), this, 'readinessCheck.port', readiness.port,
+      `is not a port the ${props.server.name} server opens; it opens ${props.server.props.ports.map((p) => `'${p.name}' (${p.port})`).join(', ')}`);
+    for (const c of [props.server.props.liveness, props.server.props.metricsEndpoint]) {
+      check(!!props.server.port(c.port), this, 'server', c.port, `checks port '${c.port}', which the server does not open`);
+    }
+    const res = props.resources ?? {};
+    const gpus = res.gpus ?? 0;
+    checkIntegerRange(this, 'resources.gpus', gpus, 0, 16);
+    const pool = this.gpuPool(props.cluster, res, gpus);
+
+    CostAttribution.team(this, this.team);
+    CostAttribution.model(this, props.model.model.name, props.model.label);
+    this.identity = new WorkloadIdentity(this, 'identity', {
+      cluster: props.cluster, namespace: this.namespace, serviceAccount: this.name, roleName: context.physicalName(this.namespace, this.name),
+    });
+    this.readPolicy = props.model.grantRead(this.identity);
+    registry.allowNamespace(this.namespace);
+    this.chart = new PlatformChart(this, { namespace: this.namespace });
+    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name }, automountServiceAccountToken: false });
+
+    const podTemplate = this.podTemplate(props, registry, readiness, gpus, pool);
+    if (this.mode.kind === 'realtime') {
+      const o = this.mode.realtime ?? {};
+      this.minReplicas = o.minReplicas ?? Math.max(this.latencyClass.minReplicas, 1);
+      this.maxReplicas = o.maxReplicas ?? 10;
+      this.checkReplicas();
+      this.deployment = this.addDeployment(podTemplate, this.minReplicas);
+      this.addService();
+      this.scaler = this.addScaler(o.autoscaling ?? Autoscaling.cpu(70));
+      if (o.ingress) this.addIngress(o.ingress, readiness.path);
+      this.addNetworkPolicy(props, registry, o.ingress?.className);
+    } else if (this.mode.kind === 'streaming') {
+      const o = this.mode.streaming!;
+      this.minReplicas = o.minReplicas ?? Math.max(this.latencyClass.minReplicas, 1);
+      this.maxReplicas = o.maxReplicas ?? 10;
+      this.checkReplicas();
+      this.deployment = this.addDeployment(podTemplate, this.minReplicas);
+      this.addService();
+      this.scaler = this.addKafkaScaler();
+      this.addNetworkPolicy(props, registry, undefined, [9092, 9094, 9096, 9098]);
+    } else {
+      this.minReplicas = 0;
+      this.maxReplicas = this.mode.batch!.parallelism ?? 1;
+      this.addBatch(podTemplate);
+      this.addNetworkPolicy(props, registry);
+    }
+    if (this.mode.kind !== 'batch') this.addServiceMonitor();
+  }
+
+  /** The metrics the server exports (and the PromQL over them). */
+  public get metrics(): ServerMetrics {
+    return this.server.metrics;
+  }
+
+  /** The PromQL label matcher of this endpoint's series. */
+  public get metricsSelector(): string {
+    return `namespace="${this.namespace}",service="${this.serviceName}"`;
+  }
+
+  /** The port clients call. */
+  public get port(): number {
+    return this.server.servingPort.port;
+  }
+
+  /**
+   * Points the autoscaler at another workload (a CanaryRollout's Rollout), so that it does not keep
+   * scaling a Deployment that no longer runs pods (argo-rollouts#2857).
+   */
+  public retargetScaler(target: { apiVersion: string; kind: string; name: string }): void {
+    // HorizontalPodAutoscaler and KEDA ScaledObject both name their target in spec.scaleTargetRef.
+    this.scaler?.addJsonPatch(JsonPatch.replace('/spec/scaleTargetRef', target));
+  }
+
+  private checkReplicas(): void {
+    checkIntegerRange(this, 'mode.minReplicas', this.minReplicas, 0, 1000);
+    checkIntegerRange(this, 'mode.maxReplicas', this.maxReplicas, 1, 1000);
+    check(this.minReplicas <= this.maxReplicas, this, 'mode.minReplicas', this.minReplicas, `must not exceed maxReplicas (${this.maxReplicas})`);
+    check(this.minReplicas >= this.latencyClass.minReplicas, this, 'mode.minReplicas', this.minReplicas,
+      this.latencyClass.minReplicas > 0 && this.minReplicas === 0
+        ? `scales to zero, which latency class '${this.latencyClass.name}' does not allow: it keeps replicas warm (at least ${this.latencyClass.minReplicas})`
+        : `is below the ${this.latencyClass.minReplicas} replicas latency class '${this.latencyClass.name}' keeps warm (spread across zones)`);
+  }
+
+  private gpuPool(cluster: IEksCluster, res: ServingResources, gpus: number) {
+    if (gpus === 0) {
+      check(res.pool === undefined, this, 'resources.pool', res.pool, 'is set without resources.gpus; CPU replicas run on the system nodes');
+      return undefined;
+    }
+    check(res.pool !== undefined, this, 'resources.gpus', gpus, 'needs resources.pool: the GPU pool to run on');
+    const pools = cluster instanceof GpuTrainingCluster ? cluster.pools : [];
+    const pool = pools.find((p) => p.name === res.pool);
+    check(!!pool, this, 'resources.pool', res.pool, pools.length
+      ? `is not a GPU pool of the cluster; its GPU pools are ${pools.map((p) => `'${p.name}'`).join(', ')}`
+      : 'is a pool that has no GPUs: the cluster has no GPU pools');
+    check(gpus <= pool!.gpusPerNode, this, 'resources.gpus', gpus, `is more than the ${pool!.gpusPerNode} GPU(s) a node of pool '${pool!.name}' has`);
+    return pool!;
+  }
+
+  private podTemplate(props: ServingEndpointProps, registry: IModelRegistry, readiness: { path: string; port: string }, gpus: number, pool?: { name: string }): k8s.PodTemplateSpec {
+    const s = props.server.props;
+    const modelName = props.model.model.name;
+    const modelDir = `${MODEL_REPOSITORY}/${modelName}`;
+    const fill = (v: string) => v.split('{{MODEL_DIR}}').join(modelDir).split('{{MODEL_REPOSITORY}}').join(MODEL_REPOSITORY).split('{{MODEL_NAME}}').join(modelName);
+    const res = props.resources ?? {};
+    const labels = {
+      ...this.selectorLabels,
+      'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'model-server',
+      'mlops.io/model': modelName, 'mlops.io/model-version': props.model.label, 'mlops.io/team': this.team,
+    };
+    const env: k8s.EnvVar[] = [
+      ...Object.entries(s.env ?? {}).map(([name, value]) => ({ name, value: fill(value) })),
+      { name: 'MODEL_URI', value: props.model.uri },
+      { name: 'MODEL_DIR', value: modelDir },
+      { name: 'MLFLOW_TRACKING_URI', value: registry.trackingUri },
+      { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
+      { name: 'HOME', value: '/tmp' },
+      ...this.modeEnv(),
+    ];
+    const probe = (check: { path: string; port: string }, extra: Partial<k8s.Probe>): k8s.Probe => ({
+      httpGet: { path: check.path, port: k8s.IntOrString.fromString(check.port) }, timeoutSeconds: 3, ...extra,
+    });
+    const serving = this.mode.kind !== 'batch';
+    const batch = this.mode.batch;
+    const streaming = this.mode.streaming;
+    const container: k8s.Container = {
+      name: 'server',
+      image: s.image,
+      command: batch?.command ?? streaming?.command ?? s.command?.map(fill),
+      args: batch || streaming ? undefined : s.args?.map(fill),
+      env,
+      ports: s.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
+      resources: resources({ cpu: res.cpu ?? '1', memory: res.memory ?? '2Gi', extra: gpus > 0 ? { 'nvidia.com/gpu': String(gpus) } : undefined }),
+      securityContext: restrictedContainerSecurityContext(),
+      volumeMounts: [{ name: 'models', mountPath: MODEL_REPOSITORY, readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+      ...(serving && !streaming ? {
+        startupProbe: probe(readiness, { periodSeconds: 10, failureThreshold: Math.ceil((s.startupSeconds ?? 600) / 10) }),
+        readinessProbe: probe(readiness, { periodSeconds: 5, failureThreshold: 3 }),
+        livenessProbe: probe(s.liveness, { periodSeconds: 10, failureThreshold: 3 }),
+        // Let load balancers and kube-proxy stop sending traffic before the server stops.
+        lifecycle: { preStop: { exec: { command: ['sleep', '10'] } } },
+      } : {}),
+    };
+    const download: k8s.Container = {
+      name: 'download-model',
+      image: registry.serverImage,
+      command: ['mlflow', 'artifacts', 'download', `--artifact-uri=${props.model.uri}`, `--dst-path=${modelDir}`],
+      env: [{ name: 'MLFLOW_TRACKING_URI', value: registry.trackingUri }, { name: 'AWS_REGION', value: PlatformApp.of(this).context.region }, { name: 'HOME', value: '/tmp' }],
+      resources: resources({ cpu: '500m', memory: '1Gi' }),
+      securityContext: restrictedContainerSecurityContext(),
+      volumeMounts: [{ name: 'models', mountPath: MODEL_REPOSITORY }, { name: 'tmp', mountPath: '/tmp' }],
+    };
+    return {
+      metadata: { labels },
+      spec: {
+        serviceAccountName: this.name,
+        automountServiceAccountToken: false,
+        securityContext: restrictedPodSecurityContext(1000),
+        priorityClassName: props.cluster instanceof GpuTrainingCluster && serving ? PRIORITY_CLASSES.serving : undefined,
+        terminationGracePeriodSeconds: serving ? 60 : 30,
+        initContainers: (s.loading ?? 'init-container') === 'init-container' ? [download] : undefined,
+        containers: [container],
+        volumes: [
+          { name: 'models', emptyDir: { sizeLimit: k8s.Quantity.fromString('20Gi') } },
+          { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('2Gi') } },
+        ],
+        nodeSelector: pool ? { [POOL_LABEL]: pool.name } : undefined,
+        tolerations: pool ? [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }] : undefined,
+        topologySpreadConstraints: serving ? [
+          { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: this.selectorLabels } },
+          { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: this.selectorLabels } },
+        ] : undefined,
+      },
+    };
+  }
+
+  private modeEnv(): k8s.EnvVar[] {
+    const b = this.mode.batch;
+    if (b) {
+      return [
+        { name: 'INPUT_URI', value: b.inputUri }, { name: 'OUTPUT_URI', value: b.outputUri },
+        { name: 'SHARD', valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } },
+        { name: 'SHARDS', value: String(b.parallelism ?? 1) },
+      ];
+    }
+    const st = this.mode.streaming;
+    if (st) {
+      const brokers: k8s.EnvVar = st.source.brokerList
+        ? { name: 'KAFKA_BROKERS', value: st.source.brokerList.join(',') }
+        : { name: 'KAFKA_BROKERS', valueFrom: { configMapKeyRef: { name: `${this.name}-kafka`, key: 'brokers' } } };
+      return [
+        brokers, { name: 'INPUT_TOPIC', value: st.inputTopic }, { name: 'OUTPUT_TOPIC', value: st.outputTopic },
+        { name: 'CONSUMER_GROUP', value: st.consumerGroup ?? this.name }, { name: 'KAFKA_TLS', value: String(st.source.tls) },
+        ...(st.source.msk ? [{ name: 'KAFKA_SASL_MECHANISM', value: 'AWS_MSK_IAM' }] : []),
+      ];
+    }
+    return [];
+  }
+
+  private addDeployment(template: k8s.PodTemplateSpec, replicas: number): k8s.KubeDeployment {
+    const deployment = new k8s.KubeDeployment(this.chart, 'deployment', {
+      metadata: { name: this.name, labels: this.selectorLabels },
+      spec: {
+        replicas,
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: this.selectorLabels },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromString('25%') } },
+        template,
+      },
+    });
+    if (replicas >= 2) {
+      new k8s.KubePodDisruptionBudget(this.chart, 'disruption-budget', {
+        metadata: { name: this.name }, spec: { minAvailable: k8s.IntOrString.fromNumber(Math.max(1, replicas - 1)), selector: { matchLabels: this.selectorLabels } },
+      });
+    }
+    return deployment;
+  }
+
+  private addService(): void {
+    new k8s.KubeService(this.chart, 'service', {
+      metadata: { name: this.serviceName, labels: this.selectorLabels },
+      spec: {
+        type: 'ClusterIP', selector: this.selectorLabels,
+        ports: this.server.props.ports.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromString(p.name), protocol: 'TCP' })),
+      },
+    });
+  }
+
+  private addServiceMonitor(): void {
+    new ApiObject(this.chart, 'service-monitor', {
+      apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor',
+      metadata: { name: this.name, labels: { ...this.selectorLabels, ...PROMETHEUS_SELECTOR_LABELS } },
+      spec: {
+        selector: { matchLabels: this.selectorLabels },
+        endpoints: [{ port: this.server.props.metricsEndpoint.port, path: this.server.props.metricsEndpoint.path, interval: '15s' }],
+        // Series carry the model version and the Argo Rollouts pod hash, so canary and stable are told apart.
+        podTargetLabels: ['mlops.io/model', 'mlops.io/model-version', 'mlops.io/track', 'rollouts-pod-template-hash'],
+      },
+    } as any);
+  }
+
+  private addScaler(autoscaling: Autoscaling): ApiObject {
+    const target = { apiVersion: 'apps/v1', kind: 'Deployment', name: this.name };
+    if (autoscaling.kind === 'cpu') {
+      checkIntegerRange(this, 'autoscaling.target', autoscaling.target, 10, 100);
+      return new k8s.KubeHorizontalPodAutoscalerV2(this.chart, 'autoscaler', {
+        metadata: { name: this.name },
+        spec: {
+          scaleTargetRef: target, minReplicas: Math.max(this.minReplicas, 1), maxReplicas: this.maxReplicas,
+          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: autoscaling.target } } }],
+          behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+        },
+      });
+    }
+    check(autoscaling.target > 0, this, 'autoscaling.target', autoscaling.target, 'must be a positive number per replica');
+    Addons.require(this, Addon.keda());
+    Addons.require(this, Addon.kubePrometheusStack());
+    const query = autoscaling.kind === 'rps' ? this.metrics.requestRate(this.metricsSelector, '1m') : autoscaling.query!;
+    return this.scaledObject([{ type: 'prometheus', metadata: { serverAddress: PROMETHEUS_URL, query, threshold: String(autoscaling.target), ignoreNullValues: 'false' } }]);
+  }
+
+  private addKafkaScaler(): ApiObject {
+    const st = this.mode.streaming!;
+    checkIntegerRange(this, 'mode.lagPerReplica', st.lagPerReplica ?? 100, 1, 1000000);
+    for (const [prop, topic] of [['mode.inputTopic', st.inputTopic], ['mode.outputTopic', st.outputTopic]]) {
+      check(/^[a-zA-Z0-9._-]{1,249}$/.test(topic), this, prop, topic, 'must be a Kafka topic name: 1 to 249 letters, digits, \'.\', \'_\' and \'-\'');
+    }
+    Addons.require(this, Addon.keda());
+    const metadata: Record<string, string> = {
+      bootstrapServersFromEnv: 'KAFKA_BROKERS', consumerGroup: st.consumerGroup ?? this.name, topic: st.inputTopic,
+      lagThreshold: String(st.lagPerReplica ?? 100), offsetResetPolicy: 'earliest', tls: st.source.tls ? 'enable' : 'disable',
+    };
+    let authenticationRef: { name: string } | undefined;
+    if (st.source.msk) {
+      const msk = st.source.msk;
+      ClusterValues.configMap(this, { namespace: this.namespace, name: `${this.name}-kafka`, data: { brokers: ClusterValue.of(msk.bootstrapBrokers) } });
+      const context = PlatformApp.of(this).context;
+      // cluster/<name>/<uuid> becomes topic/<name>/<uuid>/<topic> and group/<name>/<uuid>/<group>, tokens included.
+      const under = (kind: string, name: string) => (Token.isUnresolved(msk.clusterArn)
+        ? `${Fn.replace(msk.clusterArn, ':cluster/', `:${kind}/`)}/${name}`
+        : `${msk.clusterArn.replace(':cluster/', `:${kind}/`)}/${name}`);
+      grant(this.identity, `${this.name}-kafka`, [
+        { sid: 'Connect', actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'], resources: [msk.clusterArn] },
+        { sid: 'ReadInput', actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: [under('topic', st.inputTopic)] },
+        { sid: 'WriteOutput', actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'], resources: [under('topic', st.outputTopic)] },
+        { sid: 'ConsumerGroup', actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'], resources: [under('group', st.consumerGroup ?? this.name)] },
+      ]);
+      metadata.sasl = 'aws_msk_iam';
+      metadata.awsRegion = context.region;
+      // KEDA reads the lag with the workload's own role (identityOwner: workload).
+      new ApiObject(this.chart, 'trigger-auth', {
+        apiVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication',
+        metadata: { name: `${this.name}-msk` },
+        spec: { podIdentity: { provider: 'aws', identityOwner: 'workload' } },
+      } as any);
+      authenticationRef = { name: `${this.name}-msk` };
+    }
+    return this.scaledObject([{ type: 'kafka', metadata, ...(authenticationRef ? { authenticationRef } : {}) }]);
+  }
+
+  private scaledObject(triggers: object[]): ApiObject {
+    return new ApiObject(this.chart, 'autoscaler', {
+      apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject',
+      metadata: { name: this.name },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.name },
+        minReplicaCount: this.minReplicas, maxReplicaCount: this.maxReplicas,
+        pollingInterval: 15, cooldownPeriod: 300,
+        triggers,
+      },
+    } as any);
+  }
+
+  private addIngress(ingress: NonNullable<NonNullable<ServingMode['realtime']>['ingress']>, healthPath: string): void {
+    NameRules.dnsSubdomain(this, 'mode.ingress.host', ingress.host);
+    const className = ingress.className ?? 'alb';
+    if (className === 'alb') Addons.require(this, Addon.awsLoadBalancerController());
+    new k8s.KubeIngress(this.chart, 'ingress', {
+      metadata: {
+        name: this.name,
+        annotations: className === 'alb' ? {
+          'alb.ingress.kubernetes.io/scheme': 'internal', 'alb.ingress.kubernetes.io/target-type': 'ip',
+          'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}]', 'alb.ingress.kubernetes.io/ssl-policy': 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+          'alb.ingress.kubernetes.io/healthcheck-path': healthPath,
+        } : { 'nginx.ingress.kubernetes.io/ssl-redirect': 'true' },
+      },
+      spec: {
+        ingressClassName: className,
+        tls: [{ hosts: [ingress.host], ...(ingress.tlsSecretName ? { secretName: ingress.tlsSecretName } : {}) }],
+        rules: [{ host: ingress.host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: this.serviceName, port: { name: this.server.servingPort.name } } } }] } }],
+      },
+    });
+  }
+
+  private addNetworkPolicy(props: ServingEndpointProps, registry: IModelRegistry, ingressClass?: string, kafkaPorts: number[] = []): void {
+    const callers = [this.namespace, ...(props.allowedNamespaces ?? [])];
+    callers.forEach((ns) => NameRules.dnsLabel(this, 'allowedNamespaces', ns));
+    const port = (n: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(n) });
+    const serving = this.server.props.ports.filter((p) => p.name !== this.server.props.metricsEndpoint.port || p.name === this.server.servingPort.name).map((p) => port(p.port));
+    const metricsPort = this.server.port(this.server.props.metricsEndpoint.port)!.port;
+    const ingress: k8s.NetworkPolicyIngressRule[] = this.mode.kind === 'batch' ? [] : [
+      { from: fromNamespaces(callers), ports: serving },
+      { from: fromNamespaces(['monitoring']), ports: [port(metricsPort)] },
+    ];
+    if (ingressClass === 'alb') ingress.push({ from: [{ ipBlock: { cidr: props.cluster.vpcCidr } }], ports: serving });
+    if (ingressClass === 'nginx') ingress.push({ from: fromNamespaces(['ingress-nginx']), ports: serving });
+    new k8s.KubeNetworkPolicy(this.chart, 'network-policy', {
+      metadata: { name: this.name },
+      spec: {
+        podSelector: { matchLabels: this.selectorLabels },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress,
+        egress: [
+          ...baseEgressRules(),
+          { to: fromNamespaces([registry.namespace]), ports: [port(5000)] },
+          { ports: [port(443)] },
+          ...(kafkaPorts.length ? [{ ports: kafkaPorts.map(port) }] : []),
+        ],
+      },
+    });
+  }
+
+  private addBatch(template: k8s.PodTemplateSpec): void {
+    const b = this.mode.batch!;
+    const input = parseS3Uri(this, 'mode.inputUri', b.inputUri);
+    const output = parseS3Uri(this, 'mode.outputUri', b.outputUri);
+    if (b.schedule !== undefined) {
+      const problem = cronProblem(b.schedule);
+      check(!problem, this, 'mode.schedule', b.schedule, `is not a cron expression: it ${problem}`);
+    }
+    const parallelism = b.parallelism ?? 1;
+    checkIntegerRange(this, 'mode.parallelism', parallelism, 1, 1000);
+    const deadline = b.deadlineSeconds ?? 3600;
+    checkIntegerRange(this, 'mode.deadlineSeconds', deadline, 60, 7 * 86400);
+    const retries = b.retries ?? 3;
+    checkIntegerRange(this, 'mode.retries', retries, 0, 100);
+    check(b.command.length > 0, this, 'mode.command', b.command, 'must name the batch program');
+    grant(this.identity, `${this.name}-batch-io`, [
+      { sid: 'ListInput', actions: ['s3:ListBucket'], resources: [`arn:aws:s3:::${input.bucket}`], conditions: { StringLike: { 's3:prefix': [`${input.prefix}*`] } } },
+      { sid: 'ReadInput', actions: ['s3:GetObject'], resources: [`arn:aws:s3:::${input.bucket}/${input.prefix}*`] },
+      { sid: 'WriteOutput', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [`arn:aws:s3:::${output.bucket}/${output.prefix}*`] },
+    ]);
+    const jobSpec: k8s.JobSpec = {
+      completionMode: 'Indexed', completions: parallelism, parallelism, backoffLimit: retries, activeDeadlineSeconds: deadline,
+      ttlSecondsAfterFinished: 86400,
+      podFailurePolicy: { rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
+      template: { ...template, spec: { ...template.spec!, restartPolicy: 'Never' } },
+    };
+    if (b.schedule !== undefined) {
+      new k8s.KubeCronJob(this.chart, 'cronjob', {
+        metadata: { name: this.name },
+        spec: { schedule: b.schedule, concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 600, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 5, jobTemplate: { spec: jobSpec } },
+      });
+    } else {
+      new k8s.KubeJob(this.chart, 'job', { metadata: { name: this.name }, spec: jobSpec });
+    }
+  }
+}
+
+/** Splits `s3://bucket/prefix/` into bucket and prefix; the prefix ends with '/'. */
+function parseS3Uri(scope: Construct, prop: string, uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/.exec(uri);
+  check(!!m && (m[2] === '' || m[2].endsWith('/')), scope, prop, uri, 'must be an S3 prefix such as s3://bucket/path/ (ending with \'/\')');
+  return { bucket: m![1], prefix: m![2] };
+}

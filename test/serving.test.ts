@@ -1,0 +1,242 @@
+import {
+  Autoscaling, ClusterNetwork, GpuTrainingCluster, InstanceType, KafkaSource, LatencyClass, ModelRegistry, ModelServer, PlatformTesting,
+  ServerMetrics, ServingEndpoint, ServingEndpointProps, ServingMode,
+} from '../src';
+import { manifestErrors } from './harness/kubernetes';
+import { checkWithTerraform, expectTerraformOk, terraformTool } from './harness/terraform';
+import { describeWithTool } from './harness/tools';
+import { policyStatements, resourcesOf, TEST_CLUSTER, testPlatform } from './harness/fixtures';
+
+function setup(withGpuCluster = false) {
+  const { app, stack } = testPlatform();
+  const cluster = withGpuCluster
+    ? new GpuTrainingCluster(stack, 'training', {
+      network: ClusterNetwork.create({ availabilityZones: ['eu-west-1a', 'eu-west-1b'] }),
+      gpuPools: [{ name: 'g6', instanceTypes: [InstanceType.g6('xlarge')], maxSize: 4 }],
+    })
+    : TEST_CLUSTER;
+  const registry = new ModelRegistry(stack, 'registry', { cluster });
+  return { app, stack, cluster, registry };
+}
+
+function synthEndpoint(props: (r: ModelRegistry) => Partial<ServingEndpointProps>, options: { gpu?: boolean } = {}) {
+  const { app, stack, cluster, registry } = setup(options.gpu);
+  const endpoint = new ServingEndpoint(stack, 'fraud', {
+    cluster, namespace: 'serving', model: registry.model('fraud-detector').alias('champion'), server: ModelServer.mlflow(), ...props(registry),
+  });
+  const out = PlatformTesting.synth(app);
+  const docs = out.manifests['aws/fraud.k8s.yaml'];
+  return { endpoint, out, docs, aws: out.terraform.aws, kind: (k: string) => docs.filter((d) => d.kind === k) };
+}
+
+describe('ServingEndpoint real-time defaults', () => {
+  const { endpoint, out, kind, aws } = synthEndpoint(() => ({}));
+  const deployment = kind('Deployment')[0];
+  const pod = deployment.spec.template.spec;
+  const server = pod.containers[0];
+
+  it('runs at least two replicas spread across zones and nodes, with a disruption budget', () => {
+    expect(deployment.spec.replicas).toBe(2);
+    expect(pod.topologySpreadConstraints.map((t: any) => t.topologyKey)).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
+    expect(kind('PodDisruptionBudget')[0].spec.minAvailable).toBe(1);
+    expect(endpoint.latencyClass).toBe(LatencyClass.REAL_TIME);
+  });
+
+  it('probes the server where the preset says, with a startup budget for model loading', () => {
+    expect(server.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: 'http' });
+    expect(server.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: 'http' });
+    expect(server.startupProbe.failureThreshold * server.startupProbe.periodSeconds).toBe(600);
+    expect(server.lifecycle.preStop.exec.command).toEqual(['sleep', '10']);
+    expect(pod.terminationGracePeriodSeconds).toBe(60);
+  });
+
+  it('downloads the registered version in an init container and runs non-root with limits', () => {
+    const init = pod.initContainers[0];
+    expect(init.command).toEqual(['mlflow', 'artifacts', 'download', '--artifact-uri=models:/fraud-detector@champion', '--dst-path=/models/fraud-detector']);
+    expect(init.env).toContainEqual({ name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.mlflow.svc.cluster.local:5000' });
+    expect(server.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
+    expect(server.resources).toEqual({ requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } });
+    expect(server.image).toBe('seldonio/mlserver:1.6.1');
+  });
+
+  it('autoscales on CPU and exposes a Service and a ServiceMonitor the Prometheus stack selects', () => {
+    expect(kind('HorizontalPodAutoscaler')[0].spec).toMatchObject({ minReplicas: 2, maxReplicas: 10, scaleTargetRef: { kind: 'Deployment', name: 'fraud' } });
+    expect(kind('Service')[0].spec.ports.map((p: any) => p.name)).toEqual(['http', 'grpc', 'metrics']);
+    const monitor = kind('ServiceMonitor')[0];
+    expect(monitor.metadata.labels.release).toBe('kube-prometheus-stack');
+    expect(monitor.spec.podTargetLabels).toContain('rollouts-pod-template-hash');
+  });
+
+  it('labels pods with model, version and team for cost attribution', () => {
+    expect(deployment.spec.template.metadata.labels).toMatchObject({ 'mlops.io/model': 'fraud-detector', 'mlops.io/model-version': 'champion', 'mlops.io/team': 'ml-platform' });
+    const role = Object.values(resourcesOf(aws, 'aws_iam_role')).find((r: any) => r.name === 'acme-dev-serving-fraud') as any;
+    expect(role.tags).toMatchObject({ 'mlops.io/model': 'fraud-detector', 'mlops.io/model-version': 'champion' });
+  });
+
+  it('reads only its model from the registry, under its own service account', () => {
+    const policy = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).find((p: any) => p.name === 'registry-read-fraud-detector') as any;
+    expect(policyStatements(policy.policy).find((s) => s.Sid === 'ReadObjects').Resource).toEqual([expect.stringMatching(/\/models\/fraud-detector\/\*$/)]);
+    expect(pod.serviceAccountName).toBe('fraud');
+    const registryPolicy = out.manifests['aws/registry.k8s.yaml'].find((d) => d.kind === 'NetworkPolicy');
+    expect(registryPolicy.spec.ingress[0].from).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'serving' } } });
+  });
+
+  it('admits callers from its own namespace and scrapes from monitoring only', () => {
+    const policy = kind('NetworkPolicy')[0];
+    expect(policy.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'serving' } } }]);
+    expect(policy.spec.ingress[1]).toEqual({ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 8082 }] });
+  });
+
+  it('exposes what canary and monitoring need', () => {
+    expect(endpoint.selectorLabels).toEqual({ 'mlops.io/endpoint': 'fraud' });
+    expect(endpoint.metricsSelector).toBe('namespace="serving",service="fraud"');
+    expect(endpoint.metrics.errorRatio(endpoint.metricsSelector, '1m')).toBe(
+      '(sum(rate(rest_server_requests_total{namespace="serving",service="fraud",status_code=~"5.."}[1m]))) / (sum(rate(rest_server_requests_total{namespace="serving",service="fraud"}[1m])))');
+  });
+
+  it('passes the Kubernetes schema check', () => {
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+});
+
+describe('ServingEndpoint on a GPU with Triton, KEDA and an Ingress', () => {
+  const { kind, out } = synthEndpoint(() => ({
+    server: ModelServer.triton(),
+    resources: { gpus: 1, pool: 'g6', cpu: '2', memory: '8Gi' },
+    mode: ServingMode.realtime({ minReplicas: 3, maxReplicas: 8, autoscaling: Autoscaling.requestsPerSecond(150), ingress: { host: 'fraud.acme.example' } }),
+  }), { gpu: true });
+  const pod = kind('Deployment')[0].spec.template.spec;
+
+  it('requests the GPU on the pool, tolerates the taint and runs at serving priority', () => {
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
+    expect(pod.nodeSelector).toEqual({ 'mlops.io/pool': 'g6' });
+    expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(pod.priorityClassName).toBe('mlops-serving');
+    expect(pod.containers[0].args).toContain('--model-repository=/models');
+  });
+
+  it('scales with a KEDA ScaledObject on requests per second from Prometheus', () => {
+    const scaled = kind('ScaledObject')[0];
+    expect(scaled.spec).toMatchObject({ minReplicaCount: 3, maxReplicaCount: 8 });
+    expect(scaled.spec.triggers[0].metadata.query).toBe('sum(rate(nv_inference_request_success{namespace="serving",service="fraud"}[1m])) + sum(rate(nv_inference_request_failure{namespace="serving",service="fraud"}[1m]))');
+    expect(kind('HorizontalPodAutoscaler')).toEqual([]);
+    const releases = (Object.values(resourcesOf(out.terraform.kubernetes, 'helm_release')) as any[]).map((r) => r.name);
+    expect(releases).toEqual(expect.arrayContaining(['keda', 'aws-load-balancer-controller']));
+  });
+
+  it('serves through an internal ALB with TLS', () => {
+    const ingress = kind('Ingress')[0];
+    expect(ingress.metadata.annotations['alb.ingress.kubernetes.io/scheme']).toBe('internal');
+    expect(ingress.spec.tls[0].hosts).toEqual(['fraud.acme.example']);
+  });
+
+  it('passes the Kubernetes schema check, KEDA and prometheus-operator CRDs included', () => {
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+});
+
+describe('ServingEndpoint batch and streaming', () => {
+  it('runs batch inference as a CronJob over S3 prefixes, with read-input and write-output grants', () => {
+    const { kind, aws, out } = synthEndpoint(() => ({
+      mode: ServingMode.batch({ schedule: '30 1 * * mon-fri', parallelism: 3, inputUri: 's3://acme-features/in/', outputUri: 's3://acme-predictions/out/', command: ['python', 'score.py'] }),
+    }));
+    const cron = kind('CronJob')[0];
+    expect(cron.spec).toMatchObject({ schedule: '30 1 * * mon-fri', concurrencyPolicy: 'Forbid' });
+    expect(cron.spec.jobTemplate.spec).toMatchObject({ completionMode: 'Indexed', parallelism: 3, completions: 3, backoffLimit: 3, activeDeadlineSeconds: 3600 });
+    const env = cron.spec.jobTemplate.spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'INPUT_URI', value: 's3://acme-features/in/' });
+    const policy = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).find((p: any) => p.name === 'fraud-batch-io') as any;
+    expect(policyStatements(policy.policy).map((s) => [s.Sid, s.Resource])).toEqual([
+      ['ListInput', ['arn:aws:s3:::acme-features']], ['ReadInput', ['arn:aws:s3:::acme-features/in/*']], ['WriteOutput', ['arn:aws:s3:::acme-predictions/out/*']],
+    ]);
+    expect(kind('Deployment')).toEqual([]);
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('runs a one-off Job when no schedule is given', () => {
+    const { kind } = synthEndpoint(() => ({ mode: ServingMode.batch({ inputUri: 's3://a-in/x/', outputUri: 's3://a-out/', command: ['score'] }) }));
+    expect(kind('Job')).toHaveLength(1);
+    expect(kind('CronJob')).toEqual([]);
+  });
+
+  it('consumes Kafka scaled by KEDA on lag', () => {
+    const { kind, out } = synthEndpoint(() => ({
+      mode: ServingMode.streaming({ source: KafkaSource.brokers(['kafka-0.kafka:9093', 'kafka-1.kafka:9093']), inputTopic: 'transactions', outputTopic: 'fraud-scores', command: ['python', 'consume.py'], lagPerReplica: 500 }),
+    }));
+    const scaled = kind('ScaledObject')[0];
+    expect(scaled.spec.triggers[0]).toEqual({ type: 'kafka', metadata: expect.objectContaining({ topic: 'transactions', lagThreshold: '500', bootstrapServersFromEnv: 'KAFKA_BROKERS', tls: 'enable' }) });
+    expect(kind('Deployment')[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'KAFKA_BROKERS', value: 'kafka-0.kafka:9093,kafka-1.kafka:9093' });
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('reads MSK brokers from a ConfigMap Terraform writes, with IAM grants on the topics', () => {
+    const { kind, out, aws } = synthEndpoint(() => ({
+      mode: ServingMode.streaming({
+        source: KafkaSource.msk({ clusterArn: 'arn:aws:kafka:eu-west-1:123456789012:cluster/events/abc-123', bootstrapBrokers: 'b-1.events.kafka.eu-west-1.amazonaws.com:9098' }),
+        inputTopic: 'transactions', outputTopic: 'fraud-scores', command: ['consume'],
+      }),
+    }));
+    expect(kind('Deployment')[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'KAFKA_BROKERS', valueFrom: { configMapKeyRef: { name: 'fraud-kafka', key: 'brokers' } } });
+    expect((Object.values(resourcesOf(out.terraform.kubernetes, 'kubernetes_config_map_v1'))[0] as any).metadata.name).toBe('fraud-kafka');
+    const policy = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).find((p: any) => p.name === 'fraud-kafka') as any;
+    expect(policyStatements(policy.policy).find((s) => s.Sid === 'ReadInput').Resource).toEqual(['arn:aws:kafka:eu-west-1:123456789012:topic/events/abc-123/transactions']);
+    expect(policyStatements(policy.policy).find((s) => s.Sid === 'ConsumerGroup').Resource).toEqual(['arn:aws:kafka:eu-west-1:123456789012:group/events/abc-123/fraud']);
+    expect(kind('TriggerAuthentication')[0].spec.podIdentity).toEqual({ provider: 'aws', identityOwner: 'workload' });
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+});
+
+describe('ServingEndpoint bad input', () => {
+  const bad = (props: (r: ModelRegistry) => Partial<ServingEndpointProps>, gpu = false) => () => synthEndpoint(props, { gpu });
+
+  it.each([
+    [() => ({ mode: ServingMode.realtime({ minReplicas: 5, maxReplicas: 3 }) }), /ServingEndpoint 'aws\/fraud': mode\.minReplicas \(5\) must not exceed maxReplicas \(3\)/],
+    [() => ({ mode: ServingMode.realtime({ minReplicas: 0 }) }), /mode\.minReplicas \(0\) scales to zero, which latency class 'real-time' does not allow/],
+    [() => ({ mode: ServingMode.realtime({ minReplicas: 1 }) }), /mode\.minReplicas \(1\) is below the 2 replicas latency class 'real-time' keeps warm/],
+    [() => ({ resources: { gpus: 1, pool: 'g6' } }), /resources\.pool \('g6'\) is a pool that has no GPUs: the cluster has no GPU pools/],
+    [() => ({ resources: { gpus: 1 } }), /resources\.gpus \(1\) needs resources\.pool/],
+    [() => ({ mode: ServingMode.batch({ schedule: '0 25 * * *', inputUri: 's3://a-in/', outputUri: 's3://a-out/', command: ['x'] }) }), /mode\.schedule \('0 25 \* \* \*'\) is not a cron expression: it has '25' in the hour field, which takes 0-23/],
+    [() => ({ mode: ServingMode.batch({ schedule: 'daily', inputUri: 's3://a-in/', outputUri: 's3://a-out/', command: ['x'] }) }), /mode\.schedule \('daily'\) is not a cron expression: it has 1 fields/],
+    [() => ({ mode: ServingMode.batch({ inputUri: 'acme/in', outputUri: 's3://a-out/', command: ['x'] }) }), /mode\.inputUri \('acme\/in'\) must be an S3 prefix/],
+    [() => ({ readinessCheck: { path: '/ready', port: 'admin' } }), /readinessCheck\.port \('admin'\) is not a port the mlflow server opens; it opens 'http' \(8080\), 'grpc' \(8081\), 'metrics' \(8082\)/],
+    [() => ({ server: ModelServer.mlflow().withImage('seldonio/mlserver:latest') }), /server\.image \('seldonio\/mlserver:latest'\) must be pinned/],
+    [() => ({ mode: ServingMode.streaming({ source: KafkaSource.brokers(['k:9092']), inputTopic: 'bad topic', outputTopic: 'o', command: ['c'] }) }), /mode\.inputTopic \('bad topic'\) must be a Kafka topic name/],
+  ])('rejects %#', (props, message) => {
+    expect(bad(props as any)).toThrow(message);
+  });
+
+  it('rejects GPUs beyond what the pool\'s nodes have, and unknown pools', () => {
+    expect(bad(() => ({ resources: { gpus: 2, pool: 'g6' } }), true)).toThrow(/resources\.gpus \(2\) is more than the 1 GPU\(s\) a node of pool 'g6' has/);
+    expect(bad(() => ({ resources: { gpus: 1, pool: 'p5' } }), true)).toThrow(/resources\.pool \('p5'\) is not a GPU pool of the cluster; its GPU pools are 'g6'/);
+  });
+
+  it('rejects a model from another registry than the one it may read', () => {
+    const make = () => {
+      const { stack, registry } = setup();
+      const other = new ModelRegistry(stack, 'other', { cluster: TEST_CLUSTER, server: { namespace: 'mlflow-b' } });
+      new ServingEndpoint(stack, 'fraud', { cluster: TEST_CLUSTER, namespace: 'serving', model: other.model('fraud').version('1'), registry, server: ModelServer.mlflow() });
+    };
+    expect(make).toThrow(/model \('models:\/fraud\/1'\) comes from registry 'aws\/other', but this endpoint may read only registry 'aws\/registry'/);
+  });
+});
+
+describe('ServerMetrics', () => {
+  const triton = ModelServer.triton().metrics;
+  it('derives quantiles from histograms and summaries, and refuses what a server cannot answer', () => {
+    expect(ModelServer.mlflow().metrics.latencyQuantile(0.95, 'service="a"', '5m')).toBe('histogram_quantile(0.95, sum by (le) (rate(rest_server_request_duration_seconds_bucket{service="a"}[5m])))');
+    expect(triton.latencyQuantile(0.99, 'service="a"', '5m')).toBe('(max (nv_inference_request_summary_us{service="a",quantile="0.99"})) * 0.000001');
+    expect(triton.latencySupport(0.75)).toMatch(/only the quantiles 0\.5, 0\.9, 0\.95, 0\.99/);
+    expect(ModelServer.torchServe().metrics.latencySupport(0.95)).toMatch(/exports no latency histogram/);
+    expect(ModelServer.kserveRuntime({ image: 'kserve/sklearnserver:v0.14.1' }).metrics.hasFailures).toBe(false);
+    expect(ServerMetrics.of({ requests: ['r'] }).metricNames).toEqual(['r']);
+  });
+});
+
+describeWithTool(terraformTool, 'ServingEndpoint checked by terraform', () => {
+  it('validates and plans the identities and grants offline', () => {
+    const { aws } = synthEndpoint(() => ({ mode: ServingMode.batch({ inputUri: 's3://a-in/x/', outputUri: 's3://a-out/', command: ['score'] }) }));
+    const plan = expectTerraformOk(checkWithTerraform(aws));
+    const assoc = plan.resource_changes.filter((c) => c.type === 'aws_eks_pod_identity_association');
+    expect(assoc).toHaveLength(2);
+  });
+});
