@@ -17,3 +17,4 @@ export * from './registry';
 export * from './training';
 export * from './serving';
 export * from './core/cron';
+export * from './core/prometheus';

@@ -37,7 +37,24 @@ export class Addon {
 
   /** The Prometheus operator stack: Prometheus, Alertmanager and Grafana (MonitoringStack). */
   public static kubePrometheusStack(): Addon {
-    return new Addon({ name: 'kube-prometheus-stack', namespace: 'monitoring', repository: 'https://prometheus-community.github.io/helm-charts', chart: 'kube-prometheus-stack', version: '75.15.1' });
+    const release = { matchLabels: { release: 'kube-prometheus-stack' } };
+    return new Addon({
+      name: 'kube-prometheus-stack', namespace: 'monitoring', repository: 'https://prometheus-community.github.io/helm-charts', chart: 'kube-prometheus-stack', version: '75.15.1',
+      // Selectors said explicitly, so that what PrometheusInstance.kubePrometheusStack() promises is what runs.
+      values: {
+        prometheus: { prometheusSpec: {
+          serviceMonitorSelector: release, podMonitorSelector: release, ruleSelector: release,
+          serviceMonitorNamespaceSelector: {}, podMonitorNamespaceSelector: {}, ruleNamespaceSelector: {},
+          retention: '15d',
+        } },
+        alertmanager: { alertmanagerSpec: {
+          alertmanagerConfigSelector: release, alertmanagerConfigNamespaceSelector: {},
+          // Routes of an AlertmanagerConfig apply to alerts from every namespace, not only its own.
+          alertmanagerConfigMatcherStrategy: { type: 'None' },
+        } },
+        grafana: { sidecar: { dashboards: { enabled: true, label: 'grafana_dashboard', labelValue: '1', searchNamespace: 'ALL' } } },
+      },
+    });
   }
 
   /** KEDA: event-driven autoscaling on requests per second or consumer lag (ServingEndpoint). */
@@ -98,12 +115,6 @@ export class Addon {
     return this.props.name;
   }
 }
-
-/**
- * The labels the kube-prometheus-stack release selects ServiceMonitors, PodMonitors and
- * PrometheusRules by; objects without them are silently ignored (prometheus-community/helm-charts#430).
- */
-export const PROMETHEUS_SELECTOR_LABELS: Readonly<Record<string, string>> = { release: 'kube-prometheus-stack' };
 
 /** An add-on and the constructs that asked for it. */
 export interface AddonRequirement {

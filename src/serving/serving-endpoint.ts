@@ -1,6 +1,7 @@
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { ApiObject, Construct, Fn, JsonPatch, k8s, Token } from '../engine';
-import { Addon, Addons, PROMETHEUS_SELECTOR_LABELS } from '../core/addons';
+import { Addon, Addons } from '../core/addons';
+import { PrometheusInstance } from '../core/prometheus';
 import { PlatformApp } from '../core/app';
 import { cronProblem } from '../core/cron';
 import { check, checkIntegerRange } from '../core/errors';
@@ -16,9 +17,6 @@ import { PRIORITY_CLASSES } from '../training/cluster-workloads';
 import { ServerMetrics } from './metrics';
 import { MODEL_REPOSITORY, ModelServer } from './model-server';
 import { Autoscaling, LatencyClass, ServingMode } from './options';
-
-/** The in-cluster Prometheus of the kube-prometheus-stack add-on (KEDA queries it). */
-export const PROMETHEUS_URL = 'http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090';
 
 /** Compute for each replica. */
 export interface ServingResources {
@@ -59,6 +57,12 @@ export interface ServingEndpointProps {
   readonly allowedNamespaces?: string[];
   /** Overrides of the server preset's checks (path and port name). @default - the preset's */
   readonly readinessCheck?: { readonly path: string; readonly port: string };
+  /**
+   * The Prometheus that scrapes the endpoint (its ServiceMonitor carries the labels it selects) and
+   * that KEDA queries.
+   * @default PrometheusInstance.kubePrometheusStack()
+   */
+  readonly prometheus?: PrometheusInstance;
 }
 
 /**
@@ -87,6 +91,10 @@ export class ServingEndpoint extends Construct {
   public readonly maxReplicas: number;
   public readonly readPolicy: IamRolePolicy;
   public readonly team: string;
+  /** The Prometheus that scrapes the endpoint. */
+  public readonly prometheus: PrometheusInstance;
+  /** The ServiceMonitor (real-time and streaming). */
+  public serviceMonitor?: ApiObject;
 
   constructor(scope: Construct, id: string, props: ServingEndpointProps) {
     super(scope, id);
@@ -106,6 +114,7 @@ export class ServingEndpoint extends Construct {
     checkPinnedImage(this, 'server.image', props.server.props.image);
     this.serviceName = this.name;
     this.selectorLabels = { 'mlops.io/endpoint': this.name };
+    this.prometheus = props.prometheus ?? PrometheusInstance.kubePrometheusStack();
 
     // Checks of the server and the resources
     const readiness = props.readinessCheck ?? props.server.props.readiness;
@@ -337,9 +346,10 @@ export class ServingEndpoint extends Construct {
   }
 
   private addServiceMonitor(): void {
-    new ApiObject(this.chart, 'service-monitor', {
+    this.prometheus.require(this);
+    this.serviceMonitor = new ApiObject(this.chart, 'service-monitor', {
       apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor',
-      metadata: { name: this.name, labels: { ...this.selectorLabels, ...PROMETHEUS_SELECTOR_LABELS } },
+      metadata: { name: this.name, labels: { ...this.selectorLabels, ...this.prometheus.labelsFor('ServiceMonitor') } },
       spec: {
         selector: { matchLabels: this.selectorLabels },
         endpoints: [{ port: this.server.props.metricsEndpoint.port, path: this.server.props.metricsEndpoint.path, interval: '15s' }],
@@ -364,9 +374,8 @@ export class ServingEndpoint extends Construct {
     }
     check(autoscaling.target > 0, this, 'autoscaling.target', autoscaling.target, 'must be a positive number per replica');
     Addons.require(this, Addon.keda());
-    Addons.require(this, Addon.kubePrometheusStack());
     const query = autoscaling.kind === 'rps' ? this.metrics.requestRate(this.metricsSelector, '1m') : autoscaling.query!;
-    return this.scaledObject([{ type: 'prometheus', metadata: { serverAddress: PROMETHEUS_URL, query, threshold: String(autoscaling.target), ignoreNullValues: 'false' } }]);
+    return this.scaledObject([{ type: 'prometheus', metadata: { serverAddress: this.prometheus.url, query, threshold: String(autoscaling.target), ignoreNullValues: 'false' } }]);
   }
 
   private addKafkaScaler(): ApiObject {
@@ -450,7 +459,7 @@ export class ServingEndpoint extends Construct {
     const metricsPort = this.server.port(this.server.props.metricsEndpoint.port)!.port;
     const ingress: k8s.NetworkPolicyIngressRule[] = this.mode.kind === 'batch' ? [] : [
       { from: fromNamespaces(callers), ports: serving },
-      { from: fromNamespaces(['monitoring']), ports: [port(metricsPort)] },
+      { from: fromNamespaces([this.prometheus.namespace]), ports: [port(metricsPort)] },
     ];
     if (ingressClass === 'alb') ingress.push({ from: [{ ipBlock: { cidr: props.cluster.vpcCidr } }], ports: serving });
     if (ingressClass === 'nginx') ingress.push({ from: fromNamespaces(['ingress-nginx']), ports: serving });

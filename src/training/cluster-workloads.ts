@@ -1,5 +1,5 @@
 import { ApiObject, Chart, k8s } from '../engine';
-import { PROMETHEUS_SELECTOR_LABELS } from '../core/addons';
+import type { PrometheusInstance } from '../core/prometheus';
 import { resources } from '../core/workloads';
 import type { GpuPool } from './gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SharedDatasetStorage } from './storage';
@@ -18,7 +18,7 @@ const ON_GPU_NODES = { 'nvidia.com/gpu.present': 'true' };
  * The NVIDIA device plugin (advertises `nvidia.com/gpu`) and the DCGM exporter (GPU metrics for the
  * monitoring stack) on every GPU node, tolerating the GPU taint; the priority classes.
  */
-export function addGpuSystemWorkloads(chart: Chart): void {
+export function addGpuSystemWorkloads(chart: Chart, prometheus: PrometheusInstance): void {
   new k8s.KubePriorityClass(chart, 'priority-serving', {
     metadata: { name: PRIORITY_CLASSES.serving }, value: 100000, preemptionPolicy: 'PreemptLowerPriority', globalDefault: false,
     description: 'Model serving: preempts training when capacity is short.',
@@ -92,7 +92,7 @@ export function addGpuSystemWorkloads(chart: Chart): void {
   });
   new ApiObject(chart, 'dcgm-service-monitor', {
     apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor',
-    metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: { ...dcgmLabels, ...PROMETHEUS_SELECTOR_LABELS } },
+    metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: { ...dcgmLabels, ...prometheus.labelsFor('ServiceMonitor') } },
     spec: { selector: { matchLabels: dcgmLabels }, endpoints: [{ port: 'metrics', interval: '15s', honorLabels: true }] },
   } as any);
 }

@@ -19,6 +19,7 @@ import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
 import { PlatformChart } from '../core/kubernetes';
+import { PrometheusInstance } from '../core/prometheus';
 import { NameRules } from '../core/names';
 import { InstanceType } from './instances';
 import { ClusterNetwork, NetworkAttributes, PlatformVpc } from './network';
@@ -55,6 +56,8 @@ export interface GpuTrainingClusterProps {
   readonly ecrRepositories?: string[];
   /** @default - no team namespaces */
   readonly teams?: TeamOptions[];
+  /** The Prometheus that scrapes GPU metrics (DCGM). @default PrometheusInstance.kubePrometheusStack() */
+  readonly prometheus?: PrometheusInstance;
 }
 
 /** A GPU pool as the cluster built it. */
@@ -235,8 +238,9 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
 
     for (const name of props.ecrRepositories ?? ['training', 'serving']) this.addRepository(name);
 
-    addGpuSystemWorkloads(this.chart);
-    Addons.require(this, Addon.kubePrometheusStack());
+    const prometheus = props.prometheus ?? PrometheusInstance.kubePrometheusStack();
+    prometheus.require(this);
+    addGpuSystemWorkloads(this.chart, prometheus);
     for (const team of this.teams) addTeam(this.chart, team, this.storage);
     this.node.addValidation({ validate: () => this.validateJobDemands() });
   }

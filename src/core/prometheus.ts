@@ -1,0 +1,104 @@
+import type { IConstruct } from '../engine';
+import { Addon, Addons } from './addons';
+
+/** A Kubernetes label selector. */
+export interface LabelSelector {
+  readonly matchLabels?: Record<string, string>;
+  readonly matchExpressions?: Array<{ readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values?: string[] }>;
+}
+
+/** Whether `labels` are selected by `selector`, as the API server decides it (an empty selector selects all). */
+export function selectorMatches(selector: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = e.key in labels;
+    const inValues = has && (e.values ?? []).includes(labels[e.key]);
+    if (e.operator === 'In' && !inValues) return false;
+    if (e.operator === 'NotIn' && inValues) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+/** What kind of monitoring object a Prometheus instance selects. */
+export type MonitoringObjectKind = 'ServiceMonitor' | 'PodMonitor' | 'PrometheusRule' | 'AlertmanagerConfig';
+
+/** Props of an existing Prometheus instance. */
+export interface ExistingPrometheusProps {
+  /** The in-cluster query URL, e.g. `http://prometheus.monitoring.svc:9090`. */
+  readonly url: string;
+  /** The namespace Prometheus and Alertmanager run in. */
+  readonly namespace: string;
+  readonly serviceMonitorSelector: LabelSelector;
+  readonly podMonitorSelector: LabelSelector;
+  readonly ruleSelector: LabelSelector;
+  readonly alertmanagerConfigSelector: LabelSelector;
+  /** The label Grafana's dashboard sidecar looks for. @default { grafana_dashboard: '1' } */
+  readonly dashboardLabels?: Record<string, string>;
+}
+
+const KPS_RELEASE = { release: 'kube-prometheus-stack' };
+
+/**
+ * The Prometheus (operator) instance that scrapes the platform, and what it selects. Objects this
+ * library writes carry the labels the instance selects on, and tests check that its selectors match
+ * them: kube-prometheus-stack ignores monitors and rules without its `release` label
+ * (prometheus-community/helm-charts#430, prometheus-operator#1470).
+ */
+export class PrometheusInstance {
+  /** The kube-prometheus-stack add-on, installed by the platform at a pinned version. */
+  public static kubePrometheusStack(): PrometheusInstance {
+    return new PrometheusInstance({
+      url: 'http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090',
+      namespace: 'monitoring',
+      serviceMonitorSelector: { matchLabels: KPS_RELEASE },
+      podMonitorSelector: { matchLabels: KPS_RELEASE },
+      ruleSelector: { matchLabels: KPS_RELEASE },
+      alertmanagerConfigSelector: { matchLabels: KPS_RELEASE },
+      dashboardLabels: { grafana_dashboard: '1' },
+    }, Addon.kubePrometheusStack());
+  }
+
+  /** A Prometheus operator stack installed elsewhere, with its selectors. */
+  public static existing(props: ExistingPrometheusProps): PrometheusInstance {
+    return new PrometheusInstance(props);
+  }
+
+  private constructor(public readonly props: ExistingPrometheusProps, private readonly addon?: Addon) {}
+
+  public get url(): string {
+    return this.props.url;
+  }
+
+  public get namespace(): string {
+    return this.props.namespace;
+  }
+
+  public get dashboardLabels(): Record<string, string> {
+    return this.props.dashboardLabels ?? { grafana_dashboard: '1' };
+  }
+
+  /** The selector the instance applies to a kind of object. */
+  public selector(kind: MonitoringObjectKind): LabelSelector {
+    return {
+      ServiceMonitor: this.props.serviceMonitorSelector, PodMonitor: this.props.podMonitorSelector,
+      PrometheusRule: this.props.ruleSelector, AlertmanagerConfig: this.props.alertmanagerConfigSelector,
+    }[kind];
+  }
+
+  /** The labels to put on an object of `kind` so that the instance selects it (its `matchLabels`). */
+  public labelsFor(kind: MonitoringObjectKind): Record<string, string> {
+    return { ...(this.selector(kind).matchLabels ?? {}) };
+  }
+
+  /** Whether the instance selects an object of `kind` with these labels. */
+  public selects(kind: MonitoringObjectKind, labels: Record<string, string>): boolean {
+    return selectorMatches(this.selector(kind), labels);
+  }
+
+  /** Declares the add-on, when the platform installs this instance. */
+  public require(scope: IConstruct): void {
+    if (this.addon) Addons.require(scope, this.addon);
+  }
+}
