@@ -18,3 +18,4 @@ export * from './training';
 export * from './serving';
 export * from './core/cron';
 export * from './core/prometheus';
+export * from './monitoring';

@@ -1,6 +1,7 @@
 import {
-  Autoscaling, CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, ModelServer,
-  ObjectLock, PlatformApp, PlatformContextProps, PlatformStack, ServingEndpoint, ServingMode, TrainingJob,
+  AlertReceiver, Autoscaling, CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry,
+  ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack, ReferenceProfile, ServingEndpoint, ServingMode,
+  TrainingJob,
 } from '../src';
 
 /** The reference platform's context: a production platform in one account and region. */
@@ -26,7 +27,15 @@ export interface ReferencePlatform {
   readonly fraud: ServingEndpoint;
   /** Nightly churn scoring on CPU. */
   readonly churn: ServingEndpoint;
+  readonly monitoring: MonitoringStack;
 }
+
+/** The fraud model's training-data profile, as its training run writes it. */
+export const FRAUD_REFERENCE_PROFILE = ReferenceProfile.of([
+  { name: 'amount', edges: [10, 50, 200, 1000], fractions: [0.22, 0.38, 0.25, 0.11, 0.04] },
+  { name: 'merchant_risk', edges: [0.2, 0.5, 0.8], fractions: [0.55, 0.3, 0.12, 0.03] },
+  { name: 'prediction', edges: [0.1, 0.5, 0.9], fractions: [0.91, 0.06, 0.02, 0.01] },
+]);
 
 /**
  * The reference platform that `cdktf synth` builds: what a platform team declares with this library.
@@ -77,6 +86,26 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       command: ['python', '-m', 'batch_score'],
     }),
   });
+  const monitoring = new MonitoringStack(aws, 'monitoring', {
+    endpoints: [fraud], cluster, registry,
+    drift: [{ endpoint: fraud, profile: FRAUD_REFERENCE_PROFILE }],
+    quality: [{ endpoint: fraud, floor: 0.9 }],
+    alerting: {
+      receivers: [
+        AlertReceiver.pagerDuty('fraud-oncall', { routingKey: { name: 'pagerduty-fraud', key: 'routing-key' } }),
+        AlertReceiver.slack('ml-alerts', { channel: '#ml-alerts', webhookUrl: { name: 'slack-ml-alerts', key: 'url' } }),
+        AlertReceiver.sns('aws-alerts'),
+      ],
+      routes: [
+        { receiver: 'fraud-oncall', severity: 'critical', team: 'fraud' },
+        { receiver: 'ml-alerts', severity: 'warning' },
+      ],
+    },
+    budgets: [
+      { name: 'fraud-team', team: 'fraud', monthlyLimitUsd: 25000 },
+      { name: 'fraud-detector', model: 'fraud-detector', monthlyLimitUsd: 8000, thresholdsPercent: [50, 80, 100] },
+    ],
+  });
   const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
-  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn };
+  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, monitoring };
 }

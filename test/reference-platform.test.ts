@@ -30,6 +30,7 @@ const STATEFUL_ADDRESSES = [
   'aws_ecr_repository.training_repository-training_EA279186',
   'aws_ecr_repository.training_repository-serving_0DBDE6E0',
   'aws_eks_cluster.training_cluster_341BB387',
+  'aws_kms_key.monitoring_key_08DE86CB',
 ];
 
 describe('reference platform', () => {
@@ -37,7 +38,7 @@ describe('reference platform', () => {
 
   it('synthesizes an AWS stack, a Kubernetes stack and a manifest file per construct', () => {
     expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
-    expect(Object.keys(out.manifests)).toEqual(['platform/churn-batch.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml']);
+    expect(Object.keys(out.manifests)).toEqual(['platform/churn-batch.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml', 'platform/monitoring.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml']);
   });
 
   it('protects every stateful resource in the AWS stack from destroy, not only the pinned ones', () => {

@@ -42,6 +42,16 @@ export class PlatformChart extends Chart {
         if (obj.metadata.getLabel(key) === undefined) obj.metadata.addLabel(key, value);
       }
     }
-    return super.toJson();
+    const docs = super.toJson();
+    // A manifest must not need a value that exists only after `terraform apply`.
+    for (const doc of docs) {
+      const text = JSON.stringify(doc);
+      const at = text.indexOf('${TfToken[');
+      if (at >= 0) {
+        const context = text.slice(Math.max(0, at - 80), at);
+        throw new Error(`'${this.owner.node.path}': ${doc.kind} '${doc.metadata?.name}' holds a Terraform value that exists only after apply (near ...${context}); pass it through ClusterValues (a Secret or ConfigMap the KubernetesStack writes) or use a deterministic name.`);
+      }
+    }
+    return docs;
   }
 }

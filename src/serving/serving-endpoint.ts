@@ -93,6 +93,8 @@ export class ServingEndpoint extends Construct {
   public readonly team: string;
   /** The Prometheus that scrapes the endpoint. */
   public readonly prometheus: PrometheusInstance;
+  /** The cluster the endpoint runs in. */
+  public readonly cluster: IEksCluster;
   /** The ServiceMonitor (real-time and streaming). */
   public serviceMonitor?: ApiObject;
 
@@ -115,6 +117,7 @@ export class ServingEndpoint extends Construct {
     this.serviceName = this.name;
     this.selectorLabels = { 'mlops.io/endpoint': this.name };
     this.prometheus = props.prometheus ?? PrometheusInstance.kubePrometheusStack();
+    this.cluster = props.cluster;
 
     // Checks of the server and the resources
     const readiness = props.readinessCheck ?? props.server.props.readiness;

@@ -95,6 +95,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   public readonly workloadSecurityGroupId: string;
   public readonly key: PlatformKey;
   public readonly nodeRole: IamRole;
+  /** The on-demand node group of controllers. */
+  public readonly systemNodes: EksNodeGroup;
   public readonly vpc?: PlatformVpc;
   public readonly pools: GpuPool[];
   public readonly storage?: SharedDatasetStorage;
@@ -196,7 +198,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     checkIntegerRange(this, 'systemPool.maxSize', systemMax, 1, 100);
     check(systemMax >= systemMin, this, 'systemPool.maxSize', systemMax, `must be at least systemPool.minSize (${systemMin})`);
     const systemType = InstanceType.of(system.instanceType ?? 'm6i.large');
-    const systemNodes = new EksNodeGroup(this, 'system-nodes', {
+    const systemNodes = this.systemNodes = new EksNodeGroup(this, 'system-nodes', {
       clusterName: this.cluster.name, nodeGroupName: 'system', nodeRoleArn: this.nodeRole.arn, subnetIds: this.privateSubnetIds,
       instanceTypes: [systemType.name], capacityType: 'ON_DEMAND',
       amiType: systemType.architecture === 'arm64' ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD',

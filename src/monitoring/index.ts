@@ -1,0 +1,6 @@
+export * from './promql';
+export * from './drift';
+export * from './rules';
+export * from './dashboard';
+export * from './alerting';
+export * from './monitoring-stack';

@@ -1,0 +1,347 @@
+import { BudgetsBudget } from '@cdktf/provider-aws/lib/budgets-budget';
+import { CeCostAllocationTag } from '@cdktf/provider-aws/lib/ce-cost-allocation-tag';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
+import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
+import { ApiObject, Construct, k8s } from '../engine';
+import { PlatformApp } from '../core/app';
+import { TAG_PREFIX } from '../core/context';
+import { check, checkIntegerRange } from '../core/errors';
+import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
+import { PlatformKey } from '../core/key';
+import { PlatformChart } from '../core/kubernetes';
+import { NameRules } from '../core/names';
+import { PrometheusInstance } from '../core/prometheus';
+import type { ModelRegistry } from '../registry/model-registry';
+import type { ServingEndpoint } from '../serving/serving-endpoint';
+import type { GpuTrainingCluster } from '../training/gpu-cluster';
+import { AlertReceiver, AlertRoute } from './alerting';
+import { endpointDashboard } from './dashboard';
+import { driftAlertRules, driftRecordingRules, DriftThresholds, ReferenceProfile } from './drift';
+import { durationSeconds, RuleGroup } from './promql';
+import { endpointAlertRules, endpointLabels, endpointRecordingRules, gpuRules, qualityRules, ResolvedObjective } from './rules';
+
+/** Objectives of one endpoint. */
+export interface EndpointObjectives {
+  readonly endpoint: ServingEndpoint;
+  /** Share of requests that must succeed, e.g. 0.999; `false` for none. @default 0.999 for real-time, 0.99 otherwise */
+  readonly availability?: number | false;
+  /** @default - the endpoint's latency class objective */
+  readonly latencyMs?: number;
+  /** @default 5 */
+  readonly minFailuresPerHour?: number;
+}
+
+/** Drift detection for one endpoint. */
+export interface DriftDetection {
+  readonly endpoint: ServingEndpoint;
+  /** The training data's reference profile. */
+  readonly profile: ReferenceProfile;
+  /** The live window the distributions are compared over. @default '1h' */
+  readonly window?: string;
+  /** How long drift must last before an alert fires. @default '30m' */
+  readonly for?: string;
+  /** @default - PSI 0.1 warning, 0.25 critical; KS 0.2 */
+  readonly thresholds?: DriftThresholds;
+}
+
+/** Model quality from labelled feedback for one endpoint. */
+export interface QualityMonitoring {
+  readonly endpoint: ServingEndpoint;
+  /** @default '1h' */
+  readonly window?: string;
+  /** @default '7d' */
+  readonly baseline?: string;
+  /** An absolute accuracy floor (0 to 1). @default - none */
+  readonly floor?: number;
+  /** @default 200 */
+  readonly minSamples?: number;
+  /** Standard errors below the baseline that count as a real drop. @default 3 */
+  readonly zScore?: number;
+}
+
+/** A monthly AWS budget on the platform's cost-allocation tags. */
+export interface CostBudget {
+  readonly name: string;
+  /** @default - the whole platform */
+  readonly team?: string;
+  /** @default - every model */
+  readonly model?: string;
+  readonly monthlyLimitUsd: number;
+  /** @default [80, 100] */
+  readonly thresholdsPercent?: number[];
+}
+
+/** Props of a MonitoringStack. */
+export interface MonitoringStackProps {
+  /** The endpoints to monitor (real-time or streaming: batch endpoints expose no metrics). */
+  readonly endpoints: ServingEndpoint[];
+  /** GPU metrics and node alarms of this cluster. @default - none */
+  readonly cluster?: GpuTrainingCluster;
+  /** Database alarms of this registry. @default - none */
+  readonly registry?: ModelRegistry;
+  /** @default PrometheusInstance.kubePrometheusStack() */
+  readonly prometheus?: PrometheusInstance;
+  /** @default '15s' */
+  readonly scrapeInterval?: string;
+  /** @default - availability 99.9% (real-time) or 99%, latency from the latency class */
+  readonly objectives?: EndpointObjectives[];
+  /** @default - none */
+  readonly drift?: DriftDetection[];
+  /** @default - none */
+  readonly quality?: QualityMonitoring[];
+  /** @default - alerts stay in Alertmanager's default route */
+  readonly alerting?: { readonly receivers: AlertReceiver[]; readonly routes?: AlertRoute[]; readonly retrainingWebhookUrl?: string };
+  /** @default - below 5% for 1h */
+  readonly gpuIdle?: { readonly belowPercent?: number; readonly for?: string };
+  /** @default - none */
+  readonly budgets?: CostBudget[];
+}
+
+/**
+ * How the platform notices models degrading: recording rules and SLO burn-rate alerts per endpoint,
+ * data drift (PSI, KS) and model quality computed in Prometheus, GPU use, Alertmanager routing,
+ * Grafana dashboards, and on AWS an encrypted SNS topic, CloudWatch alarms, cost-allocation tags and
+ * budgets.
+ */
+export class MonitoringStack extends Construct {
+  public readonly prometheus: PrometheusInstance;
+  public readonly chart: PlatformChart;
+  public readonly topic: SnsTopic;
+  public readonly key: PlatformKey;
+  /** The rule groups written as PrometheusRules (also what the tests feed promtool). */
+  public readonly ruleGroups: RuleGroup[] = [];
+  public readonly alertmanagerIdentity?: WorkloadIdentity;
+  /** The alert topic's ARN, known before apply (built from its name). */
+  public readonly topicArn: string;
+
+  constructor(scope: Construct, id: string, props: MonitoringStackProps) {
+    super(scope, id);
+    const context = PlatformApp.of(this).context;
+    this.prometheus = props.prometheus ?? PrometheusInstance.kubePrometheusStack();
+    this.prometheus.require(this);
+    const scrape = props.scrapeInterval ?? '15s';
+    const scrapeSeconds = durationSeconds(scrape);
+    check(scrapeSeconds !== undefined, this, 'scrapeInterval', scrape, 'must be a Prometheus duration such as 15s');
+    const window = (prop: string, value: string) => {
+      const s = durationSeconds(value);
+      check(s !== undefined, this, prop, value, 'must be a Prometheus duration such as 5m or 1h');
+      check(s! >= 2 * scrapeSeconds!, this, prop, value, `is shorter than two scrape intervals (${scrape}): a rate needs at least two samples in its window`);
+      return value;
+    };
+    check(props.endpoints.length > 0, this, 'endpoints', [], 'must name at least one endpoint');
+    const names = new Set<string>();
+    for (const e of props.endpoints) {
+      check(!!e.serviceMonitor, this, 'endpoints', e.node.path, 'is an endpoint without metrics (a batch endpoint has no ServiceMonitor); monitor real-time or streaming endpoints');
+      check(!names.has(`${e.namespace}/${e.name}`), this, 'endpoints', e.node.path, 'is listed twice');
+      names.add(`${e.namespace}/${e.name}`);
+      // Selected for real: the endpoint's monitor carries the labels this Prometheus selects on.
+      for (const [k, v] of Object.entries(this.prometheus.labelsFor('ServiceMonitor'))) e.serviceMonitor!.metadata.addLabel(k, v);
+    }
+    const listed = (e: ServingEndpoint, prop: string) => check(props.endpoints.includes(e), this, prop, e.node.path, 'is not one of this stack\'s endpoints');
+
+    // Rules per endpoint
+    for (const e of props.endpoints) {
+      const o = props.objectives?.find((x) => x.endpoint === e);
+      const objective = this.resolveObjective(e, o, props.objectives?.indexOf(o!) ?? -1);
+      const recording = endpointRecordingRules(e);
+      const alerts = endpointAlertRules(e, objective, e.team);
+      this.ruleGroups.push({ name: `mlops.${e.namespace}.${e.name}.recording`, interval: '30s', rules: recording });
+      this.ruleGroups.push({ name: `mlops.${e.namespace}.${e.name}.alerts`, rules: alerts });
+    }
+    (props.drift ?? []).forEach((d, i) => {
+      listed(d.endpoint, `drift[${i}].endpoint`);
+      d.profile.validate(this, `drift[${i}].profile`);
+      const t = { psiWarning: 0.1, psiCritical: 0.25, ksWarning: 0.2, ...d.thresholds };
+      check(t.psiWarning > 0 && t.psiWarning < t.psiCritical, this, `drift[${i}].thresholds`, t, 'are out of order: 0 < psiWarning < psiCritical');
+      check(t.ksWarning > 0 && t.ksWarning < 1, this, `drift[${i}].thresholds.ksWarning`, t.ksWarning, 'must be between 0 and 1');
+      const labels = endpointLabels(d.endpoint);
+      const selector = { namespace: d.endpoint.namespace, service: d.endpoint.serviceName };
+      this.ruleGroups.push({ name: `mlops.${d.endpoint.namespace}.${d.endpoint.name}.drift`, interval: '1m', rules: [
+        ...driftRecordingRules(d.profile, selector, labels, window(`drift[${i}].window`, d.window ?? '1h')),
+        ...driftAlertRules(labels, t, window(`drift[${i}].for`, d.for ?? '30m'), d.endpoint.team),
+      ] });
+    });
+    (props.quality ?? []).forEach((q, i) => {
+      listed(q.endpoint, `quality[${i}].endpoint`);
+      if (q.floor !== undefined) check(q.floor > 0 && q.floor < 1, this, `quality[${i}].floor`, q.floor, 'must be an accuracy between 0 and 1');
+      const minSamples = q.minSamples ?? 200;
+      checkIntegerRange(this, `quality[${i}].minSamples`, minSamples, 10, 10000000);
+      const r = qualityRules(q.endpoint, {
+        window: window(`quality[${i}].window`, q.window ?? '1h'), baseline: window(`quality[${i}].baseline`, q.baseline ?? '7d'),
+        floor: q.floor, minSamples, zScore: q.zScore ?? 3,
+      }, q.endpoint.team);
+      check(durationSeconds(q.baseline ?? '7d')! > durationSeconds(q.window ?? '1h')!, this, `quality[${i}].baseline`, q.baseline ?? '7d', 'must be longer than the window it is compared with');
+      this.ruleGroups.push({ name: `mlops.${q.endpoint.namespace}.${q.endpoint.name}.quality`, interval: '1m', rules: [...r.recording, ...r.alerts] });
+    });
+    if (props.cluster) {
+      const idle = props.gpuIdle ?? {};
+      const below = idle.belowPercent ?? 5;
+      check(below > 0 && below < 100, this, 'gpuIdle.belowPercent', below, 'must be a percentage between 0 and 100');
+      const g = gpuRules(below, window('gpuIdle.for', idle.for ?? '1h'));
+      this.ruleGroups.push({ name: 'mlops.gpu', interval: '30s', rules: [...g.recording, ...g.alerts] });
+    }
+
+    // Kubernetes: rules, routing, dashboards
+    this.chart = new PlatformChart(this, { namespace: this.prometheus.namespace });
+    const ruleLabels = this.prometheus.labelsFor('PrometheusRule');
+    for (const group of this.ruleGroups) {
+      new ApiObject(this.chart, `rules-${group.name}`, {
+        apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule',
+        metadata: { name: group.name.replace(/\./g, '-'), labels: ruleLabels },
+        spec: { groups: [group] },
+      } as any);
+    }
+    for (const e of props.endpoints) {
+      const dashboard = endpointDashboard(e, {
+        drift: (props.drift ?? []).some((d) => d.endpoint === e),
+        quality: (props.quality ?? []).some((q) => q.endpoint === e),
+        gpu: !!props.cluster,
+      });
+      new k8s.KubeConfigMap(this.chart, `dashboard-${e.namespace}-${e.name}`, {
+        metadata: { name: `mlops-dashboard-${e.namespace}-${e.name}`, labels: this.prometheus.dashboardLabels },
+        data: { [`${e.namespace}-${e.name}.json`]: JSON.stringify(dashboard, null, 2) },
+      });
+    }
+
+    // AWS: an encrypted topic for alarms, budgets and Alertmanager
+    const base = context.physicalName(id);
+    this.key = new PlatformKey(this, 'key', {
+      description: `Alerts of ${base}`, alias: base,
+      serviceStatements: [
+        { sid: 'CloudWatchAlarmsPublish', service: 'cloudwatch.amazonaws.com', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], conditions: { StringEquals: { 'aws:SourceAccount': context.accountId } } },
+        { sid: 'BudgetsPublish', service: 'budgets.amazonaws.com', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], conditions: { StringEquals: { 'aws:SourceAccount': context.accountId } } },
+      ],
+    });
+    this.topic = new SnsTopic(this, 'alerts', { name: `${base}-alerts`, kmsMasterKeyId: this.key.keyArn });
+    this.topicArn = `arn:aws:sns:${context.region}:${context.accountId}:${base}-alerts`;
+    new SnsTopicPolicy(this, 'alerts-policy', {
+      arn: this.topic.arn,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'AwsServicesPublish', Effect: 'Allow', Principal: { Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] }, Action: 'sns:Publish', Resource: this.topic.arn, Condition: { StringEquals: { 'aws:SourceAccount': context.accountId } } },
+          { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: this.topic.arn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+        ],
+      }),
+    });
+    if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region);
+    if (props.registry) this.addDatabaseAlarms(props.registry);
+    if (props.cluster) this.addNodeAlarms(props.cluster);
+    this.addCostAttribution(props.budgets ?? []);
+  }
+
+  private resolveObjective(e: ServingEndpoint, o: EndpointObjectives | undefined, i: number): ResolvedObjective {
+    const prop = `objectives[${i}]`;
+    const availability = o?.availability === false ? undefined : o?.availability ?? (e.metrics.hasFailures ? (e.latencyClass.minReplicas >= 2 ? 0.999 : 0.99) : undefined);
+    if (availability !== undefined) {
+      check(availability > 0 && availability < 1, this, `${prop}.availability`, availability, 'must be a share between 0 and 1, exclusive (0.999 for 99.9%); an objective of 100% or more leaves no error budget');
+      check(e.metrics.hasFailures, this, `${prop}.availability`, availability, `cannot be measured: the ${e.server.name} server of '${e.node.path}' exports no failed-request counter; set availability: false`);
+    }
+    const latencyMs = o?.latencyMs ?? (e.metrics.latencySupport(e.latencyClass.quantile) ? undefined : e.latencyClass.objectiveMs);
+    if (o?.latencyMs !== undefined) {
+      check(o.latencyMs > 0 && Number.isFinite(o.latencyMs), this, `${prop}.latencyMs`, o.latencyMs, 'must be a positive number of milliseconds');
+      const reason = e.metrics.latencySupport(e.latencyClass.quantile);
+      check(!reason, this, `${prop}.latencyMs`, o.latencyMs, `cannot be measured for '${e.node.path}': ${reason}`);
+    }
+    const minFailures = o?.minFailuresPerHour ?? 5;
+    checkIntegerRange(this, `${prop}.minFailuresPerHour`, minFailures, 1, 1000000);
+    return { availability, latencyMs, quantile: e.latencyClass.quantile, minFailuresPerHour: minFailures };
+  }
+
+  private addRouting(alerting: NonNullable<MonitoringStackProps['alerting']>, cluster: IEksCluster, region: string): WorkloadIdentity | undefined {
+    const receivers = [...alerting.receivers];
+    if (alerting.retrainingWebhookUrl) receivers.push(AlertReceiver.webhook('retraining', alerting.retrainingWebhookUrl));
+    check(receivers.length > 0, this, 'alerting.receivers', [], 'must name at least one receiver');
+    const names = receivers.map((r) => r.name);
+    names.forEach((n) => NameRules.dnsLabel(this, 'alerting.receivers', n));
+    check(new Set(names).size === names.length, this, 'alerting.receivers', names, 'must have unique names');
+    (alerting.routes ?? []).forEach((r, i) => check(names.includes(r.receiver), this, `alerting.routes[${i}].receiver`, r.receiver, `is not a receiver; receivers are ${names.map((n) => `'${n}'`).join(', ')}`));
+    const routes: object[] = [];
+    if (alerting.retrainingWebhookUrl) {
+      // Drift and quality alerts also call the retraining trigger, then go on to the team's receivers.
+      routes.push({ receiver: 'retraining', matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }], continue: true });
+    }
+    for (const r of alerting.routes ?? []) {
+      const m = [
+        ...(r.severity ? [{ name: 'severity', value: r.severity, matchType: '=' }] : []),
+        ...(r.team ? [{ name: 'team', value: r.team, matchType: '=' }] : []),
+        ...(r.kinds ? [{ name: 'mlops_alert_kind', value: r.kinds.join('|'), matchType: '=~' }] : []),
+      ];
+      routes.push({ receiver: r.receiver, matchers: m });
+    }
+    new ApiObject(this.chart, 'alert-routing', {
+      apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig',
+      metadata: { name: 'mlops-alert-routing', labels: this.prometheus.labelsFor('AlertmanagerConfig') },
+      spec: {
+        route: { receiver: alerting.receivers[0]?.name ?? 'retraining', groupBy: ['alertname', 'endpoint', 'team'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h', routes },
+        // The topic's ARN is built from its name: manifests hold no value that exists only after apply.
+        receivers: receivers.map((r) => r.render(this.topicArn, region)),
+      },
+    } as any);
+    if (!receivers.some((r) => r.usesSns)) return undefined;
+    // Alertmanager publishes to the topic with its own Pod Identity role (kube-prometheus-stack's service account).
+    const identity = new WorkloadIdentity(this, 'alertmanager-identity', {
+      cluster, namespace: this.prometheus.namespace, serviceAccount: 'kube-prometheus-stack-alertmanager',
+      roleName: PlatformApp.of(this).context.physicalName(this.node.id, 'alertmanager'),
+    });
+    grant(identity, 'publish-alerts', [
+      { sid: 'Publish', actions: ['sns:Publish'], resources: [this.topic.arn] },
+      { sid: 'EncryptForTopic', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.key.keyArn] },
+    ]);
+    return identity;
+  }
+
+  private alarm(id: string, props: { name: string; description: string; namespace: string; metric: string; dimensions: Record<string, string>; statistic: string; comparison: string; threshold: number; periods?: number; period?: number }): void {
+    new CloudwatchMetricAlarm(this, id, {
+      alarmName: props.name, alarmDescription: props.description, namespace: props.namespace, metricName: props.metric,
+      dimensions: props.dimensions, statistic: props.statistic, comparisonOperator: props.comparison, threshold: props.threshold,
+      period: props.period ?? 300, evaluationPeriods: props.periods ?? 3, datapointsToAlarm: props.periods ?? 3,
+      treatMissingData: 'breaching', alarmActions: [this.topic.arn], okActions: [this.topic.arn],
+    });
+  }
+
+  private addDatabaseAlarms(registry: ModelRegistry): void {
+    const db = { DBInstanceIdentifier: registry.database.instance.identifier };
+    const base = PlatformApp.of(this).context.physicalName(this.node.id);
+    this.alarm('db-cpu', { name: `${base}-registry-db-cpu`, description: 'Registry database CPU above 80% for 15 minutes', namespace: 'AWS/RDS', metric: 'CPUUtilization', dimensions: db, statistic: 'Average', comparison: 'GreaterThanThreshold', threshold: 80 });
+    this.alarm('db-storage', { name: `${base}-registry-db-storage`, description: 'Registry database has less than 2 GiB of free storage', namespace: 'AWS/RDS', metric: 'FreeStorageSpace', dimensions: db, statistic: 'Minimum', comparison: 'LessThanThreshold', threshold: 2 * 1024 ** 3, periods: 1 });
+    this.alarm('db-memory', { name: `${base}-registry-db-memory`, description: 'Registry database has less than 256 MiB of free memory', namespace: 'AWS/RDS', metric: 'FreeableMemory', dimensions: db, statistic: 'Minimum', comparison: 'LessThanThreshold', threshold: 256 * 1024 ** 2 });
+  }
+
+  private addNodeAlarms(cluster: GpuTrainingCluster): void {
+    const asg = { AutoScalingGroupName: cluster.systemNodes.resources.get(0).autoscalingGroups.get(0).name };
+    const base = PlatformApp.of(this).context.physicalName(this.node.id);
+    this.alarm('nodes-status', { name: `${base}-system-nodes-status`, description: 'A system node of the cluster fails its EC2 status checks', namespace: 'AWS/EC2', metric: 'StatusCheckFailed', dimensions: asg, statistic: 'Maximum', comparison: 'GreaterThanThreshold', threshold: 0, periods: 2, period: 60 });
+    this.alarm('nodes-cpu', { name: `${base}-system-nodes-cpu`, description: 'The cluster\'s system nodes run above 85% CPU for 15 minutes', namespace: 'AWS/EC2', metric: 'CPUUtilization', dimensions: asg, statistic: 'Average', comparison: 'GreaterThanThreshold', threshold: 85 });
+  }
+
+  private addCostAttribution(budgets: CostBudget[]): void {
+    for (const key of ['platform', 'environment', 'team', 'model']) {
+      new CeCostAllocationTag(this, `cost-tag-${key}`, { tagKey: `${TAG_PREFIX}/${key}`, status: 'Active' });
+    }
+    const context = PlatformApp.of(this).context;
+    budgets.forEach((b, i) => {
+      NameRules.dnsLabel(this, `budgets[${i}].name`, b.name);
+      check(b.monthlyLimitUsd > 0 && Number.isFinite(b.monthlyLimitUsd), this, `budgets[${i}].monthlyLimitUsd`, b.monthlyLimitUsd, 'must be a positive amount of US dollars');
+      const thresholds = b.thresholdsPercent ?? [80, 100];
+      thresholds.forEach((t) => check(t > 0 && t <= 1000, this, `budgets[${i}].thresholdsPercent`, thresholds, 'must be percentages from 1 to 1000'));
+      const filters = [
+        { name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/platform$${context.name}`] },
+        ...(b.team ? [{ name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/team$${b.team}`] }] : []),
+        ...(b.model ? [{ name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/model$${b.model}`] }] : []),
+      ];
+      // Budgets take one filter per name: combine tag filters into the narrowest one.
+      const tagFilter = filters[filters.length - 1];
+      new BudgetsBudget(this, `budget-${b.name}`, {
+        name: `${context.physicalName(b.name)}`,
+        budgetType: 'COST', limitAmount: b.monthlyLimitUsd.toFixed(2), limitUnit: 'USD', timeUnit: 'MONTHLY',
+        costFilter: [tagFilter],
+        notification: [
+          ...thresholds.map((t) => ({ comparisonOperator: 'GREATER_THAN', threshold: t, thresholdType: 'PERCENTAGE', notificationType: 'ACTUAL', subscriberSnsTopicArns: [this.topic.arn] })),
+          { comparisonOperator: 'GREATER_THAN', threshold: 100, thresholdType: 'PERCENTAGE', notificationType: 'FORECASTED', subscriberSnsTopicArns: [this.topic.arn] },
+        ],
+      });
+    });
+  }
+}
