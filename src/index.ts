@@ -19,3 +19,4 @@ export * from './serving';
 export * from './core/cron';
 export * from './core/prometheus';
 export * from './monitoring';
+export * from './release';

@@ -1,7 +1,7 @@
 import {
-  AlertReceiver, Autoscaling, CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry,
-  ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack, ReferenceProfile, ServingEndpoint, ServingMode,
-  TrainingJob,
+  AlertReceiver, Autoscaling, CanaryRollout, CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack,
+  ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack, ReferenceProfile, ReleaseStrategy,
+  ServingEndpoint, ServingMode, TrafficRouting, TrainingJob,
 } from '../src';
 
 /** The reference platform's context: a production platform in one account and region. */
@@ -27,7 +27,13 @@ export interface ReferencePlatform {
   readonly fraud: ServingEndpoint;
   /** Nightly churn scoring on CPU. */
   readonly churn: ServingEndpoint;
+  /** Real-time recommendations on CPU. */
+  readonly recsys: ServingEndpoint;
   readonly monitoring: MonitoringStack;
+  /** Fraud model versions go out by canary, 5% → 25% → 100%, through the ALB. */
+  readonly fraudRelease: CanaryRollout;
+  /** Recommender versions are first shadowed (Istio mirroring). */
+  readonly recsysRelease: CanaryRollout;
 }
 
 /** The fraud model's training-data profile, as its training run writes it. */
@@ -86,8 +92,20 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       command: ['python', '-m', 'batch_score'],
     }),
   });
+  const recsys = new ServingEndpoint(aws, 'recsys', {
+    cluster, namespace: 'serving', team: 'recsys',
+    model: registry.model('recommender').alias('champion'),
+    server: ModelServer.mlflow(),
+    resources: { cpu: '2', memory: '4Gi' },
+    mode: ServingMode.realtime({ minReplicas: 3, maxReplicas: 12 }),
+    allowedNamespaces: ['storefront'],
+  });
+  const fraudRelease = new CanaryRollout(aws, 'fraud-release', { endpoint: fraud, routing: TrafficRouting.alb() });
+  const recsysRelease = new CanaryRollout(aws, 'recsys-shadow', {
+    endpoint: recsys, strategy: ReleaseStrategy.shadow({ duration: '30m' }), routing: TrafficRouting.istio(),
+  });
   const monitoring = new MonitoringStack(aws, 'monitoring', {
-    endpoints: [fraud], cluster, registry,
+    endpoints: [fraud, recsys], cluster, registry,
     drift: [{ endpoint: fraud, profile: FRAUD_REFERENCE_PROFILE }],
     quality: [{ endpoint: fraud, floor: 0.9 }],
     alerting: {
@@ -107,5 +125,5 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     ],
   });
   const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
-  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, monitoring };
+  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRelease, recsysRelease };
 }

@@ -38,7 +38,10 @@ describe('reference platform', () => {
 
   it('synthesizes an AWS stack, a Kubernetes stack and a manifest file per construct', () => {
     expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
-    expect(Object.keys(out.manifests)).toEqual(['platform/churn-batch.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml', 'platform/monitoring.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml']);
+    expect(Object.keys(out.manifests)).toEqual([
+      'platform/churn-batch.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
+      'platform/monitoring.k8s.yaml', 'platform/recsys-shadow.k8s.yaml', 'platform/recsys.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml',
+    ]);
   });
 
   it('protects every stateful resource in the AWS stack from destroy, not only the pinned ones', () => {

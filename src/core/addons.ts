@@ -25,9 +25,17 @@ export interface AddonProps {
  * chart version by a `KubernetesStack`, however many constructs need it.
  */
 export class Addon {
-  /** Argo Rollouts: canary and blue-green releases (CanaryRollout). */
-  public static argoRollouts(): Addon {
-    return new Addon({ name: 'argo-rollouts', namespace: 'argo-rollouts', repository: 'https://argoproj.github.io/argo-helm', chart: 'argo-rollouts', version: '2.40.1' });
+  /**
+   * Argo Rollouts: canary and blue-green releases (CanaryRollout). With `gatewayApiPluginLocation`,
+   * the controller loads the Gateway API traffic router plugin from there (pin a release).
+   */
+  public static argoRollouts(options: { readonly gatewayApiPluginLocation?: string } = {}): Addon {
+    return new Addon({
+      name: 'argo-rollouts', namespace: 'argo-rollouts', repository: 'https://argoproj.github.io/argo-helm', chart: 'argo-rollouts', version: '2.40.1',
+      values: options.gatewayApiPluginLocation
+        ? { controller: { trafficRouterPlugins: [{ name: 'argoproj-labs/gatewayAPI', location: options.gatewayApiPluginLocation }] } }
+        : undefined,
+    });
   }
 
   /** Argo Workflows: training pipelines (TrainingPipeline). */

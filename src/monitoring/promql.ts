@@ -52,7 +52,9 @@ const FUNCTIONS = new Set([
  * label names inside braces or `by (...)` lists, or strings).
  */
 export function metricNamesIn(expr: string): string[] {
-  const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  // Template placeholders ({{selector}}, {{args.canary-hash}}) are not PromQL: set them aside first.
+  const withoutTemplates = expr.replace(/\{\{[^{}]*\}\}/g, '');
+  const withoutStrings = withoutTemplates.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   const withoutMatchers = withoutStrings.replace(/\{[^}]*\}/g, '{}');
   const withoutGrouping = withoutMatchers.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
   const withoutDurations = withoutGrouping.replace(/\[[^\]]*\]/g, '[]');

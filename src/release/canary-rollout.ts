@@ -1,0 +1,342 @@
+import { ApiObject, Construct, JsonPatch, k8s } from '../engine';
+import { Addon, Addons } from '../core/addons';
+import { check, checkIntegerRange } from '../core/errors';
+import { NameRules } from '../core/names';
+import { PlatformChart } from '../core/kubernetes';
+import { PrometheusInstance } from '../core/prometheus';
+import { CostAttribution } from '../core/tags';
+import { DRIFT_METRICS } from '../monitoring/drift';
+import { durationSeconds, metricNamesIn } from '../monitoring/promql';
+import { QUALITY_METRIC } from '../monitoring/rules';
+import type { ServingEndpoint } from '../serving/serving-endpoint';
+import { AnalysisOptions, NoDataPolicy, ReleaseStrategy, TrafficRouting } from './options';
+
+/** Props of a CanaryRollout. */
+export interface CanaryRolloutProps {
+  /** The real-time endpoint whose new versions are released. */
+  readonly endpoint: ServingEndpoint;
+  /** @default ReleaseStrategy.canary() */
+  readonly strategy?: ReleaseStrategy;
+  /** @default TrafficRouting.replicaCount() */
+  readonly routing?: TrafficRouting;
+  /** @default - success rate 99%, the endpoint's latency objective at p95, every 30s, one failure tolerated */
+  readonly analysis?: AnalysisOptions;
+  /** @default - the endpoint's Prometheus */
+  readonly prometheus?: PrometheusInstance;
+}
+
+/** One generated analysis query, in the form the tests feed promtool. */
+export interface AnalysisQuery {
+  readonly metric: string;
+  /** The PromQL, with `{{args.canary-hash}}` (and `{{args.stable-hash}}`) left for Argo Rollouts to fill in. */
+  readonly query: string;
+  readonly comparison: '>=' | '<=';
+  readonly threshold: number;
+}
+
+const CANARY_HASH = '{{args.canary-hash}}';
+const STABLE_HASH = '{{args.stable-hash}}';
+
+/**
+ * Releases new model versions of an endpoint safely with Argo Rollouts: canary (default
+ * 5% → 25% → 100%), blue-green, shadow (mirrored traffic) or A/B, with Prometheus analysis of the new
+ * version's own series (success rate, latency, custom metrics) and automatic rollback when it fails.
+ *
+ * The endpoint's Deployment stays as the pod template (`workloadRef`) with zero replicas; the
+ * Rollout runs the pods and the endpoint's autoscaler is pointed at the Rollout (argo-rollouts#2857).
+ */
+export class CanaryRollout extends Construct {
+  public readonly rollout: ApiObject;
+  public readonly name: string;
+  public readonly chart: PlatformChart;
+  public readonly queries: AnalysisQuery[] = [];
+  public readonly templateNames: string[] = [];
+  /** The worst-case seconds from the first canary traffic to an abort when every measurement fails. */
+  public readonly detectionSeconds: number;
+
+  constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
+    super(scope, id);
+    const e = props.endpoint;
+    this.name = NameRules.dnsLabel(this, 'id', id);
+    check(e.mode.kind === 'realtime' && !!e.deployment, this, 'endpoint', e.node.path, `is a ${e.mode.kind} endpoint; releases are for real-time endpoints that serve traffic`);
+    const strategy = props.strategy ?? ReleaseStrategy.canary();
+    const routing = props.routing ?? TrafficRouting.replicaCount();
+    const prometheus = props.prometheus ?? e.prometheus;
+    const monitorLabels: Record<string, string> = e.serviceMonitor?.metadata.toJson().labels ?? {};
+    check(prometheus.selects('ServiceMonitor', monitorLabels), this, 'prometheus', prometheus.props.serviceMonitorSelector,
+      `does not select the ServiceMonitor of '${e.node.path}' (labels ${JSON.stringify(monitorLabels)}): every analysis query would return no data`);
+    this.checkRouting(strategy, routing, e);
+
+    const a = props.analysis ?? {};
+    const interval = a.interval ?? '30s';
+    const intervalSeconds = durationSeconds(interval);
+    check(intervalSeconds !== undefined && intervalSeconds >= 10, this, 'analysis.interval', interval, 'must be a duration of at least 10s');
+    const failureLimit = a.failureLimit ?? 1;
+    checkIntegerRange(this, 'analysis.failureLimit', failureLimit, 0, 20);
+    const inconclusiveLimit = a.inconclusiveLimit ?? 4;
+    checkIntegerRange(this, 'analysis.inconclusiveLimit', inconclusiveLimit, 0, 100);
+    this.detectionSeconds = intervalSeconds! * (failureLimit + 1);
+    const noData = a.onNoData ?? NoDataPolicy.INCONCLUSIVE;
+
+    CostAttribution.team(this, e.team);
+    CostAttribution.model(this, e.model.model.name, e.model.label);
+    this.chart = new PlatformChart(this, { namespace: e.namespace });
+    Addons.require(this, Addon.argoRollouts({ gatewayApiPluginLocation: routing.gateway?.pluginLocation }));
+    const track = strategy.kind === 'shadow' ? 'mlops_io_track="shadow"' : `rollouts_pod_template_hash="${CANARY_HASH}"`;
+    const canarySelector = `${e.metricsSelector},${track}`;
+
+    // Analysis templates
+    const metrics: object[] = [];
+    const addMetric = (name: string, query: string, comparison: '>=' | '<=', threshold: number) => {
+      this.queries.push({ metric: name, query, comparison, threshold });
+      const ok = `len(result) > 0 && !isNaN(result[0]) && result[0] ${comparison} ${threshold}`;
+      const bad = `len(result) > 0 && !isNaN(result[0]) && result[0] ${comparison === '>=' ? '<' : '>'} ${threshold}`;
+      metrics.push({
+        name, interval, failureLimit, inconclusiveLimit, consecutiveErrorLimit: 4,
+        successCondition: ok,
+        failureCondition: noData === NoDataPolicy.FAIL ? `len(result) == 0 || isNaN(result[0]) || (${bad})` : bad,
+        provider: { prometheus: { address: prometheus.url, query, timeout: 20 } },
+      });
+    };
+    if (strategy.kind !== 'ab-test') {
+      const successRate = a.successRate ?? 0.99;
+      if (successRate !== false) {
+        check(successRate > 0 && successRate <= 1, this, 'analysis.successRate', successRate, 'must be a share in (0, 1], e.g. 0.99');
+        check(e.metrics.hasFailures, this, 'analysis.successRate', successRate, `cannot be measured: the ${e.server.name} server exports no failed-request counter; set successRate: false or add a custom metric`);
+        addMetric('success-rate', `1 - (${e.metrics.errorRatio(canarySelector, '1m')})`, '>=', successRate);
+      }
+      const latencyMs = a.latencyMs ?? (e.metrics.latencySupport(a.latencyQuantile ?? 0.95) ? false : e.latencyClass.objectiveMs);
+      if (latencyMs !== false) {
+        check(typeof latencyMs === 'number' && latencyMs > 0 && Number.isFinite(latencyMs), this, 'analysis.latencyMs', latencyMs, 'must be a positive number of milliseconds');
+        const q = a.latencyQuantile ?? 0.95;
+        const reason = e.metrics.latencySupport(q);
+        check(!reason, this, 'analysis.latencyMs', latencyMs, `cannot be measured at p${Math.round(q * 100)}: ${reason}`);
+        addMetric(`latency-p${Math.round(q * 100)}`, e.metrics.latencyQuantile(q, canarySelector, '1m'), '<=', latencyMs / 1000);
+      }
+    }
+    const known = new Set([...e.metrics.metricNames, `${DRIFT_METRICS.feature}_bucket`, `${DRIFT_METRICS.prediction}_bucket`, QUALITY_METRIC]);
+    const checkQuery = (prop: string, query: string) => {
+      const unknown = metricNamesIn(query).filter((m) => !known.has(m));
+      check(unknown.length === 0, this, prop, unknown, `are not metrics the ${e.server.name} server emits or the platform's metric contract defines (${[...known].join(', ')})`);
+      check(query.includes('{{selector}}'), this, prop, query, 'must use {{selector}} so that it reads only the new version\'s series');
+    };
+    (a.customMetrics ?? []).forEach((m, i) => {
+      NameRules.dnsLabel(this, `analysis.customMetrics[${i}].name`, m.name);
+      checkQuery(`analysis.customMetrics[${i}].query`, m.query);
+      check((m.min === undefined) !== (m.max === undefined), this, `analysis.customMetrics[${i}]`, m.name, 'needs exactly one of min or max');
+      addMetric(m.name, m.query.split('{{selector}}').join(canarySelector), m.min !== undefined ? '>=' : '<=', (m.min ?? m.max)!);
+    });
+    if (strategy.kind === 'ab-test') {
+      const ab = strategy.abTest!;
+      checkQuery('strategy.comparisonQuery', ab.comparisonQuery);
+      const minRatio = ab.minRatio ?? 1;
+      check(minRatio > 0, this, 'strategy.minRatio', minRatio, 'must be positive');
+      const stableSelector = `${e.metricsSelector},rollouts_pod_template_hash="${STABLE_HASH}"`;
+      addMetric('challenger-vs-champion', `(${ab.comparisonQuery.split('{{selector}}').join(canarySelector)}) / (${ab.comparisonQuery.split('{{selector}}').join(stableSelector)})`, '>=', minRatio);
+    }
+    check(metrics.length > 0, this, 'analysis', a, 'measures nothing; keep the success rate or latency check, or add a custom metric');
+    const templateName = `${this.name}-analysis`;
+    this.templateNames.push(templateName);
+    new ApiObject(this.chart, 'analysis-template', {
+      apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisTemplate',
+      metadata: { name: templateName },
+      spec: { args: [{ name: 'canary-hash' }, { name: 'stable-hash' }], metrics },
+    } as any);
+    const analysisRef = {
+      templates: [{ templateName }],
+      args: [
+        { name: 'canary-hash', valueFrom: { podTemplateHashValue: 'Latest' } },
+        { name: 'stable-hash', valueFrom: { podTemplateHashValue: 'Stable' } },
+      ],
+    };
+
+    // Services the router splits between, and the Rollout
+    const service = (suffix: string) => {
+      const name = `${e.name}-${suffix}`;
+      // No mlops.io/endpoint label: the endpoint's ServiceMonitor must not scrape these twice.
+      new k8s.KubeService(this.chart, `service-${suffix}`, {
+        metadata: { name, labels: { 'mlops.io/release': this.name } },
+        spec: { selector: e.selectorLabels, ports: e.server.props.ports.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromString(p.name) })) },
+      });
+      return name;
+    };
+    const strategySpec = strategy.kind === 'blue-green'
+      ? this.blueGreen(strategy, e, service('preview'), analysisRef)
+      : this.canary(strategy, routing, e, service('canary'), service('stable'), analysisRef, intervalSeconds!, failureLimit);
+
+    this.rollout = new ApiObject(this.chart, 'rollout', {
+      apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout',
+      metadata: {
+        name: this.name,
+        annotations: {
+          'mlops.io/model-uri': e.model.uri,
+          'mlops.io/model-version': e.model.label,
+          'mlops.io/promote': `kubectl argo rollouts promote ${this.name} -n ${e.namespace}`,
+          'mlops.io/abort': `kubectl argo rollouts abort ${this.name} -n ${e.namespace}`,
+          'mlops.io/status': `kubectl argo rollouts status ${this.name} -n ${e.namespace} --timeout 30m`,
+        },
+      },
+      spec: {
+        replicas: e.minReplicas,
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: e.selectorLabels },
+        workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: e.name, scaleDown: 'never' },
+        strategy: strategySpec,
+      },
+    } as any);
+    // The Deployment is only the template now: zero replicas, and the autoscaler scales the Rollout.
+    e.deployment!.addJsonPatch(JsonPatch.replace('/spec/replicas', 0));
+    e.retargetScaler({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: this.name });
+    if (routing.kind === 'istio') this.istioVirtualService(e);
+    if (routing.kind === 'gateway-api') this.httpRoute(e, routing);
+  }
+
+  private checkRouting(strategy: ReleaseStrategy, routing: TrafficRouting, e: ServingEndpoint): void {
+    if (strategy.kind === 'shadow') {
+      check(routing.mirroring, this, 'routing', routing.kind, 'cannot mirror traffic, which shadow mode needs; use TrafficRouting.istio() or TrafficRouting.gatewayApi(...) (Argo Rollouts\' setMirrorRoute)');
+    }
+    if (strategy.kind === 'ab-test') {
+      check(routing.headerRoutes, this, 'routing', routing.kind, 'cannot route by header or cookie, which A/B tests need; use TrafficRouting.istio() or TrafficRouting.gatewayApi(...) (Argo Rollouts\' setHeaderRoute)');
+    }
+    const ingress = e.mode.realtime?.ingress;
+    if (routing.kind === 'nginx' || routing.kind === 'alb') {
+      check(!!ingress && (ingress.className ?? 'alb') === routing.kind, this, 'routing', routing.kind,
+        `needs the endpoint to have an Ingress of class '${routing.kind}' (ServingMode.realtime({ ingress: { className: '${routing.kind}' } }))`);
+    }
+    if (strategy.kind === 'blue-green') {
+      check(routing.kind === 'replica-count', this, 'routing', routing.kind, 'is not used by blue-green, which switches Services; leave routing out');
+    }
+  }
+
+  private canary(strategy: ReleaseStrategy, routing: TrafficRouting, e: ServingEndpoint, canaryService: string, stableService: string, analysisRef: object, intervalSeconds: number, failureLimit: number): object {
+    const steps: object[] = [];
+    const managedRoutes: object[] = [];
+    const verdictSeconds = intervalSeconds * (failureLimit + 1);
+    const pauseFor = (prop: string, value: string) => {
+      const s = durationSeconds(value);
+      check(s !== undefined, this, prop, value, 'must be a duration such as 2m');
+      check(s! >= verdictSeconds, this, prop, value, `is shorter than the analysis it waits for: ${failureLimit + 1} measurements every ${intervalSeconds}s take ${verdictSeconds}s`);
+      return value;
+    };
+    if (strategy.kind === 'canary') {
+      const weights = strategy.canary?.weights ?? [5, 25, 100];
+      check(weights.length > 0 && weights.every((w) => Number.isFinite(w) && w > 0 && w <= 100), this, 'strategy.weights', weights, 'must each be in (0, 100]');
+      check(weights.every((w, i) => i === 0 || w > weights[i - 1]), this, 'strategy.weights', weights, 'must be strictly increasing');
+      const pause = pauseFor('strategy.pause', strategy.canary?.pause ?? '2m');
+      for (const w of weights) {
+        steps.push({ setWeight: w });
+        if (w < 100) steps.push({ pause: { duration: pause } }, { analysis: analysisRef });
+      }
+    } else if (strategy.kind === 'shadow') {
+      const s = strategy.shadow!;
+      const duration = pauseFor('strategy.duration', s.duration ?? '30m');
+      const percent = s.mirrorPercent ?? 100;
+      check(percent > 0 && percent <= 100, this, 'strategy.mirrorPercent', percent, 'must be in (0, 100]');
+      checkIntegerRange(this, 'strategy.replicas', s.replicas ?? 2, 1, 100);
+      managedRoutes.push({ name: 'shadow' });
+      steps.push(
+        { setCanaryScale: { replicas: s.replicas ?? 2 } },
+        { setMirrorRoute: { name: 'shadow', percentage: percent, match: [{ path: { prefix: '/' } }] } },
+        { pause: { duration } },
+        { analysis: analysisRef },
+        // A human or CI promotes the shadow (kubectl argo rollouts promote); then it continues as a canary.
+        { pause: {} },
+        { setMirrorRoute: { name: 'shadow' } },
+        { setCanaryScale: { matchTrafficWeight: true } },
+        { setWeight: 5 }, { pause: { duration: '2m' } }, { setWeight: 25 }, { pause: { duration: '2m' } },
+      );
+    } else {
+      const ab = strategy.abTest!;
+      const duration = pauseFor('strategy.duration', ab.duration ?? '1h');
+      const match = 'header' in ab.match
+        ? { headerName: ab.match.header, headerValue: { exact: ab.match.value } }
+        : { headerName: 'Cookie', headerValue: { regex: `.*\\b${ab.match.cookie}=${ab.match.value}\\b.*` } };
+      managedRoutes.push({ name: 'ab-test' });
+      steps.push(
+        { setCanaryScale: { replicas: Math.max(1, Math.ceil(e.minReplicas / 2)) } },
+        { setHeaderRoute: { name: 'ab-test', match: [match] } },
+        { pause: { duration } },
+        { analysis: analysisRef },
+        { setHeaderRoute: { name: 'ab-test' } },
+      );
+    }
+    const trafficRouting = this.trafficRouting(routing, e, managedRoutes);
+    return {
+      canary: {
+        // NGINX routing requires the Ingress's own backend (the endpoint's Service) to be the stable Service.
+        ...(routing.kind === 'replica-count' ? {} : { canaryService, stableService: routing.kind === 'nginx' ? e.serviceName : stableService, trafficRouting }),
+        // A failed analysis aborts: all traffic back to the stable version, canary pods scaled down.
+        abortScaleDownDelaySeconds: 30,
+        canaryMetadata: { labels: { 'mlops.io/track': strategy.kind === 'shadow' ? 'shadow' : 'canary', 'mlops.io/model-version': e.model.label } },
+        stableMetadata: { labels: { 'mlops.io/track': 'stable' } },
+        analysis: { ...analysisRef, startingStep: 1 },
+        steps,
+      },
+    };
+  }
+
+  private trafficRouting(routing: TrafficRouting, e: ServingEndpoint, managedRoutes: object[]): object | undefined {
+    const withRoutes = managedRoutes.length ? { managedRoutes } : {};
+    switch (routing.kind) {
+      case 'nginx': return { nginx: { stableIngress: e.name } };
+      // The endpoint's Ingress sends to its own Service, which ALB routing keeps as the root service.
+      case 'alb': return { alb: { ingress: e.name, servicePort: e.port, rootService: e.serviceName } };
+      case 'istio': return { istio: { virtualService: { name: e.name, routes: ['primary'] } }, ...withRoutes };
+      case 'gateway-api': return { plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: e.name, namespace: e.namespace } }, ...withRoutes };
+      default: return undefined;
+    }
+  }
+
+  private blueGreen(strategy: ReleaseStrategy, e: ServingEndpoint, previewService: string, analysisRef: object): object {
+    const b = strategy.blueGreen!;
+    if (b.autoPromotionSeconds !== undefined) checkIntegerRange(this, 'strategy.autoPromotionSeconds', b.autoPromotionSeconds, 30, 86400);
+    return {
+      blueGreen: {
+        activeService: e.serviceName,
+        previewService,
+        autoPromotionEnabled: b.autoPromote ?? false,
+        ...(b.autoPromotionSeconds !== undefined ? { autoPromotionSeconds: b.autoPromotionSeconds } : {}),
+        // The old version stays up this long after the switch, so switching back is instant.
+        scaleDownDelaySeconds: b.scaleDownDelaySeconds ?? 600,
+        prePromotionAnalysis: analysisRef,
+        previewMetadata: { labels: { 'mlops.io/track': 'preview', 'mlops.io/model-version': e.model.label } },
+        activeMetadata: { labels: { 'mlops.io/track': 'stable' } },
+      },
+    };
+  }
+
+  private istioVirtualService(e: ServingEndpoint): void {
+    const host = `${e.serviceName}.${e.namespace}.svc.cluster.local`;
+    new ApiObject(this.chart, 'virtual-service', {
+      apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService',
+      metadata: { name: e.name },
+      spec: {
+        hosts: [host, e.serviceName],
+        http: [{
+          name: 'primary',
+          route: [
+            { destination: { host: `${e.name}-stable`, port: { number: e.port } }, weight: 100 },
+            { destination: { host: `${e.name}-canary`, port: { number: e.port } }, weight: 0 },
+          ],
+        }],
+      },
+    } as any);
+  }
+
+  private httpRoute(e: ServingEndpoint, routing: TrafficRouting): void {
+    const g = routing.gateway!;
+    new ApiObject(this.chart, 'http-route', {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute',
+      metadata: { name: e.name },
+      spec: {
+        parentRefs: [{ name: g.gateway, ...(g.gatewayNamespace ? { namespace: g.gatewayNamespace } : {}) }],
+        rules: [{
+          backendRefs: [
+            { name: `${e.name}-stable`, port: e.port, weight: 100 },
+            { name: `${e.name}-canary`, port: e.port, weight: 0 },
+          ],
+        }],
+      },
+    } as any);
+  }
+}

@@ -1,0 +1,188 @@
+import {
+  CanaryRollout, CanaryRolloutProps, ModelRegistry, ModelServer, NoDataPolicy, PlatformTesting, PrometheusInstance, ReleaseStrategy,
+  ServingEndpoint, ServingEndpointProps, ServingMode, TrafficRouting,
+} from '../src';
+import { manifestErrors } from './harness/kubernetes';
+import { promtoolTool, testRules } from './harness/promtool';
+import { describeWithTool } from './harness/tools';
+import { TEST_CLUSTER, testPlatform } from './harness/fixtures';
+
+function setup(props: (e: ServingEndpoint) => Partial<CanaryRolloutProps> = () => ({}), endpointProps: Partial<ServingEndpointProps> = {}) {
+  const { app, stack } = testPlatform();
+  const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER });
+  const endpoint = new ServingEndpoint(stack, 'fraud', {
+    cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow(), ...endpointProps,
+  });
+  const release = new CanaryRollout(stack, 'fraud-release', { endpoint, ...props(endpoint) });
+  const out = PlatformTesting.synth(app);
+  const docs = out.manifests['aws/fraud-release.k8s.yaml'];
+  const find = (kind: string) => docs.find((d) => d.kind === kind);
+  return { release, endpoint, out, docs, find, endpointDocs: out.manifests['aws/fraud.k8s.yaml'] };
+}
+
+describe('CanaryRollout defaults', () => {
+  const { find, endpointDocs, out, release } = setup();
+  const rollout = find('Rollout');
+  const canary = rollout.spec.strategy.canary;
+
+  it('moves traffic 5% → 25% → 100% with a pause and an analysis at each step', () => {
+    expect(canary.steps).toEqual([
+      { setWeight: 5 }, { pause: { duration: '2m' } }, { analysis: expect.any(Object) },
+      { setWeight: 25 }, { pause: { duration: '2m' } }, { analysis: expect.any(Object) },
+      { setWeight: 100 },
+    ]);
+    expect(canary.analysis).toMatchObject({ startingStep: 1, templates: [{ templateName: 'fraud-release-analysis' }] });
+  });
+
+  it('analyses the new version\'s own series: success rate and p95 latency', () => {
+    const template = find('AnalysisTemplate');
+    const [success, latency] = template.spec.metrics;
+    expect(success.name).toBe('success-rate');
+    expect(success.provider.prometheus.query).toContain('rollouts_pod_template_hash="{{args.canary-hash}}"');
+    expect(success.successCondition).toBe('len(result) > 0 && !isNaN(result[0]) && result[0] >= 0.99');
+    expect(latency).toMatchObject({ name: 'latency-p95', successCondition: 'len(result) > 0 && !isNaN(result[0]) && result[0] <= 0.1' });
+    expect(success.provider.prometheus.address).toBe('http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090');
+  });
+
+  it('treats no data as inconclusive, by an explicit rule, and detects a bad canary within two minutes', () => {
+    const [success] = find('AnalysisTemplate').spec.metrics;
+    expect(success.failureCondition).toBe('len(result) > 0 && !isNaN(result[0]) && result[0] < 0.99');
+    expect(success).toMatchObject({ interval: '30s', failureLimit: 1, inconclusiveLimit: 4 });
+    expect(release.detectionSeconds).toBeLessThanOrEqual(120);
+  });
+
+  it('runs the pods under the Rollout: the Deployment is the template, the autoscaler scales the Rollout', () => {
+    expect(rollout.spec.workloadRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'fraud', scaleDown: 'never' });
+    expect(endpointDocs.find((d) => d.kind === 'Deployment').spec.replicas).toBe(0);
+    expect(endpointDocs.find((d) => d.kind === 'HorizontalPodAutoscaler').spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'fraud-release' });
+  });
+
+  it('records the model version and the promotion gates CI calls', () => {
+    expect(rollout.metadata.annotations).toMatchObject({
+      'mlops.io/model-uri': 'models:/fraud-detector/8',
+      'mlops.io/promote': 'kubectl argo rollouts promote fraud-release -n serving',
+      'mlops.io/abort': 'kubectl argo rollouts abort fraud-release -n serving',
+    });
+    expect(canary.canaryMetadata.labels).toEqual({ 'mlops.io/track': 'canary', 'mlops.io/model-version': '8' });
+  });
+
+  it('uses replica counts without a router and passes the Argo Rollouts schema check', () => {
+    expect(canary.trafficRouting).toBeUndefined();
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+});
+
+describe('CanaryRollout with routers and strategies', () => {
+  it('routes through the endpoint\'s ALB Ingress', () => {
+    const { find, out } = setup(() => ({ routing: TrafficRouting.alb() }), { mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example' } }) });
+    expect(find('Rollout').spec.strategy.canary).toMatchObject({ canaryService: 'fraud-canary', stableService: 'fraud-stable', trafficRouting: { alb: { ingress: 'fraud', rootService: 'fraud', servicePort: 8080 } } });
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('shadows with Istio mirroring, labelling the shadow\'s series', () => {
+    const { find, out } = setup(() => ({ strategy: ReleaseStrategy.shadow({ duration: '20m' }), routing: TrafficRouting.istio() }));
+    const canary = find('Rollout').spec.strategy.canary;
+    expect(canary.trafficRouting).toEqual({ istio: { virtualService: { name: 'fraud', routes: ['primary'] } }, managedRoutes: [{ name: 'shadow' }] });
+    expect(canary.steps.slice(0, 5)).toEqual([
+      { setCanaryScale: { replicas: 2 } }, { setMirrorRoute: { name: 'shadow', percentage: 100, match: [{ path: { prefix: '/' } }] } },
+      { pause: { duration: '20m' } }, { analysis: expect.any(Object) }, { pause: {} },
+    ]);
+    expect(canary.canaryMetadata.labels['mlops.io/track']).toBe('shadow');
+    expect(find('AnalysisTemplate').spec.metrics[0].provider.prometheus.query).toContain('mlops_io_track="shadow"');
+    expect(find('VirtualService').spec.http[0].name).toBe('primary');
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('runs an A/B test by header on the Gateway API, comparing challenger with champion', () => {
+    const { find, out } = setup(() => ({
+      strategy: ReleaseStrategy.abTest({ match: { header: 'x-variant', value: 'challenger' }, comparisonQuery: 'sum(rate(mlops_feedback_total{{{selector}},outcome="correct"}[1h]))', minRatio: 0.98 }),
+      routing: TrafficRouting.gatewayApi({ gateway: 'public', gatewayNamespace: 'gateways', pluginLocation: 'https://mirror.acme.example/gatewayapi-plugin-v0.5.0' }),
+    }));
+    const canary = find('Rollout').spec.strategy.canary;
+    expect(canary.steps[1]).toEqual({ setHeaderRoute: { name: 'ab-test', match: [{ headerName: 'x-variant', headerValue: { exact: 'challenger' } }] } });
+    const [metric] = find('AnalysisTemplate').spec.metrics;
+    expect(metric.provider.prometheus.query).toContain('rollouts_pod_template_hash="{{args.stable-hash}}"');
+    expect(find('HTTPRoute').spec.parentRefs).toEqual([{ name: 'public', namespace: 'gateways' }]);
+    const argo = (Object.values(out.terraform.kubernetes.resource.helm_release) as any[]).find((r) => r.name === 'argo-rollouts');
+    expect(argo.values[0]).toContain('argoproj-labs/gatewayAPI');
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('releases blue-green with analysis on the preview before promotion', () => {
+    const { find, out } = setup(() => ({ strategy: ReleaseStrategy.blueGreen({ autoPromote: true }), analysis: { onNoData: NoDataPolicy.FAIL } }));
+    const bg = find('Rollout').spec.strategy.blueGreen;
+    expect(bg).toMatchObject({ activeService: 'fraud', previewService: 'fraud-preview', autoPromotionEnabled: true, scaleDownDelaySeconds: 600 });
+    expect(bg.prePromotionAnalysis.templates).toEqual([{ templateName: 'fraud-release-analysis' }]);
+    expect(find('AnalysisTemplate').spec.metrics[0].failureCondition).toBe('len(result) == 0 || isNaN(result[0]) || (len(result) > 0 && !isNaN(result[0]) && result[0] < 0.99)');
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+});
+
+describe('CanaryRollout bad input', () => {
+  const bad = (props: (e: ServingEndpoint) => Partial<CanaryRolloutProps>, endpointProps: Partial<ServingEndpointProps> = {}) => () => setup(props, endpointProps);
+
+  it.each([
+    [() => ({ strategy: ReleaseStrategy.canary({ weights: [5, 5, 100] }) }), /CanaryRollout 'aws\/fraud-release': strategy\.weights \(\[5,5,100\]\) must be strictly increasing/],
+    [() => ({ strategy: ReleaseStrategy.canary({ weights: [0, 50] }) }), /strategy\.weights \(\[0,50\]\) must each be in \(0, 100\]/],
+    [() => ({ strategy: ReleaseStrategy.canary({ weights: [50, 150] }) }), /strategy\.weights \(\[50,150\]\) must each be in \(0, 100\]/],
+    [() => ({ strategy: ReleaseStrategy.canary({ pause: '30s' }) }), /strategy\.pause \('30s'\) is shorter than the analysis it waits for: 2 measurements every 30s take 60s/],
+    [() => ({ analysis: { successRate: 1.2 } }), /analysis\.successRate \(1\.2\) must be a share in \(0, 1\]/],
+    [() => ({ analysis: { successRate: 0 } }), /analysis\.successRate \(0\) must be a share in \(0, 1\]/],
+    [() => ({ analysis: { latencyMs: -100 } }), /analysis\.latencyMs \(-100\) must be a positive number of milliseconds/],
+    [() => ({ strategy: ReleaseStrategy.shadow() }), /routing \('replica-count'\) cannot mirror traffic, which shadow mode needs; use TrafficRouting\.istio\(\)/],
+    [() => ({ strategy: ReleaseStrategy.shadow(), routing: TrafficRouting.nginx() }), /routing \('nginx'\) cannot mirror traffic/],
+    [() => ({ routing: TrafficRouting.nginx() }), /routing \('nginx'\) needs the endpoint to have an Ingress of class 'nginx'/],
+    [() => ({ analysis: { customMetrics: [{ name: 'scores', query: 'avg(model_score{{{selector}}})', min: 0.1 }] } }), /analysis\.customMetrics\[0\]\.query \(\["model_score"\]\) are not metrics the mlflow server emits/],
+    [() => ({ prometheus: PrometheusInstance.existing({ url: 'http://p:9090', namespace: 'obs', serviceMonitorSelector: { matchLabels: { team: 'obs' } }, podMonitorSelector: {}, ruleSelector: {}, alertmanagerConfigSelector: {} }) }), /prometheus .* does not select the ServiceMonitor of 'aws\/fraud'/],
+  ])('rejects %#', (props, message) => {
+    expect(bad(props as any)).toThrow(message);
+  });
+
+  it('rejects a batch-only endpoint', () => {
+    expect(bad(() => ({}), { mode: ServingMode.batch({ inputUri: 's3://in-b/', outputUri: 's3://out-b/', command: ['x'] }) }))
+      .toThrow(/endpoint \('aws\/fraud'\) is a batch endpoint; releases are for real-time endpoints/);
+  });
+
+  it('rejects a latency analysis a server cannot measure', () => {
+    expect(bad(() => ({ analysis: { latencyMs: 100 } }), { server: ModelServer.torchServe() }))
+      .toThrow(/analysis\.latencyMs \(100\) cannot be measured at p95: the server exports no latency histogram or summary/);
+  });
+});
+
+describeWithTool(promtoolTool, 'CanaryRollout analysis queries checked by promtool', () => {
+  const { release } = setup();
+  const S = 'namespace="serving",service="fraud"';
+  const HASH = '7d9f8c6b5';
+  // An analysis query passes when `query <comparison> threshold` holds: promtool evaluates exactly that.
+  const verdict = (q: { query: string; comparison: string; threshold: number }) => `(${q.query.split('{{args.canary-hash}}').join(HASH)}) ${q.comparison} bool ${q.threshold}`;
+  const requests = (code: string, perMinute: number) => ({ series: `rest_server_requests_total{${S},rollouts_pod_template_hash="${HASH}",status_code="${code}"}`, values: `0+${perMinute}x10` });
+  const latency = (scale: number) => ['0.025', '0.05', '0.1', '+Inf'].map((le, i) => ({
+    // Healthy: p95 lands at 0.0875 s (under 100 ms); scale 2 doubles every bound, so p95 is 0.175 s.
+    series: `rest_server_request_duration_seconds_bucket{${S},rollouts_pod_template_hash="${HASH}",le="${scale === 1 ? le : le === '+Inf' ? le : String(Number(le) * scale)}"}`,
+    values: `0+${[600, 900, 1000, 1000][i]}x10`,
+  }));
+  const run = (series: object[], expectations: Array<[string, number]>) => testRules({ groups: [] }, {
+    evaluation_interval: '30s',
+    tests: [{
+      interval: '30s', input_series: series,
+      promql_expr_test: expectations.map(([metric, value]) => ({
+        expr: verdict(release.queries.find((q) => q.metric === metric)!), eval_time: '4m', exp_samples: [{ labels: '{}', value }],
+      })),
+    }],
+  });
+
+  it('passes a healthy canary', () => {
+    const result = run([requests('200', 1000), requests('500', 2), ...latency(1)], [['success-rate', 1], ['latency-p95', 1]]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('fails a canary with 5% errors', () => {
+    const result = run([requests('200', 950), requests('500', 50), ...latency(1)], [['success-rate', 0], ['latency-p95', 1]]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('fails a canary whose p95 latency doubled', () => {
+    const result = run([requests('200', 1000), ...latency(2)], [['latency-p95', 0]]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+});
