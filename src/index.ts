@@ -20,3 +20,4 @@ export * from './core/cron';
 export * from './core/prometheus';
 export * from './monitoring';
 export * from './release';
+export * from './pipeline';

@@ -1,7 +1,7 @@
 import {
-  AlertReceiver, Autoscaling, CanaryRollout, CapacityType, ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack,
-  ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack, ReferenceProfile, ReleaseStrategy,
-  ServingEndpoint, ServingMode, TrafficRouting, TrainingJob,
+  AlertReceiver, Autoscaling, CanaryRollout, CapacityType, ClusterNetwork, DataCheck, Environment, GpuTrainingCluster, InstanceType,
+  KubernetesStack, MetricGate, ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack,
+  ReferenceProfile, ReleaseStrategy, ServingEndpoint, ServingMode, TrafficRouting, TrainingJob, TrainingPipeline,
 } from '../src';
 
 /** The reference platform's context: a production platform in one account and region. */
@@ -30,6 +30,8 @@ export interface ReferencePlatform {
   /** Real-time recommendations on CPU. */
   readonly recsys: ServingEndpoint;
   readonly monitoring: MonitoringStack;
+  /** Retrains the fraud model weekly, on new data and on drift or quality alerts. */
+  readonly fraudRetrain: TrainingPipeline;
   /** Fraud model versions go out by canary, 5% → 25% → 100%, through the ALB. */
   readonly fraudRelease: CanaryRollout;
   /** Recommender versions are first shadowed (Istio mirroring). */
@@ -104,6 +106,22 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   const recsysRelease = new CanaryRollout(aws, 'recsys-shadow', {
     endpoint: recsys, strategy: ReleaseStrategy.shadow({ duration: '30m' }), routing: TrafficRouting.istio(),
   });
+  const fraudRetrain = new TrainingPipeline(aws, 'fraud-retrain', {
+    cluster, team: 'fraud', registry, model: 'fraud-detector', dataPrefix: 'fraud/transactions/',
+    image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme-ml-prod/training@sha256:9b2f4c1d7e8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c',
+    codeCommit: '4f9c2e1a7b3d5c6e8f0a1b2c3d4e5f6a7b8c9d0e',
+    dataChecks: [
+      DataCheck.minRows(100000),
+      DataCheck.type('amount', 'number'), DataCheck.range('amount', { min: 0, max: 1000000 }), DataCheck.nullRate('amount', 0),
+      DataCheck.type('merchant_risk', 'number'), DataCheck.range('merchant_risk', { min: 0, max: 1 }), DataCheck.nullRate('merchant_risk', 0.01),
+      DataCheck.type('is_fraud', 'bool'),
+    ],
+    training: { pool: 'g5-multi', command: ['python', '-m', 'fraud.train'], parameters: { epochs: '20', learning_rate: '0.0003', batch_size: '4096' } },
+    evaluation: { command: ['python', '-m', 'fraud.evaluate'], metrics: ['auc', 'precision_at_1pct'] },
+    gates: [MetricGate.atLeast('auc', 0.9), MetricGate.betterThanChampion('auc', 0.002), MetricGate.atLeast('precision_at_1pct', 0.6)],
+    promoteTo: 'staging',
+    triggers: { schedule: '0 3 * * 1', onNewData: true, onAlert: true },
+  });
   const monitoring = new MonitoringStack(aws, 'monitoring', {
     endpoints: [fraud, recsys], cluster, registry,
     drift: [{ endpoint: fraud, profile: FRAUD_REFERENCE_PROFILE }],
@@ -118,6 +136,7 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
         { receiver: 'fraud-oncall', severity: 'critical', team: 'fraud' },
         { receiver: 'ml-alerts', severity: 'warning' },
       ],
+      retrainingWebhookUrl: fraudRetrain.retrainingWebhookUrl,
     },
     budgets: [
       { name: 'fraud-team', team: 'fraud', monthlyLimitUsd: 25000 },
@@ -125,5 +144,5 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     ],
   });
   const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
-  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRelease, recsysRelease };
+  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease };
 }

@@ -39,7 +39,7 @@ describe('reference platform', () => {
   it('synthesizes an AWS stack, a Kubernetes stack and a manifest file per construct', () => {
     expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
     expect(Object.keys(out.manifests)).toEqual([
-      'platform/churn-batch.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
+      'platform/churn-batch.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-retrain.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
       'platform/monitoring.k8s.yaml', 'platform/recsys-shadow.k8s.yaml', 'platform/recsys.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml',
     ]);
   });
@@ -75,6 +75,17 @@ describe('reference platform', () => {
 
   it('passes the Kubernetes schema check', () => {
     expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('wires the parts together: drift alerts retrain, canaries scale the Rollout, endpoints read the registry', () => {
+    const monitoring = out.manifests['platform/monitoring.k8s.yaml'].find((d) => d.kind === 'AlertmanagerConfig');
+    expect(monitoring.spec.receivers.find((r: any) => r.name === 'retraining').webhookConfigs[0].url).toBe('http://fraud-retrain-trigger.fraud.svc.cluster.local:12000/retrain');
+    expect(out.manifests['platform/fraud.k8s.yaml'].find((d) => d.kind === 'ScaledObject').spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'fraud-release' });
+    const registryPolicy = out.manifests['platform/registry.k8s.yaml'].find((d) => d.kind === 'NetworkPolicy');
+    expect(registryPolicy.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']))
+      .toEqual(['batch-scoring', 'fraud', 'mlflow', 'pipelines', 'recsys', 'serving']);
+    const releases = (Object.values(out.terraform.kubernetes.resource.helm_release) as any[]).map((r) => r.name).sort();
+    expect(releases).toEqual(['argo-rollouts', 'argo-workflows', 'aws-fsx-csi-driver', 'aws-load-balancer-controller', 'cluster-autoscaler', 'keda', 'kube-prometheus-stack']);
   });
 
   it('matches the reviewed snapshot', () => {

@@ -32,6 +32,14 @@ export function resources(r: { cpu: string; memory: string; cpuLimit?: string; m
   };
 }
 
+/** The same as `resources`, as plain strings, for objects written without typed bindings (custom resources). */
+export function rawResources(r: Parameters<typeof resources>[0]): { requests: Record<string, string>; limits: Record<string, string> } {
+  return {
+    requests: { cpu: r.cpu, memory: r.memory, ...(r.extra ?? {}) },
+    limits: { cpu: r.cpuLimit ?? r.cpu, memory: r.memoryLimit ?? r.memory, ...(r.extra ?? {}) },
+  };
+}
+
 /** Egress every workload needs: DNS, and the EKS Pod Identity agent on the node. */
 export function baseEgressRules(): k8s.NetworkPolicyEgressRule[] {
   return [

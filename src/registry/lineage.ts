@@ -13,6 +13,8 @@ export const LINEAGE_TAGS = {
   imageDigest: 'mlops.lineage.image_digest',
   /** The id of the pipeline run that produced the version. */
   pipelineRun: 'mlops.lineage.pipeline_run',
+  /** What started the run: `schedule`, `new-data`, `alert` or `manual`. */
+  trigger: 'mlops.lineage.trigger',
 } as const;
 
 /** What a model version was built from. */
@@ -24,6 +26,8 @@ export interface Lineage {
   readonly imageDigest?: string;
   /** @default - not recorded */
   readonly pipelineRun?: string;
+  /** @default - not recorded */
+  readonly trigger?: string;
 }
 
 const RULES: Record<keyof Lineage, [RegExp, string]> = {
@@ -32,6 +36,7 @@ const RULES: Record<keyof Lineage, [RegExp, string]> = {
   configHash: [/^sha256:[0-9a-f]{64}$/, "'sha256:' and 64 lower-case hex digits"],
   imageDigest: [/^sha256:[0-9a-f]{64}$/, "'sha256:' and 64 lower-case hex digits"],
   pipelineRun: [/^[A-Za-z0-9._-]{1,253}$/, 'a run id of letters, digits and ._-'],
+  trigger: [/^(schedule|new-data|alert|manual)$/, "one of 'schedule', 'new-data', 'alert', 'manual'"],
 };
 
 /** The model-version tags for a lineage record; throws naming the field when a value is malformed. */
@@ -40,7 +45,7 @@ export function lineageTags(lineage: Lineage): Record<string, string> {
   for (const field of Object.keys(RULES) as Array<keyof Lineage>) {
     const value = lineage[field];
     if (value === undefined) {
-      if (field === 'imageDigest' || field === 'pipelineRun') continue;
+      if (field === 'imageDigest' || field === 'pipelineRun' || field === 'trigger') continue;
       throw new Error(`lineage.${field} is required: it must be ${RULES[field][1]}.`);
     }
     if (!RULES[field][0].test(value)) throw new Error(`lineage.${field} ('${value}') must be ${RULES[field][1]}.`);
@@ -56,6 +61,7 @@ export function parseLineage(tags: Record<string, string>): Lineage {
     codeCommit: read('codeCommit'), dataVersion: read('dataVersion'), configHash: read('configHash'),
     ...(read('imageDigest') !== undefined ? { imageDigest: read('imageDigest') } : {}),
     ...(read('pipelineRun') !== undefined ? { pipelineRun: read('pipelineRun') } : {}),
+    ...(read('trigger') !== undefined ? { trigger: read('trigger') } : {}),
   };
   lineageTags(lineage);
   return lineage;

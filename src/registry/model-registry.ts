@@ -1,5 +1,6 @@
 import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
 import { Construct, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
 import { PlatformApp } from '../core/app';
 import { check } from '../core/errors';
@@ -133,7 +134,7 @@ export interface IModelRegistry extends IConstruct {
   readonly bucketArn: string;
   readonly trackingUri: string;
   grantRead(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
-  grantWrite(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
+  grantWrite(grantee: IGrantable & Construct, options?: { model?: string; data?: boolean }): IamRolePolicy;
   model(name: string): RegisteredModel;
   /** Admits pods of a namespace to the tracking server (its NetworkPolicy). */
   allowNamespace(namespace: string): void;
@@ -173,6 +174,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   public readonly artifactServing: ArtifactServing;
   public readonly serverImage: string;
   private readonly allowedNamespaces = new Set<string>();
+  private readonly artifactBucketName: string;
 
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
     super(scope, id);
@@ -186,6 +188,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.namespace = NameRules.dnsLabel(this, 'server.namespace', server.namespace ?? 'mlflow');
     this.artifactServing = server.artifactServing ?? ArtifactServing.PROXIED;
     const bucketName = props.bucketName ?? `${base}-${context.accountId}`;
+    this.artifactBucketName = bucketName;
     const trailName = `${base}-audit`;
     const trailArn = `arn:aws:cloudtrail:${context.region}:${context.accountId}:trail/${trailName}`;
     const createTrail = props.auditTrail?.existingTrailArn === undefined;
@@ -290,8 +293,9 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.addServer(bucketName, server, context.environment.isProduction);
   }
 
+  /** The artifact bucket's name: known at synth, so manifests can hold it. */
   public get bucketName(): string {
-    return this.artifactBucket.bucketName;
+    return this.artifactBucketName;
   }
 
   public get bucketArn(): string {
@@ -309,24 +313,39 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     ]);
   }
 
-  /** Lets a workload read datasets (the DVC remote under `data/`). */
-  public grantReadData(grantee: IGrantable & Construct): IamRolePolicy {
-    return grant(grantee, this.policyName('read-data'), [...this.readStatements(DATA_PREFIX), this.kmsStatement(['kms:Decrypt'])]);
+  /** Lets a workload read datasets: the DVC remote under `data/`, or one prefix below it. */
+  public grantReadData(grantee: IGrantable & Construct, options: { prefix?: string } = {}): IamRolePolicy {
+    const prefix = this.dataPrefix(options.prefix);
+    return grant(grantee, this.policyName('read-data', options.prefix?.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '')), [...this.readStatements(prefix), this.kmsStatement(['kms:Decrypt'])]);
+  }
+
+  /** The S3 prefix of datasets (`data/`), or of one dataset below it (`data/<prefix>`, ending with '/'). */
+  public dataPrefix(prefix?: string): string {
+    if (prefix === undefined) return DATA_PREFIX;
+    check(/^[a-z0-9][a-z0-9._/-]*\/$/.test(prefix) && !prefix.includes('..'), this, 'dataPrefix', prefix, 'must be a relative prefix of lower-case letters, digits and ._-/ ending with \'/\', e.g. \'fraud/transactions/\'');
+    return `${DATA_PREFIX}${prefix}`;
+  }
+
+  /** Sends the artifact bucket's events to EventBridge (once), so that new data can start pipelines. */
+  public enableEventBridge(): void {
+    if (this.node.tryFindChild('eventbridge')) return;
+    new S3BucketNotification(this, 'eventbridge', { bucket: this.artifactBucket.bucket.id, eventbridge: true });
   }
 
   /**
    * Lets a workload write model artifacts (every model's, or one model's prefix) and datasets, and
    * read them back. Nothing is granted to delete: versions and Object Lock stay in charge.
    */
-  public grantWrite(grantee: IGrantable & Construct, options: { model?: string } = {}): IamRolePolicy {
+  public grantWrite(grantee: IGrantable & Construct, options: { model?: string; data?: boolean } = {}): IamRolePolicy {
     const prefix = this.modelsPrefix(options.model);
+    const prefixes = options.data === false ? [prefix] : [prefix, DATA_PREFIX];
     const arn = this.bucketArn;
-    return grant(grantee, this.policyName('write', options.model), [
-      ...this.readStatements(prefix, DATA_PREFIX),
+    return grant(grantee, this.policyName(options.data === false ? 'write-model' : 'write', options.model), [
+      ...this.readStatements(...prefixes),
       {
-        sid: 'WriteArtifactsAndData',
+        sid: options.data === false ? 'WriteArtifacts' : 'WriteArtifactsAndData',
         actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-        resources: [`${arn}/${prefix}*`, `${arn}/${DATA_PREFIX}*`],
+        resources: prefixes.map((p) => `${arn}/${p}*`),
       },
       this.kmsStatement(['kms:Decrypt', 'kms:GenerateDataKey']),
     ]);

@@ -1,0 +1,3 @@
+export * from './options';
+export * from './training-pipeline';
+export { GATE_SCRIPT, VALIDATE_SCRIPT, REGISTER_SCRIPT, TRIGGER_SCRIPT } from './scripts';

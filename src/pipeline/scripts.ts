@@ -1,0 +1,149 @@
+// Python the pipeline's steps run (in the registry's MLflow image: python 3, mlflow, boto3, pandas,
+// pyarrow). They are small on purpose: each reads its inputs from the environment, prints what it
+// decided, and exits non-zero to stop the run.
+
+/** Lists the data prefix, pins its version (a hash of keys and object versions) and runs the checks. */
+export const VALIDATE_SCRIPT = `
+import hashlib, io, json, os, sys
+import boto3, pandas as pd
+
+bucket, prefix = os.environ["DATA_BUCKET"], os.environ["DATA_PREFIX"]
+checks = json.loads(os.environ["DATA_CHECKS"])
+s3 = boto3.client("s3")
+objects = []
+for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+    objects += [o for o in page.get("Versions", []) if o["IsLatest"] and not o["Key"].endswith("/")]
+if not objects:
+    sys.exit(f"no data under s3://{bucket}/{prefix}")
+manifest = sorted((o["Key"], o["VersionId"], o["ETag"]) for o in objects)
+version = hashlib.sha256(json.dumps(manifest).encode()).hexdigest()[:40]
+frames = []
+for key, version_id, _ in manifest:
+    body = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].read()
+    frames.append(pd.read_parquet(io.BytesIO(body)) if key.endswith(".parquet") else pd.read_csv(io.BytesIO(body)))
+data = pd.concat(frames, ignore_index=True)
+kinds = {"number": pd.api.types.is_numeric_dtype, "string": pd.api.types.is_string_dtype,
+         "bool": pd.api.types.is_bool_dtype, "datetime": pd.api.types.is_datetime64_any_dtype}
+failures = []
+for c in checks:
+    col = c.get("column")
+    if col is not None and col not in data.columns:
+        failures.append(f"column {col} is missing"); continue
+    if c["kind"] == "type" and not kinds[c["type"]](data[col]):
+        failures.append(f"column {col} is {data[col].dtype}, not {c['type']}")
+    if c["kind"] == "null-rate" and data[col].isna().mean() > c["max"]:
+        failures.append(f"column {col} is {data[col].isna().mean():.4f} null, above {c['max']}")
+    if c["kind"] == "range":
+        lo, hi = data[col].min(), data[col].max()
+        if ("min" in c and lo < c["min"]) or ("max" in c and hi > c["max"]):
+            failures.append(f"column {col} spans [{lo}, {hi}], outside [{c.get('min')}, {c.get('max')}]")
+    if c["kind"] == "min-rows" and len(data) < c["min"]:
+        failures.append(f"{len(data)} rows, fewer than {c['min']}")
+os.makedirs("/tmp/outputs", exist_ok=True)
+open("/tmp/outputs/data-version", "w").write(version)
+json.dump(manifest, open("/tmp/outputs/data-manifest.json", "w"))
+if failures:
+    sys.exit("data validation failed: " + "; ".join(failures))
+print(f"data {version}: {len(data)} rows passed {len(checks)} checks")
+`;
+
+/** Compares the candidate with the champion and the floors; prints "passed" or exits 1 with the reasons. */
+export const GATE_SCRIPT = `
+import json, math, os, sys
+
+gates = json.loads(os.environ["GATES"])
+def metric(role, name):
+    raw = os.environ.get(f"{role}_{name}".upper().replace("-", "_"), "none").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+failures = []
+for g in gates:
+    candidate = metric("candidate", g["metric"])
+    if candidate is None:
+        failures.append(f"the evaluation reported no {g['metric']} for the candidate"); continue
+    if g["kind"] == "at-least" and candidate < g["value"]:
+        failures.append(f"{g['metric']} {candidate} is under the floor {g['value']}")
+    if g["kind"] == "at-most" and candidate > g["value"]:
+        failures.append(f"{g['metric']} {candidate} is above the ceiling {g['value']}")
+    if g["kind"] in ("better-than-champion", "lower-than-champion"):
+        champion = metric("champion", g["metric"])
+        if champion is None:
+            continue  # no champion yet: the first version is compared with the floors only
+        better = candidate - champion >= g["min_delta"] if g["kind"] == "better-than-champion" else champion - candidate >= g["min_delta"]
+        if not better:
+            failures.append(f"{g['metric']} {candidate} is not better than the champion's {champion} by {g['min_delta']}")
+if failures:
+    print("rejected: " + "; ".join(failures), file=sys.stderr)
+    sys.exit(1)
+print("passed")
+`;
+
+/** Registers the candidate run's model with its lineage and metrics, as a candidate (optionally staging). */
+export const REGISTER_SCRIPT = `
+import json, os
+import mlflow
+from mlflow import MlflowClient
+
+name, run_id = os.environ["MODEL_NAME"], os.environ["RUN_ID"]
+client = MlflowClient()
+version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=json.loads(os.environ["LINEAGE_TAGS"])).version
+for key, value in json.loads(os.environ["METRIC_TAGS"]).items():
+    client.set_model_version_tag(name, version, key, value)
+client.set_registered_model_alias(name, "candidate", version)
+if os.environ.get("PROMOTE_TO"):
+    client.set_registered_model_alias(name, os.environ["PROMOTE_TO"], version)
+print(f"registered {name} version {version}")
+`;
+
+/**
+ * The trigger service: long-polls the new-data queue and serves the retraining webhook that
+ * Alertmanager calls; each starts the pipeline's WorkflowTemplate with the trigger recorded.
+ */
+export const TRIGGER_SCRIPT = `
+import json, os, ssl, threading, time, urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+import boto3
+
+NAMESPACE, TEMPLATE = os.environ["NAMESPACE"], os.environ["WORKFLOW_TEMPLATE"]
+TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+API = f"https://kubernetes.default.svc/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/workflows"
+
+def submit(trigger, detail):
+    body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"generateName": f"{TEMPLATE}-", "labels": {"mlops.io/trigger": trigger}},
+            "spec": {"workflowTemplateRef": {"name": TEMPLATE},
+                     "arguments": {"parameters": [{"name": "trigger", "value": trigger}, {"name": "trigger-detail", "value": detail[:250]}]}}}
+    request = urllib.request.Request(API, data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": "Bearer " + open(TOKEN).read(), "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=CA), timeout=30) as response:
+        print(f"started a run for {trigger}: {response.status}", flush=True)
+
+def poll_new_data():
+    sqs = boto3.client("sqs")
+    while True:
+        messages = sqs.receive_message(QueueUrl=os.environ["QUEUE_URL"], WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", [])
+        if messages:
+            keys = [json.loads(m["Body"]).get("detail", {}).get("object", {}).get("key", "?") for m in messages]
+            submit("new-data", ",".join(keys))
+            for m in messages:
+                sqs.delete_message(QueueUrl=os.environ["QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
+
+class Webhook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        firing = [a["labels"].get("alertname", "?") for a in payload.get("alerts", []) if a.get("status") == "firing"]
+        if self.path == "/retrain" and firing:
+            submit("alert", ",".join(sorted(set(firing))))
+        self.send_response(200 if self.path == "/retrain" else 404); self.end_headers()
+    def do_GET(self):
+        self.send_response(200 if self.path == "/healthz" else 404); self.end_headers()
+
+if os.environ.get("QUEUE_URL"):
+    threading.Thread(target=poll_new_data, daemon=True).start()
+HTTPServer(("", 12000), Webhook).serve_forever()
+`;

@@ -1,0 +1,390 @@
+import { createHash } from 'crypto';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
+import { ApiObject, Construct, k8s } from '../engine';
+import { Addon, Addons } from '../core/addons';
+import { PlatformApp } from '../core/app';
+import { cronProblem } from '../core/cron';
+import { check, checkIntegerRange } from '../core/errors';
+import { grant, WorkloadIdentity } from '../core/identity';
+import { PlatformChart } from '../core/kubernetes';
+import { NameRules } from '../core/names';
+import { CostAttribution } from '../core/tags';
+import { baseEgressRules, checkPinnedImage, fromNamespaces, rawResources, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import { LINEAGE_TAGS } from '../registry/lineage';
+import type { ModelRegistry } from '../registry/model-registry';
+import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
+import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from '../training/storage';
+import { DataCheck, MetricGate, PipelineTriggers } from './options';
+import { GATE_SCRIPT, REGISTER_SCRIPT, TRIGGER_SCRIPT, VALIDATE_SCRIPT } from './scripts';
+
+/** Props of a TrainingPipeline. */
+export interface TrainingPipelineProps {
+  /** The cluster whose GPU pool trains. */
+  readonly cluster: GpuTrainingCluster;
+  /** The team (namespace) that owns the pipeline. */
+  readonly team: string;
+  /** The registry the results are registered in. */
+  readonly registry: ModelRegistry;
+  /** The registered model the pipeline produces. */
+  readonly model: string;
+  /** The training data: a prefix under the registry's `data/` (e.g. `fraud/transactions/`). */
+  readonly dataPrefix: string;
+  /** The training (and evaluation) image, by digest. */
+  readonly image: string;
+  /** Accept an image by mutable tag (not reproducible). @default false */
+  readonly allowMutableTags?: boolean;
+  /** The git commit of the training code baked into the image. */
+  readonly codeCommit: string;
+  /** Checks the data must pass. */
+  readonly dataChecks: DataCheck[];
+  readonly training: {
+    /** The pool to train on. */
+    readonly pool: string;
+    /** The training command; it logs an MLflow run with the model under `model/` and writes the run id to /tmp/outputs/run-id. */
+    readonly command: string[];
+    /** @default - every GPU of a node of the pool */
+    readonly gpus?: number;
+    /** Training parameters (hyper-parameters); their hash is the run's config hash. @default - none */
+    readonly parameters?: Record<string, string>;
+  };
+  readonly evaluation: {
+    /** The evaluation command; it writes each metric of candidate and champion to /tmp/outputs/<candidate|champion>-<metric> ("none" when there is no champion). */
+    readonly command: string[];
+    /** The metrics it produces. */
+    readonly metrics: string[];
+  };
+  /** The gates a candidate must pass to be registered. */
+  readonly gates: MetricGate[];
+  /** Move a registered candidate to this alias too (e.g. `staging`). @default - candidate only */
+  readonly promoteTo?: string;
+  readonly triggers: PipelineTriggers;
+  /** @default 21600 (six hours) */
+  readonly deadlineSeconds?: number;
+  /** Retries of a step on transient failure, with exponential backoff. @default 3 */
+  readonly retries?: number;
+}
+
+const CHECKS_COLUMN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * Automated, gated, reproducible retraining on Argo Workflows: validate the data → train on the
+ * GPU pool → evaluate against the champion → gate on the named metrics → register with lineage →
+ * optionally promote to staging; started on a schedule, on new data, or by drift and quality alerts.
+ */
+export class TrainingPipeline extends Construct {
+  public readonly name: string;
+  public readonly namespace: string;
+  public readonly identity: WorkloadIdentity;
+  public readonly chart: PlatformChart;
+  public readonly workflowTemplate: ApiObject;
+  /** `sha256:` of the training configuration (image, parameters), recorded on every version. */
+  public readonly configHash: string;
+  /** The URL Alertmanager calls to start a run (with `triggers.onAlert`). */
+  public readonly retrainingWebhookUrl?: string;
+  public readonly queue?: SqsQueue;
+
+  constructor(scope: Construct, id: string, props: TrainingPipelineProps) {
+    super(scope, id);
+    const context = PlatformApp.of(this).context;
+    this.name = NameRules.dnsLabel(this, 'id', id);
+    check(id.length <= 40, this, 'id', id, 'must be at most 40 characters');
+    const cluster = props.cluster;
+    check(cluster.teams.some((t) => t.name === props.team), this, 'team', props.team, `is not a team of cluster '${cluster.node.path}'; its teams are ${cluster.teams.map((t) => `'${t.name}'`).join(', ') || 'none'}`);
+    this.namespace = props.team;
+    const pool = cluster.pool(props.training.pool, this, 'training.pool');
+    const gpus = props.training.gpus ?? pool.gpusPerNode;
+    checkIntegerRange(this, 'training.gpus', gpus, 1, pool.gpusPerNode);
+    const digest = checkPinnedImage(this, 'image', props.image, !props.allowMutableTags);
+    check(/^[0-9a-f]{40}$/.test(props.codeCommit), this, 'codeCommit', props.codeCommit, 'must be a full git commit id (40 lower-case hex digits)');
+    props.registry.model(props.model);
+    const dataPrefix = props.registry.dataPrefix(props.dataPrefix);
+    check(props.dataChecks.length > 0, this, 'dataChecks', [], 'must hold at least one check: a run must not train on data nobody looked at');
+    props.dataChecks.forEach((c, i) => {
+      if (c.spec.column !== undefined) check(CHECKS_COLUMN.test(c.spec.column), this, `dataChecks[${i}].column`, c.spec.column, 'must be a column name');
+      if (c.spec.kind === 'null-rate') check(c.spec.max! >= 0 && c.spec.max! <= 1, this, `dataChecks[${i}].max`, c.spec.max, 'must be a share from 0 to 1');
+      if (c.spec.kind === 'range') check(c.spec.min !== undefined || c.spec.max !== undefined, this, `dataChecks[${i}]`, c.spec.column, 'needs min or max');
+    });
+    const metrics = props.evaluation.metrics;
+    check(metrics.length > 0, this, 'evaluation.metrics', metrics, 'must name what the evaluation step produces');
+    metrics.forEach((m) => check(/^[a-z][a-z0-9_]{0,62}$/.test(m), this, 'evaluation.metrics', m, 'must be lower-case letters, digits and \'_\''));
+    check(props.gates.length > 0, this, 'gates', [], 'must hold at least one gate: a run registers only a candidate that passed one');
+    props.gates.forEach((g, i) => check(metrics.includes(g.metric), this, `gates[${i}]`, g.metric,
+      `is a gate on a metric the evaluation step does not produce; it produces ${metrics.map((m) => `'${m}'`).join(', ')}`));
+    if (props.promoteTo !== undefined) {
+      check(['staging', 'champion'].includes(props.promoteTo), this, 'promoteTo', props.promoteTo, 'must be \'staging\' (or \'champion\' to skip review, which is rarely wise)');
+    }
+    const t = props.triggers;
+    check(!!(t.schedule || t.onNewData || t.onAlert), this, 'triggers', t, 'must name at least one trigger (schedule, onNewData, onAlert); runs can also be started by hand');
+    if (t.schedule !== undefined) {
+      const problem = cronProblem(t.schedule);
+      check(!problem, this, 'triggers.schedule', t.schedule, `is not a cron expression: it ${problem}`);
+    }
+    const deadline = props.deadlineSeconds ?? 21600;
+    checkIntegerRange(this, 'deadlineSeconds', deadline, 600, 7 * 86400);
+    const retries = props.retries ?? 3;
+    checkIntegerRange(this, 'retries', retries, 0, 10);
+
+    const config = { image: props.image, parameters: Object.fromEntries(Object.entries(props.training.parameters ?? {}).sort()) };
+    this.configHash = `sha256:${createHash('sha256').update(JSON.stringify(config)).digest('hex')}`;
+    CostAttribution.team(this, props.team);
+    CostAttribution.model(this, props.model);
+
+    // Least privilege: write this model's prefix, read this data prefix, nothing else.
+    this.identity = new WorkloadIdentity(this, 'identity', {
+      cluster, namespace: this.namespace, serviceAccount: this.name, roleName: context.physicalName(this.namespace, this.name),
+    });
+    props.registry.grantWrite(this.identity, { model: props.model, data: false });
+    props.registry.grantReadData(this.identity, { prefix: props.dataPrefix });
+    props.registry.allowNamespace(this.namespace);
+    Addons.require(this, Addon.argoWorkflows());
+
+    this.chart = new PlatformChart(this, { namespace: this.namespace });
+    const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'training-pipeline', 'mlops.io/model': props.model };
+    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name, labels } });
+    new k8s.KubeRole(this.chart, 'executor-role', {
+      metadata: { name: `${this.name}-executor` },
+      rules: [{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }],
+    });
+    new k8s.KubeRoleBinding(this.chart, 'executor-binding', {
+      metadata: { name: `${this.name}-executor` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${this.name}-executor` },
+      subjects: [{ kind: 'ServiceAccount', name: this.name, namespace: this.namespace }],
+    });
+    new k8s.KubeConfigMap(this.chart, 'scripts', {
+      metadata: { name: `${this.name}-scripts`, labels },
+      data: { 'validate.py': VALIDATE_SCRIPT.trimStart(), 'gate.py': GATE_SCRIPT.trimStart(), 'register.py': REGISTER_SCRIPT.trimStart(), 'trigger.py': TRIGGER_SCRIPT.trimStart() },
+    });
+
+    const lineage = {
+      [LINEAGE_TAGS.codeCommit]: props.codeCommit,
+      [LINEAGE_TAGS.dataVersion]: '{{tasks.validate.outputs.parameters.data-version}}',
+      [LINEAGE_TAGS.configHash]: this.configHash,
+      ...(digest ? { [LINEAGE_TAGS.imageDigest]: props.image.split('@')[1] } : {}),
+      [LINEAGE_TAGS.pipelineRun]: '{{workflow.name}}',
+      [LINEAGE_TAGS.trigger]: '{{workflow.parameters.trigger}}',
+    };
+    const metricTags = Object.fromEntries(metrics.map((m) => [`mlops.metrics.${m}`, `{{tasks.evaluate.outputs.parameters.candidate-${m}}}`]));
+    const gateEnv = metrics.flatMap((m) => [
+      { name: `CANDIDATE_${m.toUpperCase()}`, value: `{{tasks.evaluate.outputs.parameters.candidate-${m}}}` },
+      { name: `CHAMPION_${m.toUpperCase()}`, value: `{{tasks.evaluate.outputs.parameters.champion-${m}}}` },
+    ]);
+    const bucket = props.registry.bucketName;
+    const mlflowEnv = [
+      { name: 'MLFLOW_TRACKING_URI', value: props.registry.trackingUri },
+      { name: 'MLFLOW_EXPERIMENT_NAME', value: props.model },
+      { name: 'AWS_REGION', value: context.region }, { name: 'HOME', value: '/tmp' },
+    ];
+    const secure = { securityContext: restrictedContainerSecurityContext() };
+    const script = (file: string, env: object[], res = rawResources({ cpu: '500m', memory: '1Gi', memoryLimit: '2Gi' })) => ({
+      name: 'main', image: props.registry.serverImage, command: ['python', `/scripts/${file}`], env: [...mlflowEnv, ...env], resources: res, ...secure,
+      volumeMounts: [{ name: 'scripts', mountPath: '/scripts', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+    });
+    const output = (name: string) => ({ name, valueFrom: { path: `/tmp/outputs/${name}` } });
+    const gpuPod = {
+      nodeSelector: { [POOL_LABEL]: pool.name },
+      tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
+      priorityClassName: cluster.trainingPriorityClass,
+    };
+    const trainingVolumes = [{ name: 'shared', mountPath: SHARED_STORAGE_MOUNT }, { name: 'tmp', mountPath: '/tmp' }, { name: 'shm', mountPath: '/dev/shm' }];
+    const retryStrategy = { limit: String(retries), retryPolicy: 'OnTransientError', backoff: { duration: '1m', factor: '2', maxDuration: '30m' } };
+
+    this.workflowTemplate = new ApiObject(this.chart, 'workflow-template', {
+      apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTemplate',
+      metadata: { name: this.name, labels },
+      spec: {
+        entrypoint: 'pipeline',
+        serviceAccountName: this.name,
+        activeDeadlineSeconds: deadline,
+        // One run at a time: a second trigger waits for the first run to finish.
+        synchronization: { mutexes: [{ name: this.name }] },
+        podGC: { strategy: 'OnPodSuccess' },
+        ttlStrategy: { secondsAfterCompletion: 7 * 86400 },
+        securityContext: restrictedPodSecurityContext(1000),
+        podMetadata: { labels },
+        arguments: { parameters: [{ name: 'trigger', value: 'manual', enum: ['schedule', 'new-data', 'alert', 'manual'] }, { name: 'trigger-detail', value: '' }] },
+        volumes: [
+          { name: 'scripts', configMap: { name: `${this.name}-scripts` } },
+          { name: 'shared', persistentVolumeClaim: { claimName: SHARED_STORAGE_CLAIM } },
+        ],
+        templates: [
+          {
+            name: 'pipeline',
+            dag: {
+              tasks: [
+                { name: 'validate', template: 'validate-data' },
+                { name: 'train', template: 'train', dependencies: ['validate'] },
+                { name: 'evaluate', template: 'evaluate', dependencies: ['train'], arguments: { parameters: [{ name: 'run-id', value: '{{tasks.train.outputs.parameters.run-id}}' }] } },
+                { name: 'gate', template: 'gate', dependencies: ['evaluate'] },
+                // The gate task fails the run when the candidate loses; this condition is a second lock.
+                { name: 'register', template: 'register', dependencies: ['gate'], when: "'{{tasks.gate.outputs.result}}' == 'passed'" },
+              ],
+            },
+          },
+          {
+            name: 'validate-data', retryStrategy,
+            outputs: { parameters: [output('data-version')] },
+            container: script('validate.py', [
+              { name: 'DATA_BUCKET', value: bucket }, { name: 'DATA_PREFIX', value: dataPrefix },
+              { name: 'DATA_CHECKS', value: JSON.stringify(props.dataChecks.map((c) => c.spec)) },
+            ]),
+            volumes: [{ name: 'tmp', emptyDir: {} }],
+          },
+          {
+            name: 'train', retryStrategy, ...gpuPod,
+            outputs: { parameters: [output('run-id')] },
+            container: {
+              name: 'main', image: props.image, command: props.training.command,
+              env: [
+                ...mlflowEnv,
+                { name: 'DATA_URI', value: `s3://${bucket}/${dataPrefix}` },
+                { name: 'DATA_VERSION', value: '{{tasks.validate.outputs.parameters.data-version}}' },
+                { name: 'CODE_COMMIT', value: props.codeCommit }, { name: 'CONFIG_HASH', value: this.configHash },
+                { name: 'RUN_NAME', value: '{{workflow.name}}' },
+                { name: 'OUTPUT_URI', value: `s3://${bucket}/models/${props.model}/runs/{{workflow.name}}/` },
+                { name: 'CHECKPOINT_DIR', value: `${SHARED_STORAGE_MOUNT}/checkpoints/${this.name}/{{workflow.name}}` },
+                ...Object.entries(props.training.parameters ?? {}).map(([k, v]) => ({ name: `PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, value: v })),
+              ],
+              resources: rawResources({ cpu: String(Math.max(1, Math.floor(((pool.instanceTypes[0].vcpus ?? 8) * gpus / pool.gpusPerNode) * 0.75))), memory: `${Math.max(4, Math.floor(((pool.instanceTypes[0].memoryGiB ?? 32) * gpus / pool.gpusPerNode) * 0.75))}Gi`, extra: { 'nvidia.com/gpu': String(gpus) } }),
+              volumeMounts: trainingVolumes, ...secure,
+            },
+            volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '8Gi' } }],
+          },
+          {
+            name: 'evaluate', retryStrategy, ...gpuPod,
+            inputs: { parameters: [{ name: 'run-id' }] },
+            outputs: { parameters: metrics.flatMap((m) => [output(`candidate-${m}`), output(`champion-${m}`)]) },
+            container: {
+              name: 'main', image: props.image, command: props.evaluation.command,
+              env: [...mlflowEnv, { name: 'CANDIDATE_RUN_ID', value: '{{inputs.parameters.run-id}}' }, { name: 'CHAMPION_MODEL_URI', value: `models:/${props.model}@champion` },
+                { name: 'HELD_OUT_URI', value: `s3://${bucket}/${dataPrefix}holdout/` }, { name: 'METRICS', value: metrics.join(',') }],
+              resources: rawResources({ cpu: '2', memory: '8Gi', extra: { 'nvidia.com/gpu': '1' } }),
+              volumeMounts: trainingVolumes, ...secure,
+            },
+            volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '8Gi' } }],
+          },
+          {
+            name: 'gate',
+            container: script('gate.py', [{ name: 'GATES', value: JSON.stringify(props.gates.map((g) => g.spec)) }, ...gateEnv], rawResources({ cpu: '100m', memory: '256Mi' })),
+            volumes: [{ name: 'tmp', emptyDir: {} }],
+          },
+          {
+            name: 'register', retryStrategy,
+            container: script('register.py', [
+              { name: 'MODEL_NAME', value: props.model }, { name: 'RUN_ID', value: '{{tasks.train.outputs.parameters.run-id}}' },
+              { name: 'LINEAGE_TAGS', value: JSON.stringify(lineage) }, { name: 'METRIC_TAGS', value: JSON.stringify(metricTags) },
+              ...(props.promoteTo ? [{ name: 'PROMOTE_TO', value: props.promoteTo }] : []),
+            ]),
+            volumes: [{ name: 'tmp', emptyDir: {} }],
+          },
+        ],
+      },
+    } as any);
+
+    if (t.schedule) {
+      new ApiObject(this.chart, 'schedule', {
+        apiVersion: 'argoproj.io/v1alpha1', kind: 'CronWorkflow',
+        metadata: { name: `${this.name}-schedule`, labels },
+        spec: {
+          schedules: [t.schedule], timezone: 'UTC', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 600,
+          successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 5,
+          workflowSpec: { workflowTemplateRef: { name: this.name }, arguments: { parameters: [{ name: 'trigger', value: 'schedule' }] } },
+        },
+      } as any);
+    }
+    if (t.onNewData || t.onAlert) this.addTriggerService(props, dataPrefix, labels, !!t.onNewData, !!t.onAlert);
+    if (t.onAlert) this.retrainingWebhookUrl = `http://${this.name}-trigger.${this.namespace}.svc.cluster.local:12000/retrain`;
+  }
+
+  private addTriggerService(props: TrainingPipelineProps, dataPrefix: string, labels: Record<string, string>, onNewData: boolean, onAlert: boolean): void {
+    const context = PlatformApp.of(this).context;
+    const name = `${this.name}-trigger`;
+    const identity = new WorkloadIdentity(this, 'trigger-identity', {
+      cluster: props.cluster, namespace: this.namespace, serviceAccount: name, roleName: context.physicalName(this.namespace, name),
+    });
+    let queueUrl: string | undefined;
+    if (onNewData) {
+      const queueName = context.physicalName(this.namespace, this.name, 'new-data');
+      (this as { queue?: SqsQueue }).queue = new SqsQueue(this, 'new-data', { name: queueName, sqsManagedSseEnabled: true, messageRetentionSeconds: 345600, visibilityTimeoutSeconds: 60 });
+      const queue = this.queue!;
+      props.registry.enableEventBridge();
+      const rule = new CloudwatchEventRule(this, 'new-data-rule', {
+        name: queueName,
+        description: `New data under s3://${props.registry.bucketName}/${dataPrefix} starts ${this.name}`,
+        eventPattern: JSON.stringify({
+          source: ['aws.s3'], 'detail-type': ['Object Created'],
+          detail: { bucket: { name: [props.registry.bucketName] }, object: { key: [{ prefix: dataPrefix }] } },
+        }),
+      });
+      new CloudwatchEventTarget(this, 'new-data-target', { rule: rule.name, arn: queue.arn, targetId: 'trigger' });
+      new SqsQueuePolicy(this, 'new-data-policy', {
+        queueUrl: queue.url,
+        policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'EventBridge', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage', Resource: queue.arn, Condition: { ArnEquals: { 'aws:SourceArn': rule.arn } } },
+            { Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: queue.arn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+          ],
+        }),
+      });
+      grant(identity, `${this.name}-new-data`, [{ sid: 'ConsumeNewData', actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], resources: [queue.arn] }]);
+      // Built from the queue's name, so the manifest needs nothing from apply.
+      queueUrl = `https://sqs.${context.region}.amazonaws.com/${context.accountId}/${queueName}`;
+    }
+    const triggerLabels = { ...labels, 'app.kubernetes.io/component': 'pipeline-trigger' };
+    new k8s.KubeServiceAccount(this.chart, 'trigger-service-account', { metadata: { name } });
+    new k8s.KubeRole(this.chart, 'trigger-role', {
+      metadata: { name },
+      rules: [{ apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['create'] }, { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], resourceNames: [this.name], verbs: ['get'] }],
+    });
+    new k8s.KubeRoleBinding(this.chart, 'trigger-binding', {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: this.namespace }],
+    });
+    new k8s.KubeDeployment(this.chart, 'trigger', {
+      metadata: { name, labels: triggerLabels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+        template: {
+          metadata: { labels: { ...triggerLabels, 'app.kubernetes.io/name': name } },
+          spec: {
+            serviceAccountName: name,
+            securityContext: restrictedPodSecurityContext(1000),
+            containers: [{
+              name: 'trigger', image: props.registry.serverImage, command: ['python', '/scripts/trigger.py'],
+              env: [
+                { name: 'NAMESPACE', value: this.namespace }, { name: 'WORKFLOW_TEMPLATE', value: this.name },
+                { name: 'AWS_REGION', value: context.region }, { name: 'HOME', value: '/tmp' },
+                ...(queueUrl ? [{ name: 'QUEUE_URL', value: queueUrl }] : []),
+              ],
+              ports: [{ name: 'webhook', containerPort: 12000 }],
+              readinessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromString('webhook') }, periodSeconds: 10 },
+              livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromString('webhook') }, periodSeconds: 30 },
+              resources: resources({ cpu: '50m', memory: '128Mi', cpuLimit: '250m', memoryLimit: '256Mi' }),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [{ name: 'scripts', mountPath: '/scripts', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+            }],
+            volumes: [{ name: 'scripts', configMap: { name: `${this.name}-scripts` } }, { name: 'tmp', emptyDir: {} }],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this.chart, 'trigger-service', {
+      metadata: { name, labels: triggerLabels },
+      spec: { selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'webhook', port: 12000, targetPort: k8s.IntOrString.fromString('webhook') }] },
+    });
+    new k8s.KubeNetworkPolicy(this.chart, 'trigger-network-policy', {
+      metadata: { name },
+      spec: {
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': name } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: onAlert ? [{ from: fromNamespaces(['monitoring']), ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(12000) }] }] : [],
+        egress: [...baseEgressRules(), { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) }] }],
+      },
+    });
+  }
+}
