@@ -123,6 +123,7 @@ describe('TrainingPipeline bad input', () => {
     [{ codeCommit: 'main' }, /codeCommit \('main'\) must be a full git commit id/],
     [{ triggers: {} }, /triggers \(\{\}\) must name at least one trigger/],
     [{ dataPrefix: '../other/' }, /dataPrefix \('\.\.\/other\/'\) must be a relative prefix/],
+    [{ promoteTo: 'champion' }, /promoteTo \('champion'\) must be 'staging': training never promotes to production/],
   ])('rejects %j', (props, message) => {
     expect(() => setup(props as any)).toThrow(message);
   });

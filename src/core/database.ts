@@ -29,16 +29,8 @@ export function isPostgresInstanceClass(instanceClass: string): boolean {
   return !!m && (POSTGRES_CLASSES[m[1]] ?? []).includes(m[2]);
 }
 
-/** Props of a PostgresDatabase. */
-export interface PostgresDatabaseProps {
-  /** The DB instance identifier. */
-  readonly identifier: string;
-  /** The initial database's name. */
-  readonly databaseName: string;
-  /** The cluster whose workloads connect: its private subnets hold the database, its security group alone is admitted. */
-  readonly cluster: IEksCluster;
-  /** The key that encrypts storage, Performance Insights and the master password secret. */
-  readonly key: PlatformKey;
+/** The tunable settings of a PostgresDatabase (what constructs that own one pass through). */
+export interface PostgresDatabaseOptions {
   /**
    * The instance class.
    * @default 'db.t4g.medium'
@@ -69,6 +61,18 @@ export interface PostgresDatabaseProps {
    * @default '17'
    */
   readonly engineVersion?: string;
+}
+
+/** Props of a PostgresDatabase. */
+export interface PostgresDatabaseProps extends PostgresDatabaseOptions {
+  /** The DB instance identifier. */
+  readonly identifier: string;
+  /** The initial database's name. */
+  readonly databaseName: string;
+  /** The cluster whose workloads connect: its private subnets hold the database, its security group alone is admitted. */
+  readonly cluster: IEksCluster;
+  /** The key that encrypts storage, Performance Insights and the master password secret. */
+  readonly key: PlatformKey;
 }
 
 /**

@@ -58,8 +58,12 @@ export interface TrainingPipelineProps {
   };
   /** The gates a candidate must pass to be registered. */
   readonly gates: MetricGate[];
-  /** Move a registered candidate to this alias too (e.g. `staging`). @default - candidate only */
-  readonly promoteTo?: string;
+  /**
+   * Move a registered candidate to `staging` too. Production (`champion`) is never set by training:
+   * that is the release's decision (a CanaryRollout, or whoever holds the promotion role).
+   * @default - alias `candidate` only
+   */
+  readonly promoteTo?: 'staging';
   readonly triggers: PipelineTriggers;
   /** @default 21600 (six hours) */
   readonly deadlineSeconds?: number;
@@ -114,7 +118,7 @@ export class TrainingPipeline extends Construct {
     props.gates.forEach((g, i) => check(metrics.includes(g.metric), this, `gates[${i}]`, g.metric,
       `is a gate on a metric the evaluation step does not produce; it produces ${metrics.map((m) => `'${m}'`).join(', ')}`));
     if (props.promoteTo !== undefined) {
-      check(['staging', 'champion'].includes(props.promoteTo), this, 'promoteTo', props.promoteTo, 'must be \'staging\' (or \'champion\' to skip review, which is rarely wise)');
+      check(props.promoteTo === 'staging', this, 'promoteTo', props.promoteTo, 'must be \'staging\': training never promotes to production (champion); releases do');
     }
     const t = props.triggers;
     check(!!(t.schedule || t.onNewData || t.onAlert), this, 'triggers', t, 'must name at least one trigger (schedule, onNewData, onAlert); runs can also be started by hand');

@@ -10,7 +10,7 @@ import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
-import { PostgresDatabase } from '../core/database';
+import { PostgresDatabase, PostgresDatabaseOptions } from '../core/database';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 
 /** Where the registry's audit trail of object writes and deletes goes. */
@@ -44,20 +44,7 @@ export enum ArtifactServing {
 }
 
 /** Options of the registry's database. */
-export interface RegistryDatabaseOptions {
-  /** @default 'db.t4g.medium' */
-  readonly instanceClass?: string;
-  /** @default - true in a production environment, false elsewhere */
-  readonly multiAz?: boolean;
-  /** Why a production registry database runs in one zone (required to turn Multi-AZ off there). @default - none */
-  readonly singleAzReason?: string;
-  /** @default 7 */
-  readonly backupRetentionDays?: number;
-  /** @default 20 */
-  readonly allocatedStorageGiB?: number;
-  /** @default '17' */
-  readonly engineVersion?: string;
-}
+export type RegistryDatabaseOptions = PostgresDatabaseOptions;
 
 /** Ingress of the MLflow server. */
 export interface RegistryIngressOptions {
@@ -175,6 +162,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   public readonly serverImage: string;
   private readonly allowedNamespaces = new Set<string>();
   private readonly artifactBucketName: string;
+  private readonly vpcCidr: string;
 
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
     super(scope, id);
@@ -189,6 +177,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.artifactServing = server.artifactServing ?? ArtifactServing.PROXIED;
     const bucketName = props.bucketName ?? `${base}-${context.accountId}`;
     this.artifactBucketName = bucketName;
+    this.vpcCidr = props.cluster.vpcCidr;
     const trailName = `${base}-audit`;
     const trailArn = `arn:aws:cloudtrail:${context.region}:${context.accountId}:trail/${trailName}`;
     const createTrail = props.auditTrail?.existingTrailArn === undefined;
@@ -462,7 +451,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         metadata: { name: 'mlflow', labels }, spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
       });
     }
-    const ingressFrom = server.ingress ? [{ ipBlock: { cidr: '0.0.0.0/0' } }] : [];
+    // An ALB with IP targets reaches the pods from inside the VPC.
+    const ingressFrom = server.ingress ? [{ ipBlock: { cidr: this.vpcCidr } }] : [];
     new k8s.KubeNetworkPolicy(this.chart, 'network-policy', {
       metadata: { name: 'mlflow', labels },
       spec: {

@@ -12,7 +12,13 @@ const GPU_NAMESPACE = 'nvidia-system';
 export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2';
 export const DCGM_EXPORTER_IMAGE = 'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04';
 const GPU_TOLERATION: k8s.Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
-const ON_GPU_NODES = { 'nvidia.com/gpu.present': 'true' };
+/** Where the GPU node agents run: every GPU node, despite its taint, before anything else. */
+const ON_EVERY_GPU_NODE = {
+  priorityClassName: 'system-node-critical',
+  nodeSelector: { 'nvidia.com/gpu.present': 'true' },
+  tolerations: [GPU_TOLERATION],
+  automountServiceAccountToken: false,
+};
 
 /**
  * The NVIDIA device plugin (advertises `nvidia.com/gpu`) and the DCGM exporter (GPU metrics for the
@@ -41,10 +47,7 @@ export function addGpuSystemWorkloads(chart: Chart, prometheus: PrometheusInstan
       template: {
         metadata: { labels: pluginLabels },
         spec: {
-          priorityClassName: 'system-node-critical',
-          nodeSelector: ON_GPU_NODES,
-          tolerations: [GPU_TOLERATION],
-          automountServiceAccountToken: false,
+          ...ON_EVERY_GPU_NODE,
           containers: [{
             name: 'device-plugin', image: DEVICE_PLUGIN_IMAGE,
             env: [{ name: 'FAIL_ON_INIT_ERROR', value: 'false' }],
@@ -67,10 +70,7 @@ export function addGpuSystemWorkloads(chart: Chart, prometheus: PrometheusInstan
       template: {
         metadata: { labels: dcgmLabels },
         spec: {
-          priorityClassName: 'system-node-critical',
-          nodeSelector: ON_GPU_NODES,
-          tolerations: [GPU_TOLERATION],
-          automountServiceAccountToken: false,
+          ...ON_EVERY_GPU_NODE,
           containers: [{
             name: 'dcgm-exporter', image: DCGM_EXPORTER_IMAGE,
             env: [{ name: 'DCGM_EXPORTER_KUBERNETES', value: 'true' }, { name: 'DCGM_EXPORTER_LISTEN', value: ':9400' }],

@@ -208,8 +208,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     });
 
     // Managed add-ons; the VPC CNI and EBS CSI driver get their own Pod Identity roles.
-    const cni = this.addonIdentity('vpc-cni', 'kube-system', 'aws-node', 'AmazonEKS_CNI_Policy');
-    const ebs = this.addonIdentity('ebs-csi', 'kube-system', 'ebs-csi-controller-sa', 'service-role/AmazonEBSCSIDriverPolicy');
+    const cni = this.addonIdentity('vpc-cni', 'AmazonEKS_CNI_Policy');
+    const ebs = this.addonIdentity('ebs-csi', 'service-role/AmazonEBSCSIDriverPolicy');
     const podIdentityAgent = new EksAddon(this, 'addon-pod-identity-agent', { clusterName: this.cluster.name, addonName: 'eks-pod-identity-agent', resolveConflictsOnUpdate: 'OVERWRITE' });
     new EksAddon(this, 'addon-vpc-cni', {
       clusterName: this.cluster.name, addonName: 'vpc-cni', resolveConflictsOnUpdate: 'OVERWRITE',
@@ -326,7 +326,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     });
   }
 
-  private addonIdentity(name: string, _namespace: string, _serviceAccount: string, managedPolicy: string): IamRole {
+  /** A Pod Identity role for a managed add-on, with the AWS-managed policy the add-on is documented with. */
+  private addonIdentity(name: string, managedPolicy: string): IamRole {
     const role = new IamRole(this, `${name}-role`, {
       name: `${this.clusterName}-${name}`,
       assumeRolePolicy: servicePrincipalTrust('pods.eks.amazonaws.com', ['sts:AssumeRole', 'sts:TagSession']),
