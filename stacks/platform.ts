@@ -144,5 +144,7 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     ],
   });
   const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
+  // It writes into the cluster the AWS stack creates, so it deploys after it.
+  kubernetes.addDependency(aws);
   return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease };
 }

@@ -1,5 +1,6 @@
 import { PlatformApp, PlatformTesting } from '../src';
 import * as registryWithObjectLock from '../examples/registry-with-object-lock';
+import * as serveReleaseMonitor from '../examples/serve-release-monitor';
 import * as spotTraining from '../examples/spot-training';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
@@ -11,7 +12,9 @@ interface Example {
   context: ConstructorParameters<typeof PlatformApp>[0]['platform'];
 }
 
-const EXAMPLES: Record<string, Example> = { 'registry-with-object-lock': registryWithObjectLock, 'spot-training': spotTraining };
+const EXAMPLES: Record<string, Example> = {
+  'registry-with-object-lock': registryWithObjectLock, 'serve-release-monitor': serveReleaseMonitor, 'spot-training': spotTraining,
+};
 
 function synth(example: Example) {
   const app = PlatformTesting.app({ platform: example.context });
@@ -68,5 +71,27 @@ describeWithTool(terraformTool, 'example spot-training checked by terraform', ()
   it('validates and plans offline', () => {
     const plan = expectTerraformOk(checkWithTerraform(synth(spotTraining).terraform.training));
     expect(plannedResources(plan, 'aws_eks_node_group').map((g) => g.values.node_group_name).sort()).toEqual(['g5-spot', 'system']);
+  });
+});
+
+describe('example serve-release-monitor', () => {
+  const out = synth(serveReleaseMonitor);
+
+  it('releases through the NGINX Ingress, whose own Service stays the stable one', () => {
+    const rollout = out.manifests['ranking/ranker-release.k8s.yaml'].find((d) => d.kind === 'Rollout');
+    expect(rollout.spec.strategy.canary).toMatchObject({ stableService: 'ranker', canaryService: 'ranker-canary', trafficRouting: { nginx: { stableIngress: 'ranker' } } });
+  });
+
+  it('watches drift on the query length and the prediction score', () => {
+    const rules = out.manifests['ranking/monitoring.k8s.yaml'].filter((d) => d.kind === 'PrometheusRule').flatMap((d) => d.spec.groups[0].rules);
+    const features = new Set(rules.filter((r: any) => r.record === 'mlops:drift_live_fraction').map((r: any) => r.labels.feature));
+    expect([...features]).toEqual(['query_length', 'prediction']);
+  });
+});
+
+describeWithTool(terraformTool, 'example serve-release-monitor checked by terraform', () => {
+  it('validates and plans offline', () => {
+    const plan = expectTerraformOk(checkWithTerraform(synth(serveReleaseMonitor).terraform.ranking));
+    expect(plannedResources(plan, 'aws_budgets_budget')[0].values.cost_filter).toEqual([{ name: 'TagKeyValue', values: ['user:mlops.io/model$ranker'] }]);
   });
 });
