@@ -1,4 +1,4 @@
-import { ArtifactServing, AuditTrail, lineageTags, LINEAGE_TAGS, ModelAlias, ModelRegistry, ObjectLock, parseLineage, PlatformTesting, WorkloadIdentity } from '../src';
+import { ArtifactServing, AuditTrail, IdentityMechanism, lineageTags, LINEAGE_TAGS, ModelAlias, ModelRegistry, ObjectLock, parseLineage, PlatformTesting, WorkloadIdentity } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
 import { describeWithTool } from './harness/tools';
@@ -288,5 +288,25 @@ describeWithTool(terraformTool, 'ModelRegistry checked by terraform', () => {
     expect(plannedResources(p, 'aws_kms_key')[0].values).toMatchObject({ enable_key_rotation: true, deletion_window_in_days: 30 });
     expect(plannedResources(p, 'aws_s3_bucket_object_lock_configuration')[0].values.rule[0].default_retention[0]).toMatchObject({ mode: 'GOVERNANCE', days: 30 });
     expect(plannedResources(p, 'aws_s3_bucket').every((b) => b.values.force_destroy === false)).toBe(true);
+  });
+});
+
+describe('ModelRegistry on a cluster that uses IRSA', () => {
+  const { app, stack } = testPlatform();
+  const cluster = { ...TEST_CLUSTER, identityMechanism: IdentityMechanism.irsa({ oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC', issuer: 'oidc.eks.eu-west-1.amazonaws.com/id/ABC' }) };
+  new ModelRegistry(stack, 'registry', { cluster });
+  const out = PlatformTesting.synth(app);
+
+  it('trusts the service account\'s OIDC token and annotates the service account with the role', () => {
+    expect(resourcesOf(out.terraform.aws, 'aws_eks_pod_identity_association')).toEqual({});
+    const trust = JSON.parse(onlyResource(out.terraform.aws, 'aws_iam_role').assume_role_policy).Statement[0];
+    expect(trust).toMatchObject({
+      Principal: { Federated: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC' },
+      Action: ['sts:AssumeRoleWithWebIdentity'],
+      Condition: { StringEquals: { 'oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub': 'system:serviceaccount:mlflow:mlflow', 'oidc.eks.eu-west-1.amazonaws.com/id/ABC:aud': 'sts.amazonaws.com' } },
+    });
+    const sa = out.manifests['aws/registry.k8s.yaml'].find((d) => d.kind === 'ServiceAccount');
+    expect(sa.metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/acme-dev-registry-server' });
+    expect(manifestErrors(out.manifests)).toEqual([]);
   });
 });

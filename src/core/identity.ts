@@ -18,6 +18,30 @@ export interface IEksCluster {
   readonly privateSubnetIds: string[];
   /** The security group of the cluster's nodes and pods; databases admit only it. */
   readonly workloadSecurityGroupId: string;
+  /**
+   * How workloads get AWS credentials.
+   * @default IdentityMechanism.podIdentity()
+   */
+  readonly identityMechanism?: IdentityMechanism;
+}
+
+/** How a cluster's workloads assume their IAM roles. */
+export class IdentityMechanism {
+  /** EKS Pod Identity: an association per service account; no annotation on the service account. */
+  public static podIdentity(): IdentityMechanism {
+    return new IdentityMechanism();
+  }
+
+  /**
+   * IAM roles for service accounts (IRSA), for clusters without the Pod Identity agent: roles trust
+   * the cluster's OIDC provider for one `system:serviceaccount:<namespace>:<name>` each, and service
+   * accounts carry the role ARN as an annotation.
+   */
+  public static irsa(props: { readonly oidcProviderArn: string; readonly issuer: string }): IdentityMechanism {
+    return new IdentityMechanism(props);
+  }
+
+  private constructor(public readonly irsa?: { readonly oidcProviderArn: string; readonly issuer: string }) {}
 }
 
 /** Attributes of an EKS cluster created elsewhere. */
@@ -92,14 +116,18 @@ export interface WorkloadIdentityProps {
 
 /**
  * The AWS identity of one Kubernetes workload: an IAM role that only the EKS Pod Identity agent may
- * assume, bound by a Pod Identity association to one service account in one namespace. It starts
+ * assume, bound by a Pod Identity association to one service account in one namespace (or, with
+ * `IdentityMechanism.irsa`, that only that service account's OIDC token may assume). It starts
  * with no permissions; `grant...` methods of other constructs add exactly what the workload needs.
  */
 export class WorkloadIdentity extends Construct implements IGrantable {
   public readonly grantRole: IamRole;
-  public readonly association: EksPodIdentityAssociation;
+  /** The Pod Identity association (not with IRSA). */
+  public readonly association?: EksPodIdentityAssociation;
   public readonly namespace: string;
   public readonly serviceAccount: string;
+  /** What the workload's ServiceAccount must carry (the role ARN with IRSA; nothing with Pod Identity). */
+  public readonly serviceAccountAnnotations: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: WorkloadIdentityProps) {
     super(scope, id);
@@ -107,26 +135,34 @@ export class WorkloadIdentity extends Construct implements IGrantable {
     this.namespace = NameRules.dnsLabel(this, 'namespace', props.namespace);
     this.serviceAccount = NameRules.dnsSubdomain(this, 'serviceAccount', props.serviceAccount);
     const roleName = NameRules.iamName(this, 'roleName', props.roleName ?? context.physicalName(props.namespace, props.serviceAccount));
+    const irsa = props.cluster.identityMechanism?.irsa;
+    const trust = irsa
+      ? {
+        Sid: 'IamRolesForServiceAccounts', Effect: 'Allow', Principal: { Federated: irsa.oidcProviderArn }, Action: ['sts:AssumeRoleWithWebIdentity'],
+        Condition: { StringEquals: { [`${irsa.issuer}:sub`]: `system:serviceaccount:${this.namespace}:${this.serviceAccount}`, [`${irsa.issuer}:aud`]: 'sts.amazonaws.com' } },
+      }
+      : {
+        Sid: 'EksPodIdentity', Effect: 'Allow', Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Condition: { StringEquals: { 'aws:SourceAccount': context.accountId } },
+      };
+    if (irsa) check(!/^https?:\/\//.test(irsa.issuer), this, 'cluster.identityMechanism.issuer', irsa.issuer, 'must be the issuer without https://, e.g. oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE');
     this.grantRole = new IamRole(this, 'role', {
       name: roleName,
-      description: `Workload identity of ${props.namespace}/${props.serviceAccount} (EKS Pod Identity)`,
-      assumeRolePolicy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{
-          Sid: 'EksPodIdentity',
-          Effect: 'Allow',
-          Principal: { Service: 'pods.eks.amazonaws.com' },
-          Action: ['sts:AssumeRole', 'sts:TagSession'],
-          Condition: { StringEquals: { 'aws:SourceAccount': context.accountId } },
-        }],
-      }),
+      description: `Workload identity of ${props.namespace}/${props.serviceAccount} (${irsa ? 'IRSA' : 'EKS Pod Identity'})`,
+      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [trust] }),
       maxSessionDuration: 3600,
     });
-    this.association = new EksPodIdentityAssociation(this, 'association', {
-      clusterName: props.cluster.clusterName,
-      namespace: this.namespace,
-      serviceAccount: this.serviceAccount,
-      roleArn: this.grantRole.arn,
-    });
+    if (irsa) {
+      // The ARN is built from the name: the manifest needs nothing from apply.
+      this.serviceAccountAnnotations = { 'eks.amazonaws.com/role-arn': `arn:aws:iam::${context.accountId}:role/${roleName}` };
+    } else {
+      this.serviceAccountAnnotations = {};
+      this.association = new EksPodIdentityAssociation(this, 'association', {
+        clusterName: props.cluster.clusterName,
+        namespace: this.namespace,
+        serviceAccount: this.serviceAccount,
+        roleArn: this.grantRole.arn,
+      });
+    }
   }
 }

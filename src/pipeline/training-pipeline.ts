@@ -147,7 +147,7 @@ export class TrainingPipeline extends Construct {
 
     this.chart = new PlatformChart(this, { namespace: this.namespace });
     const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'training-pipeline', 'mlops.io/model': props.model };
-    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name, labels } });
+    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name, labels, annotations: this.identity.serviceAccountAnnotations } });
     new k8s.KubeRole(this.chart, 'executor-role', {
       metadata: { name: `${this.name}-executor` },
       rules: [{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }],
@@ -338,7 +338,7 @@ export class TrainingPipeline extends Construct {
       queueUrl = `https://sqs.${context.region}.amazonaws.com/${context.accountId}/${queueName}`;
     }
     const triggerLabels = { ...labels, 'app.kubernetes.io/component': 'pipeline-trigger' };
-    new k8s.KubeServiceAccount(this.chart, 'trigger-service-account', { metadata: { name } });
+    new k8s.KubeServiceAccount(this.chart, 'trigger-service-account', { metadata: { name, annotations: identity.serviceAccountAnnotations } });
     new k8s.KubeRole(this.chart, 'trigger-role', {
       metadata: { name },
       rules: [{ apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['create'] }, { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], resourceNames: [this.name], verbs: ['get'] }],

@@ -390,7 +390,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     const probe = (path: string, extra: Partial<k8s.Probe>): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString('http') }, timeoutSeconds: 5, ...extra });
 
     new k8s.KubeServiceAccount(this.chart, 'service-account', {
-      metadata: { name: 'mlflow', labels }, automountServiceAccountToken: false,
+      metadata: { name: 'mlflow', labels, annotations: this.serverIdentity.serviceAccountAnnotations }, automountServiceAccountToken: false,
     });
     new k8s.KubeDeployment(this.chart, 'deployment', {
       metadata: { name: 'mlflow', labels },

@@ -139,7 +139,7 @@ export class ServingEndpoint extends Construct {
     this.readPolicy = props.model.grantRead(this.identity);
     registry.allowNamespace(this.namespace);
     this.chart = new PlatformChart(this, { namespace: this.namespace });
-    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name }, automountServiceAccountToken: false });
+    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name, annotations: this.identity.serviceAccountAnnotations }, automountServiceAccountToken: false });
 
     const podTemplate = this.podTemplate(props, registry, readiness, gpus, pool);
     if (this.mode.kind === 'realtime') {

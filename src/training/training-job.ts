@@ -112,7 +112,7 @@ export class TrainingJob extends Construct {
     const service = `${this.jobName}-workers`;
     this.chart = new PlatformChart(this, { namespace: this.namespace });
 
-    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.jobName, labels }, automountServiceAccountToken: false });
+    new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.jobName, labels, annotations: this.identity.serviceAccountAnnotations }, automountServiceAccountToken: false });
     new k8s.KubeService(this.chart, 'workers', {
       metadata: { name: service, labels },
       spec: { clusterIp: 'None', publishNotReadyAddresses: true, selector: labels, ports: [{ name: 'rendezvous', port: RENDEZVOUS_PORT }] },
