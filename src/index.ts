@@ -21,3 +21,4 @@ export * from './core/prometheus';
 export * from './monitoring';
 export * from './release';
 export * from './pipeline';
+export * from './policy';

@@ -2,6 +2,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { ApiObject, Construct, Fn, JsonPatch, k8s, Token } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PrometheusInstance } from '../core/prometheus';
+import { suppress } from '../policy/rule';
 import { PlatformApp } from '../core/app';
 import { cronProblem } from '../core/cron';
 import { check, checkIntegerRange } from '../core/errors';
@@ -321,7 +322,12 @@ export class ServingEndpoint extends Construct {
 
   private addDeployment(template: k8s.PodTemplateSpec, replicas: number): k8s.KubeDeployment {
     const deployment = new k8s.KubeDeployment(this.chart, 'deployment', {
-      metadata: { name: this.name, labels: this.selectorLabels },
+      metadata: {
+        name: this.name, labels: this.selectorLabels,
+        annotations: this.mode.kind === 'streaming'
+          ? suppress({ id: 'MLOPS-K8S3', reason: 'A stream consumer runs your command, which serves no health endpoint; KEDA scales it on lag.' })
+          : undefined,
+      },
       spec: {
         replicas,
         revisionHistoryLimit: 5,

@@ -1,5 +1,6 @@
 import { ApiObject, Chart, k8s } from '../engine';
 import type { PrometheusInstance } from '../core/prometheus';
+import { suppress } from '../policy/rule';
 import { resources } from '../core/workloads';
 import type { GpuPool } from './gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SharedDatasetStorage } from './storage';
@@ -40,7 +41,13 @@ export function addGpuSystemWorkloads(chart: Chart, prometheus: PrometheusInstan
 
   const pluginLabels = { 'app.kubernetes.io/name': 'nvidia-device-plugin' };
   new k8s.KubeDaemonSet(chart, 'device-plugin', {
-    metadata: { name: 'nvidia-device-plugin', namespace: GPU_NAMESPACE, labels: pluginLabels },
+    metadata: {
+      name: 'nvidia-device-plugin', namespace: GPU_NAMESPACE, labels: pluginLabels,
+      annotations: suppress(
+        { id: 'MLOPS-K8S1', reason: 'The device plugin writes its socket into the kubelet\'s root-owned device-plugin folder.' },
+        { id: 'MLOPS-K8S3', reason: 'The device plugin serves no health endpoint; the kubelet re-registers it when its socket goes away.' },
+      ),
+    },
     spec: {
       selector: { matchLabels: pluginLabels },
       updateStrategy: { type: 'RollingUpdate' },
@@ -64,7 +71,10 @@ export function addGpuSystemWorkloads(chart: Chart, prometheus: PrometheusInstan
 
   const dcgmLabels = { 'app.kubernetes.io/name': 'dcgm-exporter' };
   new k8s.KubeDaemonSet(chart, 'dcgm-exporter', {
-    metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: dcgmLabels },
+    metadata: {
+      name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: dcgmLabels,
+      annotations: suppress({ id: 'MLOPS-K8S1', reason: 'DCGM reads GPU profiling counters, which needs root and SYS_ADMIN.' }),
+    },
     spec: {
       selector: { matchLabels: dcgmLabels },
       template: {
