@@ -155,7 +155,7 @@ describe('the Terraform ↔ Kubernetes bridge', () => {
     new PlatformStack(app, 'local');
     new PlatformStack(app, 'remote', { backend: StateBackend.s3({ bucket: 'acme-tfstate', keyPrefix: 'ml' }) });
     const out = PlatformTesting.synth(app);
-    expect(out.terraform.local.terraform.backend.local.path).toBe('../../state/local.tfstate');
+    expect(out.terraform.local.terraform.backend.local.path).toBe('../../../terraform-state/local.tfstate');
     expect(out.terraform.remote.terraform.backend.s3).toMatchObject({ bucket: 'acme-tfstate', key: 'ml/remote.tfstate', encrypt: true, use_lockfile: true });
   });
 });

@@ -26,10 +26,11 @@ export abstract class StateBackend {
 
   /**
    * A local state file per stack at `<directory>/<stack>.tfstate`, relative to the stack's folder in
-   * `cdktf.out/stacks/` so the synthesized JSON holds no absolute path. Good for trying things out;
-   * teams use `StateBackend.s3`.
+   * `cdktf.out/stacks/` so the synthesized JSON holds no absolute path. The default puts the files in
+   * `terraform-state/` beside `cdktf.out`, so that deleting `cdktf.out` never deletes state. Good for
+   * trying things out; teams use `StateBackend.s3`.
    */
-  public static local(directory = '../../state'): StateBackend {
+  public static local(directory = '../../../terraform-state'): StateBackend {
     return new (class extends StateBackend {
       public bind(stack: TerraformStack): void {
         new LocalBackend(stack, { path: `${directory}/${stack.node.id}.tfstate` });
