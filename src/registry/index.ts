@@ -1,2 +1,3 @@
 export * from './model-registry';
 export * from './lineage';
+export { ALIAS_GATE_SCRIPT, nginxConfig, PROMOTION_PORT } from './promotion-gate';

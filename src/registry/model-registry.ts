@@ -11,6 +11,7 @@ import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
 import { PostgresDatabase, PostgresDatabaseOptions } from '../core/database';
+import { GATE_PORT, ALIAS_GATE_SCRIPT, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT } from './promotion-gate';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 
 /** Where the registry's audit trail of object writes and deletes goes. */
@@ -78,6 +79,26 @@ export interface RegistryServerOptions {
   readonly ingress?: RegistryIngressOptions;
 }
 
+/** Who may move the production aliases. */
+export interface RegistryGovernanceOptions {
+  /**
+   * Namespaces whose pods may use the promotion endpoint (`promotionUri`), e.g. the namespace of the
+   * CI runners that promote a model to production.
+   * @default - none: only an operator with `kubectl port-forward` rights to the registry namespace
+   */
+  readonly promoterNamespaces?: string[];
+  /**
+   * Aliases that only the promotion endpoint may set or delete.
+   * @default ['champion']
+   */
+  readonly protectedAliases?: string[];
+  /**
+   * The NGINX image of the gate sidecar (unprivileged build), pinned.
+   * @default 'nginxinc/nginx-unprivileged:1.27.4-alpine'
+   */
+  readonly proxyImage?: string;
+}
+
 /** Props of a ModelRegistry. */
 export interface ModelRegistryProps {
   /** The cluster the MLflow server runs in; its private subnets hold the database. */
@@ -113,6 +134,8 @@ export interface ModelRegistryProps {
   readonly database?: RegistryDatabaseOptions;
   /** @default - MLflow in namespace `mlflow`, proxied artifacts, no Ingress */
   readonly server?: RegistryServerOptions;
+  /** @default - `champion` is moved only through the promotion endpoint, which no namespace may reach */
+  readonly governance?: RegistryGovernanceOptions;
 }
 
 /** What other constructs need of a registry. */
@@ -156,6 +179,10 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   public readonly namespace: string;
   /** The in-cluster URI of the tracking server (`MLFLOW_TRACKING_URI`). */
   public readonly trackingUri: string;
+  /** The in-cluster URI of the promotion endpoint: the only one that may move protected aliases. */
+  public readonly promotionUri: string;
+  /** Aliases only the promotion endpoint may move. */
+  public readonly protectedAliases: string[];
   /** The DVC remote for datasets (`dvc remote add -d registry <url>`). */
   public readonly dvcRemoteUrl: string;
   public readonly artifactServing: ArtifactServing;
@@ -276,10 +303,13 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     });
 
     this.trackingUri = `http://mlflow.${this.namespace}.svc.cluster.local:${MLFLOW_PORT}`;
+    this.promotionUri = `http://mlflow-promotion.${this.namespace}.svc.cluster.local:${PROMOTION_PORT}`;
+    this.protectedAliases = props.governance?.protectedAliases ?? ['champion'];
+    this.protectedAliases.forEach((a) => check(/^[A-Za-z_][A-Za-z0-9_-]{0,254}$/.test(a), this, 'governance.protectedAliases', a, 'must be an MLflow alias'));
     this.dvcRemoteUrl = `s3://${bucketName}/${DATA_PREFIX.slice(0, -1)}`;
     this.chart = new PlatformChart(this, { namespace: this.namespace });
     this.serverImage = props.server?.image ?? MLFLOW_IMAGE;
-    this.addServer(bucketName, server, context.environment.isProduction);
+    this.addServer(bucketName, server, context.environment.isProduction, props.governance ?? {});
   }
 
   /** The artifact bucket's name: known at synth, so manifests can hold it. */
@@ -374,7 +404,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     return { sid: 'UseRegistryKeyThroughS3', actions, resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } } };
   }
 
-  private addServer(bucketName: string, server: RegistryServerOptions, production: boolean): void {
+  private addServer(bucketName: string, server: RegistryServerOptions, production: boolean, governance: RegistryGovernanceOptions): void {
     const replicas = server.replicas ?? (production ? 2 : 1);
     check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 20, this, 'server.replicas', replicas, 'must be a whole number from 1 to 20');
     const image = this.serverImage;
@@ -387,7 +417,15 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       ? ['--serve-artifacts', `--artifacts-destination=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`]
       : ['--no-serve-artifacts', `--default-artifact-root=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`];
     const secretEnv = (name: string, key: string): k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: 'mlflow-db', key } } });
-    const probe = (path: string, extra: Partial<k8s.Probe>): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString('http') }, timeoutSeconds: 5, ...extra });
+    const probe = (path: string, extra: Partial<k8s.Probe>, port = 'mlflow'): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString(port) }, timeoutSeconds: 5, ...extra });
+    const proxyImage = governance.proxyImage ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine';
+    checkPinnedImage(this, 'governance.proxyImage', proxyImage);
+    const promoters = governance.promoterNamespaces ?? [];
+    promoters.forEach((ns) => NameRules.dnsLabel(this, 'governance.promoterNamespaces', ns));
+    new k8s.KubeConfigMap(this.chart, 'gate-config', {
+      metadata: { name: 'mlflow-gate', labels },
+      data: { 'nginx.conf': nginxConfig(MLFLOW_PORT), 'gate.py': ALIAS_GATE_SCRIPT.trimStart() },
+    });
 
     new k8s.KubeServiceAccount(this.chart, 'service-account', {
       metadata: { name: 'mlflow', labels, annotations: this.serverIdentity.serviceAccountAnnotations }, automountServiceAccountToken: false,
@@ -416,7 +454,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
               imagePullPolicy: 'IfNotPresent',
               command: ['mlflow', 'server'],
               args: [
-                '--host=0.0.0.0', `--port=${MLFLOW_PORT}`,
+                // Behind the gate: no NetworkPolicy admits this port, clients use the sidecar's.
+                '--host=0.0.0.0', `--port=${MLFLOW_LOCAL_PORT}`,
                 // The password comes from PGPASSWORD (libpq), so no secret is ever part of a URI or a command line.
                 '--backend-store-uri=postgresql://$(DB_USERNAME)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)',
                 ...artifactArgs,
@@ -429,15 +468,42 @@ export class ModelRegistry extends Construct implements IModelRegistry {
                 { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
                 { name: 'HOME', value: '/tmp' },
               ],
-              ports: [{ name: 'http', containerPort: MLFLOW_PORT, protocol: 'TCP' }],
+              ports: [{ name: 'mlflow', containerPort: MLFLOW_LOCAL_PORT, protocol: 'TCP' }],
               startupProbe: probe('/health', { periodSeconds: 5, failureThreshold: 60 }),
               readinessProbe: probe('/health', { periodSeconds: 10, failureThreshold: 3 }),
               livenessProbe: probe('/health', { periodSeconds: 20, failureThreshold: 3 }),
               resources: resources({ cpu: '500m', memory: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' }),
               securityContext: restrictedContainerSecurityContext(),
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            }, {
+              name: 'gateway',
+              image: proxyImage,
+              ports: [{ name: 'http', containerPort: MLFLOW_PORT, protocol: 'TCP' }, { name: 'promotion', containerPort: PROMOTION_PORT, protocol: 'TCP' }],
+              readinessProbe: probe('/health', { periodSeconds: 10, failureThreshold: 3 }, 'http'),
+              livenessProbe: probe('/health', { periodSeconds: 20, failureThreshold: 6 }, 'http'),
+              resources: resources({ cpu: '100m', memory: '64Mi', cpuLimit: '1', memoryLimit: '256Mi' }),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [{ name: 'gate', mountPath: '/etc/nginx/nginx.conf', subPath: 'nginx.conf', readOnly: true }, { name: 'proxy-tmp', mountPath: '/tmp' }],
+            }, {
+              name: 'alias-gate',
+              image,
+              command: ['python', '/gate/gate.py'],
+              env: [
+                { name: 'UPSTREAM', value: `http://127.0.0.1:${MLFLOW_LOCAL_PORT}` }, { name: 'PORT', value: String(GATE_PORT) },
+                { name: 'PROTECTED_ALIASES', value: this.protectedAliases.join(',') },
+              ],
+              ports: [{ name: 'gate', containerPort: GATE_PORT, protocol: 'TCP' }],
+              readinessProbe: probe('/healthz', { periodSeconds: 10 }, 'gate'),
+              livenessProbe: probe('/healthz', { periodSeconds: 20 }, 'gate'),
+              resources: resources({ cpu: '50m', memory: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' }),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [{ name: 'gate', mountPath: '/gate', readOnly: true }],
             }],
-            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } }],
+            volumes: [
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } },
+              { name: 'proxy-tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } },
+              { name: 'gate', configMap: { name: 'mlflow-gate' } },
+            ],
           },
         },
       },
@@ -445,6 +511,10 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     new k8s.KubeService(this.chart, 'service', {
       metadata: { name: 'mlflow', labels },
       spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 'http', port: MLFLOW_PORT, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' }] },
+    });
+    new k8s.KubeService(this.chart, 'promotion-service', {
+      metadata: { name: 'mlflow-promotion', labels },
+      spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 'promotion', port: PROMOTION_PORT, targetPort: k8s.IntOrString.fromString('promotion'), protocol: 'TCP' }] },
     });
     if (replicas > 1) {
       new k8s.KubePodDisruptionBudget(this.chart, 'disruption-budget', {
@@ -462,7 +532,11 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         ingress: [{
           from: KubernetesLazy.any({ produce: () => [...fromNamespaces([...this.allowedNamespaces].sort()), ...ingressFrom] }) as unknown as k8s.NetworkPolicyPeer[],
           ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(MLFLOW_PORT) }],
-        }],
+        }, ...(promoters.length ? [{
+          // Only promoters reach the port that may move protected aliases.
+          from: fromNamespaces(promoters),
+          ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(PROMOTION_PORT) }],
+        }] : [])],
         egress: [
           ...baseEgressRules(),
           { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(5432) }] },
