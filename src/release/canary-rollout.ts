@@ -162,7 +162,12 @@ export class CanaryRollout extends Construct {
     };
     const strategySpec = strategy.kind === 'blue-green'
       ? this.blueGreen(strategy, e, service('preview'), analysisRef)
-      : this.canary(strategy, routing, e, service('canary'), service('stable'), analysisRef, intervalSeconds!, failureLimit);
+      : this.canary(strategy, routing, e,
+        // Without a router the split is by replicas and needs no Services of its own; NGINX keeps the
+        // Ingress's own backend (the endpoint's Service) as the stable one.
+        routing.kind === 'replica-count' ? '' : service('canary'),
+        routing.kind === 'replica-count' ? '' : routing.kind === 'nginx' ? e.serviceName : service('stable'),
+        analysisRef, intervalSeconds!, failureLimit);
 
     this.rollout = new ApiObject(this.chart, 'rollout', {
       apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout',
@@ -263,8 +268,7 @@ export class CanaryRollout extends Construct {
     const trafficRouting = this.trafficRouting(routing, e, managedRoutes);
     return {
       canary: {
-        // NGINX routing requires the Ingress's own backend (the endpoint's Service) to be the stable Service.
-        ...(routing.kind === 'replica-count' ? {} : { canaryService, stableService: routing.kind === 'nginx' ? e.serviceName : stableService, trafficRouting }),
+        ...(routing.kind === 'replica-count' ? {} : { canaryService, stableService, trafficRouting }),
         // A failed analysis aborts: all traffic back to the stable version, canary pods scaled down.
         abortScaleDownDelaySeconds: 30,
         canaryMetadata: { labels: { 'mlops.io/track': strategy.kind === 'shadow' ? 'shadow' : 'canary', 'mlops.io/model-version': e.model.label } },
