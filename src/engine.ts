@@ -18,7 +18,7 @@ export {
   TerraformStack,
   Token,
 } from 'cdktf';
-export type { AppConfig as TerraformAppConfig, IAspect, TerraformResourceLifecycle } from 'cdktf';
+export type { AppConfig as TerraformAppConfig, IAspect, ITerraformDependable, TerraformResourceLifecycle } from 'cdktf';
 export { Construct } from 'constructs';
 export type { IConstruct } from 'constructs';
 export { App as KubernetesApp, ApiObject, Chart, JsonPatch, Lazy as KubernetesLazy, Yaml } from 'cdk8s';

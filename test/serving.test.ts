@@ -181,7 +181,14 @@ describe('ServingEndpoint batch and streaming', () => {
     const policy = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).find((p: any) => p.name === 'fraud-kafka') as any;
     expect(policyStatements(policy.policy).find((s) => s.Sid === 'ReadInput').Resource).toEqual(['arn:aws:kafka:eu-west-1:123456789012:topic/events/abc-123/transactions']);
     expect(policyStatements(policy.policy).find((s) => s.Sid === 'ConsumerGroup').Resource).toEqual(['arn:aws:kafka:eu-west-1:123456789012:group/events/abc-123/fraud']);
-    expect(kind('TriggerAuthentication')[0].spec.podIdentity).toEqual({ provider: 'aws', identityOwner: 'workload' });
+    expect(kind('TriggerAuthentication')[0].spec.podIdentity).toEqual({ provider: 'aws' });
+    // KEDA reads the lag with its own Pod Identity role, allowed to describe just this topic and group.
+    const keda = (Object.values(resourcesOf(aws, 'aws_eks_pod_identity_association')) as any[]).find((a) => a.namespace === 'keda');
+    expect(keda.service_account).toBe('keda-operator');
+    const lag = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).find((p: any) => p.name === 'serving-fraud-lag') as any;
+    expect(lag.role).toBe('acme-dev-keda-keda-operator');
+    expect(lag.depends_on).toEqual([expect.stringMatching(/^aws_iam_role\.keda-operator-identity_role_/)]);
+    expect(policyStatements(lag.policy).flatMap((s) => s.Action)).toEqual(['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster', 'kafka-cluster:DescribeTopic', 'kafka-cluster:DescribeGroup']);
     expect(manifestErrors(out.manifests)).toEqual([]);
   });
 });

@@ -128,6 +128,8 @@ export class WorkloadIdentity extends Construct implements IGrantable {
   public readonly serviceAccount: string;
   /** What the workload's ServiceAccount must carry (the role ARN with IRSA; nothing with Pod Identity). */
   public readonly serviceAccountAnnotations: Record<string, string>;
+  /** The role's name (known at synth; other stacks attach policies by it). */
+  public readonly roleName: string;
 
   constructor(scope: Construct, id: string, props: WorkloadIdentityProps) {
     super(scope, id);
@@ -135,6 +137,7 @@ export class WorkloadIdentity extends Construct implements IGrantable {
     this.namespace = NameRules.dnsLabel(this, 'namespace', props.namespace);
     this.serviceAccount = NameRules.dnsSubdomain(this, 'serviceAccount', props.serviceAccount);
     const roleName = NameRules.iamName(this, 'roleName', props.roleName ?? context.physicalName(props.namespace, props.serviceAccount));
+    this.roleName = roleName;
     const irsa = props.cluster.identityMechanism?.irsa;
     const trust = irsa
       ? {

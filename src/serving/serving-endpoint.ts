@@ -1,12 +1,13 @@
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { ApiObject, Construct, Fn, JsonPatch, k8s, Token } from '../engine';
+import { ApiObject, Construct, Fn, JsonPatch, k8s, TerraformStack, Token } from '../engine';
+import type { ITerraformDependable } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PrometheusInstance } from '../core/prometheus';
 import { suppress } from '../policy/rule';
 import { PlatformApp } from '../core/app';
 import { cronProblem } from '../core/cron';
 import { check, checkIntegerRange } from '../core/errors';
-import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
+import { grant, IEksCluster, policyDocument, WorkloadIdentity } from '../core/identity';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
@@ -415,11 +416,21 @@ export class ServingEndpoint extends Construct {
       ]);
       metadata.sasl = 'aws_msk_iam';
       metadata.awsRegion = context.region;
-      // KEDA reads the lag with the workload's own role (identityOwner: workload).
+      // KEDA reads the lag with its own Pod Identity role, which may describe just this group and topic.
+      const keda = kedaOperatorRole(this, this.cluster);
+      new IamRolePolicy(this, 'keda-lag', {
+        name: `${this.namespace}-${this.name}-lag`,
+        role: keda.name,
+        dependsOn: keda.dependsOn,
+        policy: policyDocument([
+          { sid: 'Connect', actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'], resources: [msk.clusterArn] },
+          { sid: 'ReadLag', actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:DescribeGroup'], resources: [under('topic', st.inputTopic), under('group', st.consumerGroup ?? this.name)] },
+        ]),
+      });
       new ApiObject(this.chart, 'trigger-auth', {
         apiVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication',
         metadata: { name: `${this.name}-msk` },
-        spec: { podIdentity: { provider: 'aws', identityOwner: 'workload' } },
+        spec: { podIdentity: { provider: 'aws' } },
       } as any);
       authenticationRef = { name: `${this.name}-msk` };
     }
@@ -523,6 +534,25 @@ export class ServingEndpoint extends Construct {
       new k8s.KubeJob(this.chart, 'job', { metadata: { name: this.name }, spec: jobSpec });
     }
   }
+}
+
+const kedaIdentities = new WeakMap<PlatformApp, WorkloadIdentity>();
+
+/**
+ * The name of KEDA's own role (namespace `keda`, service account `keda-operator`), created once per
+ * platform, in the stack of the first endpoint that needs it; others attach policies to it by name.
+ */
+function kedaOperatorRole(scope: Construct, cluster: IEksCluster): { name: string; dependsOn: ITerraformDependable[] } {
+  const app = PlatformApp.of(scope);
+  let identity = kedaIdentities.get(app);
+  if (!identity) {
+    identity = new WorkloadIdentity(TerraformStack.of(scope), 'keda-operator-identity', { cluster, namespace: 'keda', serviceAccount: 'keda-operator' });
+    kedaIdentities.set(app, identity);
+  }
+  const here = TerraformStack.of(scope);
+  const there = TerraformStack.of(identity);
+  if (here !== there) here.addDependency(there);
+  return { name: identity.roleName, dependsOn: here === there ? [identity.grantRole] : [] };
 }
 
 /** Splits `s3://bucket/prefix/` into bucket and prefix; the prefix ends with '/'. */
