@@ -122,6 +122,7 @@ describe('MonitoringStack bad input', () => {
     [(e: ServingEndpoint) => ({ drift: [{ endpoint: e, profile: PROFILE, window: '20s' }] }), /drift\[0\]\.window \('20s'\) is shorter than two scrape intervals \(15s\)/],
     [(e: ServingEndpoint) => ({ scrapeInterval: '1m', quality: [{ endpoint: e, window: '1m' }] }), /quality\[0\]\.window \('1m'\) is shorter than two scrape intervals \(1m\)/],
     [(e: ServingEndpoint) => ({ objectives: [{ endpoint: e, latencyMs: -5 }] }), /objectives\[0\]\.latencyMs \(-5\) must be a positive number of milliseconds/],
+    [() => ({ budgets: [{ name: 'fraud', team: 'fraud', model: 'fraud-detector', monthlyLimitUsd: 100 }] }), /budgets\[0\] \('fraud'\) names both a team and a model; a budget filters on one tag/],
   ])('rejects %#', (props, message) => {
     expect(bad(props)).toThrow(message);
   });

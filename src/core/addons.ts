@@ -70,14 +70,6 @@ export class Addon {
     return new Addon({ name: 'keda', namespace: 'keda', repository: 'https://kedacore.github.io/charts', chart: 'keda', version: '2.17.2' });
   }
 
-  /** The NVIDIA device plugin, which advertises `nvidia.com/gpu` (GpuTrainingCluster). */
-  public static nvidiaDevicePlugin(): Addon {
-    return new Addon({
-      name: 'nvidia-device-plugin', namespace: 'nvidia-device-plugin', repository: 'https://nvidia.github.io/k8s-device-plugin', chart: 'nvidia-device-plugin', version: '0.17.2',
-      values: { tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] },
-    });
-  }
-
   /** The AWS Load Balancer Controller, for ALB ingresses (ServingEndpoint, CanaryRollout). */
   public static awsLoadBalancerController(): Addon {
     return new Addon({ name: 'aws-load-balancer-controller', namespace: 'kube-system', repository: 'https://aws.github.io/eks-charts', chart: 'aws-load-balancer-controller', version: '1.13.3' });

@@ -326,13 +326,10 @@ export class MonitoringStack extends Construct {
       check(b.monthlyLimitUsd > 0 && Number.isFinite(b.monthlyLimitUsd), this, `budgets[${i}].monthlyLimitUsd`, b.monthlyLimitUsd, 'must be a positive amount of US dollars');
       const thresholds = b.thresholdsPercent ?? [80, 100];
       thresholds.forEach((t) => check(t > 0 && t <= 1000, this, `budgets[${i}].thresholdsPercent`, thresholds, 'must be percentages from 1 to 1000'));
-      const filters = [
-        { name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/platform$${context.name}`] },
-        ...(b.team ? [{ name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/team$${b.team}`] }] : []),
-        ...(b.model ? [{ name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/model$${b.model}`] }] : []),
-      ];
-      // Budgets take one filter per name: combine tag filters into the narrowest one.
-      const tagFilter = filters[filters.length - 1];
+      // A budget filters on one tag (AWS Budgets takes one TagKeyValue filter): a team's, a model's or the platform's.
+      check(!(b.team && b.model), this, `budgets[${i}]`, b.name, 'names both a team and a model; a budget filters on one tag, so make two budgets');
+      const [key, value] = b.model ? ['model', b.model] : b.team ? ['team', b.team] : ['platform', context.name];
+      const tagFilter = { name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/${key}$${value}`] };
       new BudgetsBudget(this, `budget-${b.name}`, {
         name: `${context.physicalName(b.name)}`,
         budgetType: 'COST', limitAmount: b.monthlyLimitUsd.toFixed(2), limitUnit: 'USD', timeUnit: 'MONTHLY',

@@ -15,7 +15,7 @@ import { CostAttribution } from '../core/tags';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, rawResources, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import { LINEAGE_TAGS } from '../registry/lineage';
 import type { ModelRegistry } from '../registry/model-registry';
-import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
+import { GPU_TAINT, GpuTrainingCluster, nodeShare, POOL_LABEL } from '../training/gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from '../training/storage';
 import { DataCheck, MetricGate, PipelineTriggers } from './options';
 import { GATE_SCRIPT, REGISTER_SCRIPT, TRIGGER_SCRIPT, VALIDATE_SCRIPT } from './scripts';
@@ -96,7 +96,7 @@ export class TrainingPipeline extends Construct {
     this.name = NameRules.dnsLabel(this, 'id', id);
     check(id.length <= 40, this, 'id', id, 'must be at most 40 characters');
     const cluster = props.cluster;
-    check(cluster.teams.some((t) => t.name === props.team), this, 'team', props.team, `is not a team of cluster '${cluster.node.path}'; its teams are ${cluster.teams.map((t) => `'${t.name}'`).join(', ') || 'none'}`);
+    cluster.team(props.team, this);
     this.namespace = props.team;
     const pool = cluster.pool(props.training.pool, this, 'training.pool');
     const gpus = props.training.gpus ?? pool.gpusPerNode;
@@ -137,9 +137,7 @@ export class TrainingPipeline extends Construct {
     CostAttribution.model(this, props.model);
 
     // Least privilege: write this model's prefix, read this data prefix, nothing else.
-    this.identity = new WorkloadIdentity(this, 'identity', {
-      cluster, namespace: this.namespace, serviceAccount: this.name, roleName: context.physicalName(this.namespace, this.name),
-    });
+    this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.name });
     props.registry.grantWrite(this.identity, { model: props.model, data: false });
     props.registry.grantReadData(this.identity, { prefix: props.dataPrefix });
     props.registry.allowNamespace(this.namespace);
@@ -251,7 +249,7 @@ export class TrainingPipeline extends Construct {
                 { name: 'CHECKPOINT_DIR', value: `${SHARED_STORAGE_MOUNT}/checkpoints/${this.name}/{{workflow.name}}` },
                 ...Object.entries(props.training.parameters ?? {}).map(([k, v]) => ({ name: `PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, value: v })),
               ],
-              resources: rawResources({ cpu: String(Math.max(1, Math.floor(((pool.instanceTypes[0].vcpus ?? 8) * gpus / pool.gpusPerNode) * 0.75))), memory: `${Math.max(4, Math.floor(((pool.instanceTypes[0].memoryGiB ?? 32) * gpus / pool.gpusPerNode) * 0.75))}Gi`, extra: { 'nvidia.com/gpu': String(gpus) } }),
+              resources: rawResources({ ...nodeShare(pool, gpus), extra: { 'nvidia.com/gpu': String(gpus) } }),
               volumeMounts: trainingVolumes, ...secure,
             },
             volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '8Gi' } }],
@@ -305,9 +303,7 @@ export class TrainingPipeline extends Construct {
   private addTriggerService(props: TrainingPipelineProps, dataPrefix: string, labels: Record<string, string>, onNewData: boolean, onAlert: boolean): void {
     const context = PlatformApp.of(this).context;
     const name = `${this.name}-trigger`;
-    const identity = new WorkloadIdentity(this, 'trigger-identity', {
-      cluster: props.cluster, namespace: this.namespace, serviceAccount: name, roleName: context.physicalName(this.namespace, name),
-    });
+    const identity = new WorkloadIdentity(this, 'trigger-identity', { cluster: props.cluster, namespace: this.namespace, serviceAccount: name });
     let queueUrl: string | undefined;
     if (onNewData) {
       const queueName = context.physicalName(this.namespace, this.name, 'new-data');

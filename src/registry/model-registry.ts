@@ -3,7 +3,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
 import { Construct, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
 import { PlatformApp } from '../core/app';
-import { check } from '../core/errors';
+import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, IGrantable, PolicyStatement, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
@@ -406,7 +406,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
 
   private addServer(bucketName: string, server: RegistryServerOptions, production: boolean, governance: RegistryGovernanceOptions): void {
     const replicas = server.replicas ?? (production ? 2 : 1);
-    check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 20, this, 'server.replicas', replicas, 'must be a whole number from 1 to 20');
+    checkIntegerRange(this, 'server.replicas', replicas, 1, 20);
     const image = this.serverImage;
     checkPinnedImage(this, 'server.image', image);
     for (const ns of [this.namespace, ...(server.allowedNamespaces ?? [])]) {

@@ -136,7 +136,7 @@ export class ServingEndpoint extends Construct {
     CostAttribution.team(this, this.team);
     CostAttribution.model(this, props.model.model.name, props.model.label);
     this.identity = new WorkloadIdentity(this, 'identity', {
-      cluster: props.cluster, namespace: this.namespace, serviceAccount: this.name, roleName: context.physicalName(this.namespace, this.name),
+      cluster: props.cluster, namespace: this.namespace, serviceAccount: this.name,
     });
     this.readPolicy = props.model.grantRead(this.identity);
     registry.allowNamespace(this.namespace);

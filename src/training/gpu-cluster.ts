@@ -254,6 +254,13 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     return pool!;
   }
 
+  /** The team named `name`; throws naming the teams there are. */
+  public team(name: string, requester: Construct = this, prop = 'team'): TeamOptions {
+    const team = this.teams.find((t) => t.name === name);
+    check(!!team, requester, prop, name, `is not a team of cluster '${this.node.path}'; its teams are ${this.teams.map((t) => `'${t.name}'`).join(', ') || 'none (add teams to the cluster)'}`);
+    return team!;
+  }
+
   /** The priority class of training pods (lower than serving's; it never preempts anything). */
   public get trainingPriorityClass(): string {
     return PRIORITY_CLASSES.training;
@@ -425,6 +432,19 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     });
     this.repositories[name] = repo;
   }
+}
+
+/**
+ * What a pod taking `gpus` GPUs of a node of `pool` may request: the same share of the smallest
+ * node's CPUs and memory, less a quarter left for the node's own daemons.
+ */
+export function nodeShare(pool: GpuPool, gpus: number): { cpu: string; memory: string } {
+  const node = pool.instanceTypes.reduce((a, b) => (a.gpus <= b.gpus ? a : b));
+  const share = gpus / node.gpus;
+  return {
+    cpu: String(Math.max(1, Math.floor((node.vcpus ?? 4) * share * 0.75))),
+    memory: `${Math.max(2, Math.floor((node.memoryGiB ?? 16) * share * 0.75))}Gi`,
+  };
 }
 
 /** A trust policy for an AWS service principal. */

@@ -7,7 +7,7 @@ import { NameRules } from '../core/names';
 import { CostAttribution } from '../core/tags';
 import { checkPinnedImage, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import type { IModelRegistry } from '../registry/model-registry';
-import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from './gpu-cluster';
+import { GPU_TAINT, GpuTrainingCluster, nodeShare, POOL_LABEL } from './gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from './storage';
 
 /** The port workers rendezvous on (torch.distributed). */
@@ -77,18 +77,16 @@ export class TrainingJob extends Construct {
     this.jobName = NameRules.dnsLabel(this, 'id', id);
     check(id.length <= 40, this, 'id', id, 'must be at most 40 characters (it names the job, its pods and its role)');
     const cluster = props.cluster;
-    const team = cluster.teams.find((t) => t.name === props.team);
-    check(!!team, this, 'team', props.team, `is not a team of cluster '${cluster.node.path}'; its teams are ${cluster.teams.map((t) => `'${t.name}'`).join(', ') || 'none (add teams to the cluster)'}`);
+    const team = cluster.team(props.team, this);
     this.namespace = props.team;
     const pool = cluster.pool(props.pool, this);
-    const instance = pool.instanceTypes.reduce((a, b) => (a.gpus <= b.gpus ? a : b));
     const workers = props.workers ?? 1;
     checkIntegerRange(this, 'workers', workers, 1, 256);
     const gpus = props.gpusPerWorker ?? pool.gpusPerNode;
     checkIntegerRange(this, 'gpusPerWorker', gpus, 1, 64);
-    check(gpus <= pool.gpusPerNode, this, 'gpusPerWorker', gpus, `is more than the ${pool.gpusPerNode} GPU(s) a node of pool '${pool.name}' has (${instance.name})`);
+    check(gpus <= pool.gpusPerNode, this, 'gpusPerWorker', gpus, `is more than the ${pool.gpusPerNode} GPU(s) a node of pool '${pool.name}' has (${pool.instanceTypes.map((t) => t.name).join(', ')})`);
     this.totalGpus = gpus * workers;
-    check(this.totalGpus <= team!.gpus, this, 'workers', workers, `× ${gpus} GPUs exceeds team '${team!.name}'s quota of ${team!.gpus} GPUs, so the job could never start`);
+    check(this.totalGpus <= team.gpus, this, 'workers', workers, `× ${gpus} GPUs exceeds team '${team.name}'s quota of ${team.gpus} GPUs, so the job could never start`);
     cluster.registerJobDemand(this.node.path, pool.name, this.totalGpus);
     checkPinnedImage(this, 'image', props.image);
     check(props.command.length > 0, this, 'command', props.command, 'must name the training script');
@@ -98,16 +96,14 @@ export class TrainingJob extends Construct {
     const backoffLimit = props.backoffLimit ?? 6;
     checkIntegerRange(this, 'backoffLimit', backoffLimit, 0, 100);
 
-    CostAttribution.team(this, team!.name);
+    CostAttribution.team(this, team.name);
     if (props.model) CostAttribution.model(this, props.model);
-    this.identity = new WorkloadIdentity(this, 'identity', {
-      cluster, namespace: this.namespace, serviceAccount: this.jobName, roleName: PlatformApp.of(this).context.physicalName(this.namespace, this.jobName),
-    });
+    this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.jobName });
     if (props.registry) props.registry.grantWrite(this.identity, { model: props.model });
 
-    const share = gpus / instance.gpus;
-    const cpu = props.cpu ?? String(Math.max(1, Math.floor((instance.vcpus ?? 4) * share * 0.75)));
-    const memory = props.memory ?? `${Math.max(2, Math.floor((instance.memoryGiB ?? 16) * share * 0.75))}Gi`;
+    const share = nodeShare(pool, gpus);
+    const cpu = props.cpu ?? share.cpu;
+    const memory = props.memory ?? share.memory;
     const labels = { 'app.kubernetes.io/name': this.jobName, 'app.kubernetes.io/component': 'training', 'mlops.io/job': this.jobName };
     const service = `${this.jobName}-workers`;
     this.chart = new PlatformChart(this, { namespace: this.namespace });
