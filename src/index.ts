@@ -22,3 +22,4 @@ export * from './monitoring';
 export * from './release';
 export * from './pipeline';
 export * from './policy';
+export * from './check';

@@ -2,6 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { IConstruct } from '../engine';
 import { Chart, KubernetesApp, TerraformApp, Yaml } from '../engine';
+import { PLATFORM_CHECKS } from '../check';
+import { PlatformCheckError, PlatformChecks, PlatformFinding, runPlatformChecks } from '../check/check';
 import { PlatformContext, PlatformContextProps } from './context';
 
 /** Props of a PlatformApp. */
@@ -19,6 +21,13 @@ export interface PlatformAppProps {
    * @default - a `k8s.out` folder next to the Terraform output folder
    */
   readonly manifestsOutdir?: string;
+  /**
+   * Run the platform check at synth: every Terraform stack and every chart read together, the way the
+   * API server, its admission, the controllers and the AWS APIs would, and synth fails listing every
+   * problem. Suppress one finding with `PlatformChecks.suppress(scope, check, reason)` instead.
+   * @default true
+   */
+  readonly checks?: boolean;
 }
 
 /** Something that must run once every construct exists and before the app is written. */
@@ -58,12 +67,15 @@ export class PlatformApp extends TerraformApp {
   private readonly hooks: ISynthHook[] = [];
   private readonly clusterNeeds: Array<{ requester: IConstruct; what: string }> = [];
   private clusterWriter?: IConstruct;
+  private readonly checksEnabled: boolean;
+  private prepared = false;
 
   constructor(props: PlatformAppProps) {
     super({ outdir: props.outdir });
     this.context = new PlatformContext(this, props.platform);
     this.manifestsOutdir = props.manifestsOutdir ?? path.join(path.dirname(path.resolve(this.outdir)), 'k8s.out');
     this.kubernetes = new KubernetesApp({ outdir: this.manifestsOutdir });
+    this.checksEnabled = props.checks ?? true;
   }
 
   /** Registers work to do once every construct exists (add-ons, values written into the cluster). */
@@ -95,15 +107,43 @@ export class PlatformApp extends TerraformApp {
       .sort((a, b) => a.file.localeCompare(b.file));
   }
 
-  /** Writes Terraform JSON for every stack and YAML for every chart. */
+  /**
+   * Writes Terraform JSON for every stack, runs the platform check, then writes YAML for every chart.
+   * Throws a `PlatformCheckError` listing every finding when the platform would not deploy or work.
+   */
   public synth(): void {
-    if (!this.clusterWriter && this.clusterNeeds.length > 0) {
-      const list = this.clusterNeeds.map((n) => `'${n.requester.node.path}' needs ${n.what}`).join('; ');
-      throw new Error(`This platform has no KubernetesStack to write into its cluster: ${list}. Add 'new KubernetesStack(app, 'kubernetes', { clusterName })'.`);
-    }
-    for (const hook of this.hooks.splice(0)) hook.beforeSynth();
-    super.synth();
+    const findings = this.synthAndCheck();
+    if (this.checksEnabled && findings.length > 0) throw new PlatformCheckError(findings);
     this.writeManifests();
+  }
+
+  /**
+   * Writes Terraform JSON for every stack and returns what the platform check finds, without
+   * throwing and without writing manifests (`PlatformTesting.findings` uses it).
+   */
+  public synthAndCheck(): PlatformFinding[] {
+    if (!this.prepared) {
+      if (!this.clusterWriter && this.clusterNeeds.length > 0) {
+        const list = this.clusterNeeds.map((n) => `'${n.requester.node.path}' needs ${n.what}`).join('; ');
+        throw new Error(`This platform has no KubernetesStack to write into its cluster: ${list}. Add 'new KubernetesStack(app, 'kubernetes', { clusterName })'.`);
+      }
+      for (const hook of this.hooks.splice(0)) hook.beforeSynth();
+      this.prepared = true;
+    }
+    super.synth();
+    return runPlatformChecks(this.synthesized(), [...PLATFORM_CHECKS, ...PlatformChecks.addedTo(this)], PlatformChecks.suppressionsOf(this));
+  }
+
+  /** The Terraform JSON written for each stack, the manifests of each chart and each chart's construct path. */
+  public synthesized(): { terraform: Record<string, any>; manifests: Record<string, Array<Record<string, any>>>; owners: Record<string, string> } {
+    const terraform: Record<string, any> = {};
+    for (const stack of this.node.children) {
+      const file = path.join(this.outdir, 'stacks', stack.node.id, 'cdk.tf.json');
+      if (fs.existsSync(file)) terraform[stack.node.id] = JSON.parse(fs.readFileSync(file, 'utf8'));
+    }
+    const owners: Record<string, string> = {};
+    for (const { file, chart } of this.charts) owners[file] = ((chart as { owner?: IConstruct }).owner ?? chart).node.path;
+    return { terraform, manifests: this.manifests(), owners };
   }
 
   /** The manifests of every chart, as plain objects in install order, by output file. */

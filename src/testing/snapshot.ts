@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { PlatformFinding } from '../check/check';
 import { PlatformApp, PlatformAppProps } from '../core/app';
 import { Environment, PlatformContextProps } from '../core/context';
 
@@ -33,12 +34,21 @@ export class PlatformTesting {
     return new PlatformApp({
       platform: props.platform ?? PlatformTesting.context,
       outdir: props.outdir ?? path.join(dir, 'cdktf.out'),
+      checks: props.checks,
       manifestsOutdir: props.manifestsOutdir ?? path.join(dir, 'k8s.out'),
     });
   }
 
   /**
-   * Synthesizes the app (Terraform JSON and manifests, with every validation) and reads back what it
+   * Synthesizes the app's Terraform and runs the platform check, returning every finding instead of
+   * failing; for tests of a platform (and of your own checks) that expect findings.
+   */
+  public static findings(app: PlatformApp): PlatformFinding[] {
+    return app.synthAndCheck();
+  }
+
+  /**
+   * Synthesizes the app (Terraform JSON and manifests, with every validation and the platform check) and reads back what it
    * wrote, with keys sorted and this machine's paths replaced, so the result is the same on any
    * machine and can go into a snapshot.
    */
