@@ -5,6 +5,7 @@ export * from './core/app';
 export * from './core/stack';
 export * from './core/tags';
 export * from './core/kubernetes';
+export * from './core/namespaces';
 export * from './core/addons';
 export * from './core/kubernetes-stack';
 export * from './testing/snapshot';
