@@ -1,5 +1,25 @@
 import type { IConstruct } from '../engine';
 import { PlatformApp } from './app';
+import type { PodSecurityLevel } from './namespaces';
+
+/**
+ * The securityContext of Argo Workflows' executor containers (`init`, `wait`): the restricted Pod
+ * Security Standard (no privilege escalation, no capabilities, non-root, the runtime's seccomp profile).
+ */
+export const ARGO_EXECUTOR_SECURITY_CONTEXT = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/**
+ * Why the `monitoring` namespace is privileged: kube-prometheus-stack installs the node exporter
+ * (the prometheus-node-exporter chart) into its release namespace, with `hostNetwork`, `hostPID` and
+ * hostPath mounts of `/`, `/proc` and `/sys`, which baseline forbids.
+ */
+export const MONITORING_PRIVILEGED_REASON = 'kube-prometheus-stack runs its node exporter in this namespace with hostNetwork, hostPID and hostPath mounts of /, /proc and /sys, which the baseline level forbids; the platform\'s own objects here are rules and configuration, not pods.';
 
 /** Props of an Addon. */
 export interface AddonProps {
@@ -18,6 +38,14 @@ export interface AddonProps {
    * @default - the chart's defaults
    */
   readonly values?: Record<string, unknown>;
+  /**
+   * The Pod Security level the chart's pods meet with these values, which the release's namespace
+   * enforces (a namespace other than `kube-system`, created by the KubernetesStack).
+   * @default 'restricted'
+   */
+  readonly podSecurity?: PodSecurityLevel;
+  /** Why the chart's pods cannot meet `restricted`; required for another level. @default - none */
+  readonly podSecurityReason?: string;
 }
 
 /**
@@ -38,9 +66,24 @@ export class Addon {
     });
   }
 
-  /** Argo Workflows: training pipelines (TrainingPipeline). */
+  /**
+   * Argo Workflows: training pipelines (TrainingPipeline). The controller injects an `init` and a
+   * `wait` container into every workflow pod with the securityContext of the chart's
+   * `executor.securityContext` (workflow-controller-configmap `executor`; argo-workflows
+   * `workflow/controller/workflowpod.go`, `newExecContainer`), empty by default: set here to the
+   * restricted Pod Security Standard, or every pod in a `restricted` namespace is refused. The
+   * controller and server pods get the seccomp profile the chart's 0.45 defaults lack.
+   */
   public static argoWorkflows(): Addon {
-    return new Addon({ name: 'argo-workflows', namespace: 'argo', repository: 'https://argoproj.github.io/argo-helm', chart: 'argo-workflows', version: '0.45.19' });
+    const restrictedPod = { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
+    return new Addon({
+      name: 'argo-workflows', namespace: 'argo', repository: 'https://argoproj.github.io/argo-helm', chart: 'argo-workflows', version: '0.45.19',
+      values: {
+        executor: { securityContext: ARGO_EXECUTOR_SECURITY_CONTEXT },
+        controller: { podSecurityContext: restrictedPod },
+        server: { podSecurityContext: restrictedPod },
+      },
+    });
   }
 
   /** The Prometheus operator stack: Prometheus, Alertmanager and Grafana (MonitoringStack). */
@@ -48,6 +91,7 @@ export class Addon {
     const release = { matchLabels: { release: 'kube-prometheus-stack' } };
     return new Addon({
       name: 'kube-prometheus-stack', namespace: 'monitoring', repository: 'https://prometheus-community.github.io/helm-charts', chart: 'kube-prometheus-stack', version: '75.15.1',
+      podSecurity: 'privileged', podSecurityReason: MONITORING_PRIVILEGED_REASON,
       // Selectors said explicitly, so that what PrometheusInstance.kubePrometheusStack() promises is what runs.
       values: {
         prometheus: { prometheusSpec: {

@@ -5,6 +5,7 @@ import { Chart, KubernetesApp, TerraformApp, Yaml } from '../engine';
 import { PLATFORM_CHECKS } from '../check';
 import { PlatformCheckError, PlatformChecks, PlatformFinding, runPlatformChecks } from '../check/check';
 import { PlatformContext, PlatformContextProps } from './context';
+import { PlatformNamespaces } from './namespaces';
 
 /** Props of a PlatformApp. */
 export interface PlatformAppProps {
@@ -128,6 +129,8 @@ export class PlatformApp extends TerraformApp {
         throw new Error(`This platform has no KubernetesStack to write into its cluster: ${list}. Add 'new KubernetesStack(app, 'kubernetes', { clusterName })'.`);
       }
       for (const hook of this.hooks.splice(0)) hook.beforeSynth();
+      // After the KubernetesStack has claimed the namespaces Terraform creates.
+      PlatformNamespaces.writeClusterNamespaces(this);
       this.prepared = true;
     }
     super.synth();

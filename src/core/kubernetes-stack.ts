@@ -10,9 +10,11 @@ import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { SecretV1 } from '@cdktf/provider-kubernetes/lib/secret-v1';
 import type { IConstruct } from '../engine';
 import { Construct, Fn } from '../engine';
+import { BUILT_IN_NAMESPACES } from '../check/model';
 import { Addons } from './addons';
 import { PlatformApp } from './app';
 import { NameRules } from './names';
+import { PlatformNamespaces } from './namespaces';
 import { PlatformStack, PlatformStackProps } from './stack';
 
 /** A value Terraform writes into the cluster. */
@@ -181,19 +183,44 @@ export class KubernetesStack extends PlatformStack {
       beforeSynth: () => {
         if (props.installAddons ?? true) this.installAddons();
         this.writeClusterValues();
+        this.labelNamespaces();
+        // Every namespace Terraform does not create goes into the cluster manifest, before any manifest is read.
+        PlatformNamespaces.writeClusterNamespaces(app);
         if (props.applyManifests) this.applyManifests();
       },
     });
   }
 
-  /** The namespace resource this stack manages, created on first use. */
+  /**
+   * The namespace resource this stack manages, created on first use. Terraform creates the namespaces
+   * it writes into (Secrets, ConfigMaps, Helm releases), with the Pod Security labels of the level the
+   * constructs declare for it (`PlatformNamespaces.use`); the cluster manifest then leaves them out.
+   */
   public namespace(name: string): NamespaceV1 {
+    if (BUILT_IN_NAMESPACES.includes(name)) {
+      throw new Error(`'${this.node.path}': namespace '${name}' exists in every cluster; Terraform does not create it.`);
+    }
     let ns = this.namespaces.get(name);
     if (!ns) {
       ns = new NamespaceV1(this, `namespace-${name}`, { metadata: { name } });
       this.namespaces.set(name, ns);
     }
     return ns;
+  }
+
+  /** The name of a namespace to write into, as a reference to the namespace resource when this stack creates it. */
+  private namespaceName(name: string): string {
+    return BUILT_IN_NAMESPACES.includes(name) ? name : this.namespace(name).metadata.name;
+  }
+
+  /** Claims the namespaces this stack creates and gives them their labels, once every construct has declared its use. */
+  private labelNamespaces(): void {
+    const app = PlatformApp.of(this);
+    for (const [name, ns] of this.namespaces) {
+      if (!PlatformNamespaces.of(app).some((d) => d.name === name)) PlatformNamespaces.use(this, name);
+      const declared = PlatformNamespaces.createdByTerraform(this, name);
+      ns.putMetadata({ name, labels: { ...app.context.baseTags, ...PlatformNamespaces.labelsOf(declared) } });
+    }
   }
 
   /** @internal */
@@ -207,12 +234,15 @@ export class KubernetesStack extends PlatformStack {
   }
 
   private installAddons(): void {
-    for (const { addon } of Addons.of(PlatformApp.of(this))) {
+    for (const { addon, requiredBy } of Addons.of(PlatformApp.of(this))) {
       const p = addon.props;
+      const builtIn = BUILT_IN_NAMESPACES.includes(p.namespace);
+      // The release's namespace is Terraform's, labelled for the chart's Pod Security level; Helm does not create it.
+      if (!builtIn) PlatformNamespaces.use(requiredBy[0], p.namespace, { podSecurity: p.podSecurity, reason: p.podSecurityReason });
       new Release(this, `addon-${p.name}`, {
         name: p.name,
-        namespace: p.namespace,
-        createNamespace: true,
+        namespace: builtIn ? p.namespace : this.namespace(p.namespace).metadata.name,
+        createNamespace: false,
         repository: p.repository,
         chart: p.chart,
         version: p.version,
@@ -226,8 +256,7 @@ export class KubernetesStack extends PlatformStack {
     for (const o of ClusterValues.of(PlatformApp.of(this))) {
       const data: Record<string, string> = {};
       for (const [key, value] of Object.entries(o.data)) data[key] = value.render(this);
-      const ns = this.namespace(o.namespace);
-      const metadata = { name: o.name, namespace: ns.metadata.name };
+      const metadata = { name: o.name, namespace: this.namespaceName(o.namespace) };
       const id = `${o.kind.toLowerCase()}-${o.namespace}-${o.name}`;
       if (o.kind === 'Secret') new SecretV1(this, id, { metadata, data, type: 'Opaque' });
       else new ConfigMapV1(this, id, { metadata, data });

@@ -97,6 +97,11 @@ export class PrometheusInstance {
     return selectorMatches(this.selector(kind), labels);
   }
 
+  /** Whether the platform installs this instance (kube-prometheus-stack), and so creates its namespace. */
+  public get installedByPlatform(): boolean {
+    return this.addon !== undefined;
+  }
+
   /** Declares the add-on, when the platform installs this instance. */
   public require(scope: IConstruct): void {
     if (this.addon) Addons.require(scope, this.addon);

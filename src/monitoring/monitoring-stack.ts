@@ -11,6 +11,8 @@ import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
+import { PlatformNamespaces } from '../core/namespaces';
+import { MONITORING_PRIVILEGED_REASON } from '../core/addons';
 import { PrometheusInstance } from '../core/prometheus';
 import type { ModelRegistry } from '../registry/model-registry';
 import type { ServingEndpoint } from '../serving/serving-endpoint';
@@ -184,6 +186,9 @@ export class MonitoringStack extends Construct {
 
     // Kubernetes: rules, routing, dashboards
     this.chart = new PlatformChart(this, { namespace: this.prometheus.namespace });
+    // The add-on's namespace is shared with kube-prometheus-stack, whose node exporter needs host access. An
+    // existing Prometheus lives in a namespace created outside the platform, which the platform leaves alone.
+    if (this.prometheus.installedByPlatform) PlatformNamespaces.use(this, this.prometheus.namespace, { podSecurity: 'privileged', reason: MONITORING_PRIVILEGED_REASON });
     const ruleLabels = this.prometheus.labelsFor('PrometheusRule');
     for (const group of this.ruleGroups) {
       new ApiObject(this.chart, `rules-${group.name}`, {

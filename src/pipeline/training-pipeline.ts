@@ -11,6 +11,7 @@ import { check, checkIntegerRange } from '../core/errors';
 import { grant, WorkloadIdentity } from '../core/identity';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
+import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, rawResources, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import { LINEAGE_TAGS } from '../registry/lineage';
@@ -144,6 +145,7 @@ export class TrainingPipeline extends Construct {
     Addons.require(this, Addon.argoWorkflows());
 
     this.chart = new PlatformChart(this, { namespace: this.namespace });
+    PlatformNamespaces.use(this, this.namespace);
     const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'training-pipeline', 'mlops.io/model': props.model };
     new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name, labels, annotations: this.identity.serviceAccountAnnotations } });
     new k8s.KubeRole(this.chart, 'executor-role', {

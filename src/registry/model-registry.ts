@@ -9,6 +9,7 @@ import { PlatformKey } from '../core/key';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
+import { PlatformNamespaces } from '../core/namespaces';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
 import { PostgresDatabase, PostgresDatabaseOptions } from '../core/database';
 import { GATE_PORT, ALIAS_GATE_SCRIPT, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT } from './promotion-gate';
@@ -308,6 +309,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.protectedAliases.forEach((a) => check(/^[A-Za-z_][A-Za-z0-9_-]{0,254}$/.test(a), this, 'governance.protectedAliases', a, 'must be an MLflow alias'));
     this.dvcRemoteUrl = `s3://${bucketName}/${DATA_PREFIX.slice(0, -1)}`;
     this.chart = new PlatformChart(this, { namespace: this.namespace });
+    PlatformNamespaces.use(this, this.namespace);
     this.serverImage = props.server?.image ?? MLFLOW_IMAGE;
     this.addServer(bucketName, server, context.environment.isProduction, props.governance ?? {});
   }

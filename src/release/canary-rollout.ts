@@ -2,6 +2,7 @@ import { ApiObject, Construct, JsonPatch, k8s } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { check, checkIntegerRange } from '../core/errors';
 import { NameRules } from '../core/names';
+import { PlatformNamespaces } from '../core/namespaces';
 import { PlatformChart } from '../core/kubernetes';
 import { PrometheusInstance } from '../core/prometheus';
 import { CostAttribution } from '../core/tags';
@@ -81,6 +82,7 @@ export class CanaryRollout extends Construct {
     CostAttribution.team(this, e.team);
     CostAttribution.model(this, e.model.model.name, e.model.label);
     this.chart = new PlatformChart(this, { namespace: e.namespace });
+    PlatformNamespaces.use(this, e.namespace);
     Addons.require(this, Addon.argoRollouts({ gatewayApiPluginLocation: routing.gateway?.pluginLocation }));
     const track = strategy.kind === 'shadow' ? 'mlops_io_track="shadow"' : `rollouts_pod_template_hash="${CANARY_HASH}"`;
     const canarySelector = `${e.metricsSelector},${track}`;

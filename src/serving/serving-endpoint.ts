@@ -11,6 +11,7 @@ import { grant, IEksCluster, policyDocument, WorkloadIdentity } from '../core/id
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
+import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import type { IModelRegistry, ModelVersion } from '../registry/model-registry';
@@ -141,6 +142,7 @@ export class ServingEndpoint extends Construct {
     this.readPolicy = props.model.grantRead(this.identity);
     registry.allowNamespace(this.namespace);
     this.chart = new PlatformChart(this, { namespace: this.namespace });
+    PlatformNamespaces.use(this, this.namespace);
     new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name, annotations: this.identity.serviceAccountAnnotations }, automountServiceAccountToken: false });
 
     const podTemplate = this.podTemplate(props, registry, readiness, gpus, pool);

@@ -1,4 +1,6 @@
 import { ApiObject, Chart, k8s } from '../engine';
+import type { PlatformChart } from '../core/kubernetes';
+import { ClusterManifest, PlatformNamespaces } from '../core/namespaces';
 import type { PrometheusInstance } from '../core/prometheus';
 import { suppress } from '../policy/rule';
 import { resources } from '../core/workloads';
@@ -10,6 +12,8 @@ import type { TeamOptions } from './options';
 export const PRIORITY_CLASSES = { serving: 'mlops-serving', training: 'mlops-training' } as const;
 
 const GPU_NAMESPACE = 'nvidia-system';
+/** Why the GPU node agents' namespace is privileged; nothing else runs there. */
+const GPU_NAMESPACE_REASON = 'The NVIDIA device plugin and the DCGM exporter mount the kubelet\'s host folders (hostPath) and DCGM needs SYS_ADMIN to read GPU profiling counters; both are forbidden from baseline up, so they run alone in this namespace.';
 export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2';
 export const DCGM_EXPORTER_IMAGE = 'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04';
 const GPU_TOLERATION: k8s.Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
@@ -25,19 +29,18 @@ const ON_EVERY_GPU_NODE = {
  * The NVIDIA device plugin (advertises `nvidia.com/gpu`) and the DCGM exporter (GPU metrics for the
  * monitoring stack) on every GPU node, tolerating the GPU taint; the priority classes.
  */
-export function addGpuSystemWorkloads(chart: Chart, prometheus: PrometheusInstance): void {
-  new k8s.KubePriorityClass(chart, 'priority-serving', {
+export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: PrometheusInstance): void {
+  // Cluster-scoped and needed by every pod that names them: in the cluster manifest, applied first.
+  const cluster = ClusterManifest.chart(chart.owner);
+  new k8s.KubePriorityClass(cluster, 'priority-serving', {
     metadata: { name: PRIORITY_CLASSES.serving }, value: 100000, preemptionPolicy: 'PreemptLowerPriority', globalDefault: false,
     description: 'Model serving: preempts training when capacity is short.',
   });
-  new k8s.KubePriorityClass(chart, 'priority-training', {
+  new k8s.KubePriorityClass(cluster, 'priority-training', {
     metadata: { name: PRIORITY_CLASSES.training }, value: 1000, preemptionPolicy: 'Never', globalDefault: false,
     description: 'Training: waits for capacity and never preempts serving.',
   });
-  new k8s.KubeNamespace(chart, 'gpu-namespace', {
-    // The device plugin and DCGM need host paths and (DCGM) SYS_ADMIN: privileged by necessity, alone in this namespace.
-    metadata: { name: GPU_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
-  });
+  PlatformNamespaces.use(chart.owner, GPU_NAMESPACE, { podSecurity: 'privileged', reason: GPU_NAMESPACE_REASON });
 
   const pluginLabels = { 'app.kubernetes.io/name': 'nvidia-device-plugin' };
   new k8s.KubeDaemonSet(chart, 'device-plugin', {
@@ -108,11 +111,10 @@ export function addGpuSystemWorkloads(chart: Chart, prometheus: PrometheusInstan
 }
 
 /** A team's namespace: restricted pod security, GPU/CPU/memory quota, default limits, the shared storage claim. */
-export function addTeam(chart: Chart, team: TeamOptions, storage?: SharedDatasetStorage): void {
+export function addTeam(chart: PlatformChart, team: TeamOptions, storage?: SharedDatasetStorage): void {
   const ns = team.name;
-  new k8s.KubeNamespace(chart, `team-${ns}`, {
-    metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'mlops.io/team': ns } },
-  });
+  // The namespace itself is in the cluster manifest (restricted, labelled with its team), applied before this chart.
+  PlatformNamespaces.use(chart.owner, ns, { labels: { 'mlops.io/team': ns } });
   new k8s.KubeResourceQuota(chart, `team-${ns}-quota`, {
     metadata: { name: 'compute', namespace: ns },
     spec: {

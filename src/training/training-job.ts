@@ -4,6 +4,7 @@ import { check, checkIntegerRange } from '../core/errors';
 import { WorkloadIdentity } from '../core/identity';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
+import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
 import { checkPinnedImage, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import type { IModelRegistry } from '../registry/model-registry';
@@ -107,6 +108,7 @@ export class TrainingJob extends Construct {
     const labels = { 'app.kubernetes.io/name': this.jobName, 'app.kubernetes.io/component': 'training', 'mlops.io/job': this.jobName };
     const service = `${this.jobName}-workers`;
     this.chart = new PlatformChart(this, { namespace: this.namespace });
+    PlatformNamespaces.use(this, this.namespace);
 
     new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.jobName, labels, annotations: this.identity.serviceAccountAnnotations }, automountServiceAccountToken: false });
     new k8s.KubeService(this.chart, 'workers', {
