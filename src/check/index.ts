@@ -1,7 +1,13 @@
 import { PlatformCheck } from './check';
+import { applyOrderCheck } from './checks/apply-order';
+import { namespacesCheck } from './checks/namespaces';
+import { podSecurityCheck } from './checks/pod-security';
 
 export * from './check';
 export * from './model';
+export { applyOrderCheck, kubectlApplyOrder, walkOrder } from './checks/apply-order';
+export { namespacesCheck } from './checks/namespaces';
+export { podContainers, podSecurityCheck, podSecurityViolations } from './checks/pod-security';
 
 /** The library's platform checks, run at every `PlatformApp.synth()`. */
-export const PLATFORM_CHECKS: PlatformCheck[] = [];
+export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck];
