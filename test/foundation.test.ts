@@ -3,7 +3,7 @@ import * as path from 'path';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import {
   Addon, Addons, ClusterValue, ClusterValues, CostAttribution, Environment, KubernetesStack, NameRules, PlatformApp, PlatformChart,
-  PlatformStack, PlatformTesting, StateBackend,
+  PlatformNamespaces, PlatformStack, PlatformTesting, StateBackend,
 } from '../src';
 import { Construct, k8s } from '../src/engine';
 import { onlyResource, resourcesOf } from './harness/fixtures';
@@ -64,6 +64,7 @@ describe('cost attribution', () => {
   CostAttribution.team(scoped, 'risk');
   new S3Bucket(scoped, 'bucket', { bucket: 'acme-fraud' });
   new S3Bucket(stack, 'own-tags', { bucket: 'acme-other', tags: { 'mlops.io/team': 'data' } });
+  PlatformNamespaces.use(scoped, 'serving');
   const chart = new PlatformChart(scoped, { namespace: 'serving' });
   new k8s.KubeConfigMap(chart, 'config', { metadata: { name: 'fraud' } });
   const out = PlatformTesting.synth(app);
@@ -98,7 +99,7 @@ describe('the Terraform ↔ Kubernetes bridge', () => {
     const { app, owner } = platform();
     const chart = new PlatformChart(owner, { namespace: 'team-a' });
     new k8s.KubeServiceAccount(chart, 'sa', { metadata: { name: 'runner' } });
-    new k8s.KubeNamespace(chart, 'ns', { metadata: { name: 'team-a' } });
+    new k8s.KubeNamespace(chart, 'ns', { metadata: { name: 'team-a', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
     fs.mkdirSync(path.join(app.manifestsOutdir, 'old'), { recursive: true });
     fs.writeFileSync(path.join(app.manifestsOutdir, 'old', 'gone.k8s.yaml'), 'kind: ConfigMap');
     app.synth();

@@ -39,9 +39,24 @@ describe('reference platform', () => {
   it('synthesizes an AWS stack, a Kubernetes stack and a manifest file per construct', () => {
     expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
     expect(Object.keys(out.manifests)).toEqual([
+      '00-cluster.k8s.yaml',
       'platform/churn-batch.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-retrain.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
       'platform/monitoring.k8s.yaml', 'platform/recsys-shadow.k8s.yaml', 'platform/recsys.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml',
     ]);
+  });
+
+  it('creates every namespace once with its Pod Security level: Terraform where it writes, else the cluster manifest, read first', () => {
+    const inManifest = out.manifests['00-cluster.k8s.yaml'].filter((d) => d.kind === 'Namespace');
+    const byTerraform = Object.values(out.terraform.kubernetes.resource.kubernetes_namespace_v1) as any[];
+    const level = (labels: Record<string, string>) => labels['pod-security.kubernetes.io/enforce'];
+    expect(Object.fromEntries(inManifest.map((d) => [d.metadata.name, level(d.metadata.labels)]))).toEqual({
+      'batch-scoring': 'restricted', 'fraud': 'restricted', 'nvidia-system': 'privileged', 'recsys': 'restricted', 'serving': 'restricted',
+    });
+    expect(Object.fromEntries(byTerraform.map((r) => [r.metadata.name, level(r.metadata.labels)]))).toEqual({
+      'argo': 'restricted', 'argo-rollouts': 'restricted', 'keda': 'restricted', 'mlflow': 'restricted', 'monitoring': 'privileged',
+    });
+    expect(out.manifests['00-cluster.k8s.yaml'].filter((d) => d.kind === 'PriorityClass').map((d) => d.metadata.name)).toEqual(['mlops-serving', 'mlops-training']);
+    expect(PlatformTesting.findings((() => { const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT }); buildReferencePlatform(app); return app; })())).toEqual([]);
   });
 
   it('protects every stateful resource in the AWS stack from destroy, not only the pinned ones', () => {

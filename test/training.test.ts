@@ -116,13 +116,17 @@ describe('GpuTrainingCluster defaults', () => {
 
   it('gives each team a namespace with a GPU quota, limits and the shared storage claim', () => {
     expect(docs.find((d) => d.kind === 'ResourceQuota').spec.hard['requests.nvidia.com/gpu']).toBe(8);
-    expect(docs.find((d) => d.kind === 'Namespace' && d.metadata.name === 'fraud').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    // the namespaces themselves are in the cluster manifest, applied before every chart
+    const cluster = manifests['00-cluster.k8s.yaml'];
+    expect(cluster.find((d) => d.kind === 'Namespace' && d.metadata.name === 'fraud').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'mlops.io/team': 'fraud' });
+    expect(cluster.find((d) => d.kind === 'Namespace' && d.metadata.name === 'nvidia-system').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
+    expect(docs.filter((d) => d.kind === 'Namespace')).toEqual([]);
     expect(docs.find((d) => d.kind === 'LimitRange').spec.limits[0].default).toEqual({ cpu: '1', memory: '2Gi' });
     expect(docs.find((d) => d.kind === 'PersistentVolumeClaim').spec).toMatchObject({ volumeName: 'acme-dev-training-shared-fraud', accessModes: ['ReadWriteMany'] });
   });
 
   it('lets serving preempt training and not the reverse', () => {
-    const classes = Object.fromEntries(docs.filter((d) => d.kind === 'PriorityClass').map((d) => [d.metadata.name, d]));
+    const classes = Object.fromEntries(manifests['00-cluster.k8s.yaml'].filter((d) => d.kind === 'PriorityClass').map((d) => [d.metadata.name, d]));
     expect(classes['mlops-serving'].value).toBeGreaterThan(classes['mlops-training'].value);
     expect(classes['mlops-training'].preemptionPolicy).toBe('Never');
   });
