@@ -148,6 +148,8 @@ describe('the Terraform ↔ Kubernetes bridge', () => {
     const k = PlatformTesting.synth(app).terraform.kubernetes;
     expect(onlyResource(k, 'kubernetes_config_map_v1').data.data).toMatch(/terraform_remote_state\.cross-stack-reference-input-aws\.outputs/);
     expect(onlyResource(k, 'kubernetes_manifest').manifest).toMatchObject({ kind: 'ServiceAccount', metadata: { name: 'runner', namespace: 'team-a' } });
+    // the manifest waits for the namespace Terraform creates (it writes the ConfigMap there)
+    expect(onlyResource(k, 'kubernetes_manifest').depends_on).toEqual(['kubernetes_namespace_v1.namespace-team-a']);
     expect(k.provider.kubernetes[0].exec[0].args).toEqual(['eks', 'get-token', '--cluster-name', 'acme-dev', '--region', 'eu-west-1']);
   });
 

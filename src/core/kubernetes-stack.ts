@@ -8,7 +8,7 @@ import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
 import { PersistentVolumeV1 } from '@cdktf/provider-kubernetes/lib/persistent-volume-v1';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { SecretV1 } from '@cdktf/provider-kubernetes/lib/secret-v1';
-import type { IConstruct } from '../engine';
+import type { IConstruct, ITerraformDependable } from '../engine';
 import { Construct, Fn } from '../engine';
 import { BUILT_IN_NAMESPACES } from '../check/model';
 import { Addons } from './addons';
@@ -278,12 +278,16 @@ export class KubernetesStack extends PlatformStack {
 
   private applyManifests(): void {
     const app = PlatformApp.of(this);
-    for (const [file, docs] of Object.entries(app.manifests())) {
-      for (const doc of docs) {
-        if (doc.kind === 'Namespace' && this.namespaces.has(doc.metadata.name)) continue;
-        const id = `manifest-${file.replace(/\.k8s\.yaml$/, '').replace(/[^a-zA-Z0-9-]/g, '-')}-${doc.kind}-${doc.metadata.namespace ?? 'cluster'}-${doc.metadata.name}`;
-        new Manifest(this, id, { manifest: doc });
-      }
+    // An object waits for its namespace, whether this stack or the cluster manifest creates it.
+    const namespaces = new Map<string, ITerraformDependable>(this.namespaces);
+    const entries = Object.entries(app.manifests()).flatMap(([file, docs]) => docs.map((doc) => ({ file, doc })));
+    const ordered = [...entries.filter((e) => e.doc.kind === 'Namespace'), ...entries.filter((e) => e.doc.kind !== 'Namespace')];
+    for (const { file, doc } of ordered) {
+      if (doc.kind === 'Namespace' && this.namespaces.has(doc.metadata.name)) continue;
+      const id = `manifest-${file.replace(/\.k8s\.yaml$/, '').replace(/[^a-zA-Z0-9-]/g, '-')}-${doc.kind}-${doc.metadata.namespace ?? 'cluster'}-${doc.metadata.name}`;
+      const ns = doc.metadata.namespace ? namespaces.get(doc.metadata.namespace) : undefined;
+      const manifest = new Manifest(this, id, { manifest: doc, dependsOn: ns ? [ns] : undefined });
+      if (doc.kind === 'Namespace') namespaces.set(doc.metadata.name, manifest);
     }
   }
 }
