@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   Addon, ARGO_EXECUTOR_SECURITY_CONTEXT, applyOrderCheck, CLUSTER_MANIFEST_FILE, ClusterManifest, ModelRegistry, ModelServer,
-  MonitoringStack, namespacesCheck, PlatformCheckError, PlatformChart, PlatformModel, PlatformNamespaces, PlatformTesting, podSecurityCheck,
+  KubernetesStack, MonitoringStack, namespacesCheck, PlatformCheckError, PlatformChart, PlatformModel, PlatformNamespaces, PlatformStack, PlatformTesting, podSecurityCheck,
   podSecurityViolations, POD_SECURITY_VERSION, runPlatformChecks, ServingEndpoint, SynthesizedPlatform, walkOrder,
 } from '../src';
 import { Construct, k8s } from '../src/engine';
@@ -83,6 +83,21 @@ describe('the platform creates the namespaces its constructs use', () => {
     // kube-prometheus-stack's node exporter needs host namespaces and host paths: the namespace is privileged
     expect(resourcesOf(k, 'kubernetes_namespace_v1')['namespace-monitoring'].metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
     expect(PlatformNamespaces.of(app).find((n) => n.name === 'monitoring')!.reasons[0]).toMatch(/node exporter .* hostNetwork, hostPID and hostPath/);
+  });
+
+  it('counts a Namespace that Terraform applies from the manifests (applyManifests) as the same owner, and orders objects after it', () => {
+    // GIVEN a KubernetesStack that also applies every manifest
+    const app = PlatformTesting.app();
+    const stack = new PlatformStack(app, 'aws');
+    new KubernetesStack(app, 'kubernetes', { clusterName: TEST_CLUSTER.clusterName, applyManifests: true });
+    const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER });
+    new ServingEndpoint(stack, 'fraud', { cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('m').version('1'), server: ModelServer.mlflow() });
+    // THEN the platform check passes, and the endpoint's objects wait for the 'serving' Namespace
+    expect(PlatformTesting.findings(app)).toEqual([]);
+    const manifests = Object.entries(resourcesOf(PlatformTesting.synth(app).terraform.kubernetes, 'kubernetes_manifest')) as Array<[string, any]>;
+    const [nsId] = manifests.find(([, m]) => m.manifest.kind === 'Namespace' && m.manifest.metadata.name === 'serving')!;
+    const deployment = manifests.find(([, m]) => m.manifest.kind === 'Deployment' && m.manifest.metadata.namespace === 'serving')![1];
+    expect(deployment.depends_on).toEqual([`kubernetes_manifest.${nsId}`]);
   });
 
   it('fails synth naming the construct and the fix when a namespace it uses is not created', () => {

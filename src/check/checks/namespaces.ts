@@ -24,7 +24,8 @@ export function namespaceCreators(model: PlatformModel): Map<string, Creator[]> 
     }
   }
   for (const r of model.resources('kubernetes_manifest')) {
-    if (r.config.manifest?.kind === 'Namespace') add(r.config.manifest.metadata?.name, { by: `kubernetes_manifest.${r.name} (stack ${r.stack})`, on: r, labels: r.config.manifest.metadata?.labels ?? {} });
+    // With `applyManifests`, Terraform applies the manifests' own Namespace objects: the same declaration, one owner.
+    if (r.config.manifest?.kind === 'Namespace' && !model.find('Namespace', r.config.manifest.metadata?.name)) add(r.config.manifest.metadata?.name, { by: `kubernetes_manifest.${r.name} (stack ${r.stack})`, on: r, labels: r.config.manifest.metadata?.labels ?? {} });
   }
   for (const r of model.helmReleases()) if (r.createNamespace) add(r.namespace, { by: `helm_release.${r.name} (create_namespace)`, on: r });
   return out;
