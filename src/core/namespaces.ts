@@ -89,7 +89,7 @@ export class PlatformNamespaces {
     const state = stateOf(PlatformApp.of(scope));
     const map = state.namespaces;
     const existing = map.get(name);
-    if (state.written && !existing) {
+    if (state.written && (!existing || Object.keys(use.labels ?? {}).some((k) => !(k in existing.labels)))) {
       throw new Error(`'${scope.node.path}': namespace '${name}' is declared after the platform's namespaces were written; declare it with PlatformNamespaces.use() in the construct's constructor.`);
     }
     if (!existing) {
