@@ -5,11 +5,16 @@ const barrels = ['@cdktf/provider-aws', '@cdktf/provider-kubernetes', '@cdktf/pr
   name,
   message: `The ${name} barrel costs seconds and hundreds of MB for every user; import the resource's module, e.g. '${name}/lib/<resource>'.`,
 }));
-const engine = ['cdktf', 'cdk8s', 'cdk8s-plus-28', 'cdktn'].map((name) => ({
-  name,
-  message: `Import ${name} through src/engine.ts, the one module that may name the engine packages.`,
-}));
-const enginePatterns = [{ group: ['cdktf/*', 'cdk8s/*', 'cdk8s-plus-28/*', 'cdktf-cdk8s', 'cdktf-cdk8s/*'], message: 'Import the engine through src/engine.ts (and never the archived cdktf-cdk8s bridge).' }];
+// Every engine package, whatever its version or fork: cdktf and its fork cdktn, cdk8s, any cdk8s-plus-<k8s minor>.
+const enginePatterns = [{
+  regex: '^(cdktf|cdktn|cdk8s|cdk8s-plus-[0-9]+|cdktf-cdk8s)(/.*)?$',
+  message: 'Import the engine through src/engine.ts, the one module that may name the engine packages (and never the archived cdktf-cdk8s bridge).',
+}];
+// Provider barrels of either engine (@cdktf/provider-*, @cdktn/provider-*).
+const barrelPatterns = [{
+  regex: '^@(cdktf|cdktn)/provider-[a-z0-9-]+$',
+  message: 'A provider barrel costs seconds and hundreds of MB for every user; import the resource\'s module, e.g. \'@cdktf/provider-aws/lib/s3-bucket\'.',
+}];
 
 export default [
   { ignores: ['lib/**', 'node_modules/**', 'cdktf.out/**', 'k8s.out/**', '.gen/**'] },
@@ -17,18 +22,18 @@ export default [
     files: ['**/*.ts', '**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: { parser: tsParser, ecmaVersion: 2022, sourceType: 'module' },
     rules: {
-      'no-restricted-imports': ['error', { paths: [...barrels, ...engine], patterns: enginePatterns }],
+      'no-restricted-imports': ['error', { paths: barrels, patterns: [...enginePatterns, ...barrelPatterns] }],
       'no-restricted-syntax': ['error', {
-        selector: "CallExpression[callee.name='require'][arguments.0.value=/^@cdktf\\/provider-(aws|kubernetes|helm)$/]",
+        selector: "CallExpression[callee.name='require'][arguments.0.value=/^@(cdktf|cdktn)\\/provider-[a-z0-9-]+$/]",
         message: 'No provider barrel, not even through require().',
       }, {
-        selector: "CallExpression[callee.name='require'][arguments.0.value=/^(cdktf|cdk8s|cdk8s-plus-28|cdktf-cdk8s)(\\/.*)?$/]",
+        selector: "CallExpression[callee.name='require'][arguments.0.value=/^(cdktf|cdktn|cdk8s|cdk8s-plus-[0-9]+|cdktf-cdk8s)(\\/.*)?$/]",
         message: 'Require the engine through src/engine.ts.',
       }],
     },
   },
   {
     files: ['src/engine.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: barrels }] },
+    rules: { 'no-restricted-imports': ['error', { paths: barrels, patterns: barrelPatterns }] },
   },
 ];

@@ -103,7 +103,7 @@ export class PlatformApp extends TerraformApp {
   /** Every chart of the platform, by output file (relative to `manifestsOutdir`). */
   public get charts(): Array<{ file: string; chart: Chart }> {
     return this.kubernetes.node.children
-      .filter((c): c is Chart => c instanceof Chart)
+      .filter((c): c is Chart => Chart.isChart(c))
       .map((chart) => ({ file: chartFile(chart), chart }))
       .sort((a, b) => a.file.localeCompare(b.file));
   }

@@ -37,7 +37,7 @@ export class PlatformChart extends Chart {
   public toJson(): any[] {
     const labels = CostAttribution.tagsOf(this.owner);
     for (const obj of this.node.findAll()) {
-      if (!(obj instanceof ApiObject)) continue;
+      if (!ApiObject.isApiObject(obj)) continue;
       for (const [key, value] of Object.entries(labels)) {
         if (obj.metadata.getLabel(key) === undefined) obj.metadata.addLabel(key, value);
       }

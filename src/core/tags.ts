@@ -49,7 +49,7 @@ interface TaggableResource {
 }
 
 function isTaggable(node: IConstruct): node is TerraformResource & TaggableResource {
-  return node instanceof TerraformResource && 'tagsInput' in node;
+  return TerraformResource.isTerraformResource(node) && 'tagsInput' in node;
 }
 
 /**

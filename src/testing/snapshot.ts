@@ -63,7 +63,7 @@ export class PlatformTesting {
     const stacksDir = path.join(outdir, 'stacks');
     for (const stack of fs.existsSync(stacksDir) ? fs.readdirSync(stacksDir).sort() : []) {
       const file = path.join(stacksDir, stack, 'cdk.tf.json');
-      if (fs.existsSync(file)) terraform[stack] = sortKeys(JSON.parse(clean(fs.readFileSync(file, 'utf8'))));
+      if (fs.existsSync(file)) terraform[stack] = sortKeys(withoutEngineVersion(JSON.parse(clean(fs.readFileSync(file, 'utf8')))));
     }
     const manifests: Record<string, any[]> = {};
     for (const [file, docs] of Object.entries(app.manifests())) {
@@ -71,6 +71,12 @@ export class PlatformTesting {
     }
     return { terraform, manifests, outdir, manifestsOutdir };
   }
+}
+
+/** The stack's JSON without the engine version in its metadata, so a review does not depend on which engine (cdktf or CDK Terrain) wrote it. */
+function withoutEngineVersion(json: any): any {
+  if (json?.['//']?.metadata) delete json['//'].metadata.version;
+  return json;
 }
 
 /** Recursively sorts object keys; arrays keep their order. */

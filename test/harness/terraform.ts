@@ -4,8 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { onPath, run, ToolStatus } from './tools';
 
-/** The hashicorp/aws provider version the @cdktf/provider-aws 20.1.0 binding was generated for. */
-export const AWS_PROVIDER_VERSION = '5.100.0';
+/** The hashicorp/aws provider version the installed binding (@cdktf/provider-aws) was generated for. */
+export const AWS_PROVIDER_VERSION: string = require('@cdktf/provider-aws/package.json').cdktf.provider.version;
 
 const MIRROR_CANDIDATES = [
   process.env.TF_PROVIDER_MIRROR,
