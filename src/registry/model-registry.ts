@@ -11,7 +11,7 @@ import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
 import { PostgresDatabase, PostgresDatabaseOptions } from '../core/database';
-import { GATE_PORT, ALIAS_GATE_SCRIPT, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT } from './promotion-gate';
+import { GATE_PORT, REGISTRY_GATE_SCRIPT, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT } from './promotion-gate';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 
 /** Where the registry's audit trail of object writes and deletes goes. */
@@ -424,7 +424,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     promoters.forEach((ns) => NameRules.dnsLabel(this, 'governance.promoterNamespaces', ns));
     new k8s.KubeConfigMap(this.chart, 'gate-config', {
       metadata: { name: 'mlflow-gate', labels },
-      data: { 'nginx.conf': nginxConfig(MLFLOW_PORT), 'gate.py': ALIAS_GATE_SCRIPT.trimStart() },
+      data: { 'nginx.conf': nginxConfig(MLFLOW_PORT), 'gate.py': REGISTRY_GATE_SCRIPT.trimStart() },
     });
 
     new k8s.KubeServiceAccount(this.chart, 'service-account', {
