@@ -17,7 +17,7 @@ describe('ModelRegistry promotion gate', () => {
   const pod = docs.find((d) => d.kind === 'Deployment').spec.template.spec;
 
   it('keeps MLflow behind the gate: clients reach the sidecar, never the server port', () => {
-    expect(pod.containers.map((c: any) => c.name)).toEqual(['mlflow', 'gateway', 'alias-gate']);
+    expect(pod.containers.map((c: any) => c.name)).toEqual(['mlflow', 'gateway', 'registry-gate']);
     expect(pod.containers[0].args).toContain('--port=5001');
     const policy = docs.find((d) => d.kind === 'NetworkPolicy').spec.ingress;
     expect(policy.map((r: any) => r.ports.map((p: any) => p.port))).toEqual([[5000], [5003]]);
