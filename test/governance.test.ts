@@ -7,7 +7,8 @@ import * as path from 'path';
 import { ModelRegistry, nginxConfig, PlatformTesting, REGISTRY_GATE_SCRIPT } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { describeWithTool, onPath, run, tempDir } from './harness/tools';
-import { TEST_CLUSTER, testPlatform } from './harness/fixtures';
+import { resourcesOf, TEST_CLUSTER, testPlatform } from './harness/fixtures';
+import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
 
 describe('ModelRegistry promotion gate', () => {
   const { app, stack } = testPlatform();
@@ -33,6 +34,43 @@ describe('ModelRegistry promotion gate', () => {
     new ModelRegistry(p.stack, 'registry', { cluster: TEST_CLUSTER });
     const policy = PlatformTesting.synth(p.app).manifests['aws/registry.k8s.yaml'].find((d) => d.kind === 'NetworkPolicy');
     expect(policy.spec.ingress).toHaveLength(1);
+  });
+});
+
+describe('registry clients of the reference platform', () => {
+  const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
+  buildReferencePlatform(app);
+  const out = PlatformTesting.synth(app);
+  const all = Object.values(out.manifests).flat();
+  const users = JSON.parse(all.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'mlflow-gate').data['users.json']);
+  const credentialsOf = (env: any[] = []) => env.filter((e) => /^MLFLOW_TRACKING_(USERNAME|PASSWORD)$/.test(e.name)).map((e) => `${e.name}=${e.valueFrom?.secretKeyRef?.name}/${e.valueFrom?.secretKeyRef?.key}`);
+
+  it('gives serving endpoints read-only users limited to their model, training users edit on theirs', () => {
+    expect(users).toEqual({
+      'batch-scoring.churn-batch': { role: 'read', models: ['churn'] },
+      'fraud.fraud-retrain': { role: 'edit', models: ['fraud-detector'] },
+      'fraud.fraud-train': { role: 'edit', models: ['fraud-detector'] },
+      'serving.fraud': { role: 'read', models: ['fraud-detector'] },
+      'serving.recsys': { role: 'read', models: ['recommender'] },
+    });
+  });
+
+  it('hands every container that talks to MLflow its own credentials, from a Secret of its namespace', () => {
+    const talking: Array<[string, string, any[]]> = [];
+    const visit = (doc: any, node: any): void => {
+      if (!node || typeof node !== 'object') return;
+      if (Array.isArray(node.env) && node.env.some((e: any) => e.name === 'MLFLOW_TRACKING_URI')) talking.push([doc.metadata.namespace, `${doc.kind}/${doc.metadata.name}/${node.name}`, node.env]);
+      Object.values(node).forEach((v) => visit(doc, v));
+    };
+    all.forEach((d) => visit(d, d));
+    expect(talking.length).toBeGreaterThanOrEqual(8);
+    for (const [namespace, where, env] of talking) {
+      const secret = env.find((e: any) => e.name === 'MLFLOW_TRACKING_PASSWORD')?.valueFrom?.secretKeyRef?.name;
+      expect({ where, credentials: credentialsOf(env) }).toEqual({ where, credentials: [`MLFLOW_TRACKING_USERNAME=${secret}/username`, `MLFLOW_TRACKING_PASSWORD=${secret}/password`] });
+      expect({ where, namespace, secret }).toEqual({ where, namespace, secret: expect.stringMatching(/^mlflow-registry-/) });
+    }
+    const written = Object.values(resourcesOf(out.terraform.kubernetes, 'kubernetes_secret_v1')).map((x: any) => x.metadata.name);
+    for (const [, , env] of talking) expect(written).toContain(env.find((e: any) => e.name === 'MLFLOW_TRACKING_PASSWORD').valueFrom.secretKeyRef.name);
   });
 });
 
@@ -112,6 +150,9 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
     expect((await alias(api, 'POST', { name: 'fraud', version: '8' })).status).toBe(403);
     // MLflow reads the body of a DELETE (handlers.py _get_request_message): a harmless query does not hide it
     expect((await alias(api, 'DELETE', { name: 'fraud', alias: 'champion' }, '?name=fraud&alias=staging')).status).toBe(403);
+    // a client cannot claim to be on the promotion port: NGINX sets the header the gate reads
+    const claimed = await requestWith(api, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'fraud', alias: 'champion', version: '8' }, { Authorization: promoter, 'X-Gate-Port': 'promotion' });
+    expect(claimed.status).toBe(403);
     // older clients double-encode the JSON body, which MLflow decodes a second time
     expect((await request(api, 'POST', '/api/2.0/mlflow/registered-models/alias', JSON.stringify({ name: 'fraud', alias: 'champion', version: '8' }) as unknown as object, trainingA)).status).toBe(403);
   });
@@ -276,10 +317,13 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
 });
 
 function request(port: number, method: string, urlPath: string, body?: object, authorization?: string): Promise<{ status: number; body: string }> {
+  return requestWith(port, method, urlPath, body, authorization ? { Authorization: authorization } : {});
+}
+
+function requestWith(port: number, method: string, urlPath: string, body: object | undefined, extra: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body ? JSON.stringify(body) : undefined;
-    const headers: Record<string, string | number> = data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {};
-    if (authorization) headers.Authorization = authorization;
+    const headers: Record<string, string | number> = { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}), ...extra };
     const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, timeout: 2000, headers }, (res) => {
       let text = '';
       res.on('data', (c) => { text += c; });

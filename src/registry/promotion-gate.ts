@@ -31,9 +31,11 @@ export const LINEAGE_TAG_PREFIX = 'mlops.lineage.';
 export function nginxConfig(apiPort: number): string {
   // A registry call as NGINX sees it (decoded, slashes merged): sent to the gate whole.
   const registry = '~* ^/+(ajax-)?api/+[^/]+/+mlflow/+(registered-models|model-versions)(/|$)';
+  // proxy_set_header replaces a header of the same name that the client sent: a client cannot claim a port.
   const gate = (port: string) => `proxy_pass http://127.0.0.1:${GATE_PORT};
       proxy_set_header X-Gate-Port ${port};
-      proxy_set_header X-Real-IP $remote_addr;`;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Request-Id $request_id;`;
   const identity = (port: string) => `location = /_identity {
       internal;
       proxy_pass http://127.0.0.1:${GATE_PORT}/_identity;
@@ -42,6 +44,7 @@ export function nginxConfig(apiPort: number): string {
       proxy_set_header X-Original-URI $request_uri;
       proxy_set_header X-Original-Method $request_method;
       proxy_set_header X-Gate-Port ${port};
+      proxy_set_header X-Request-Id $request_id;
     }
     location @unauthenticated {
       default_type application/json;
