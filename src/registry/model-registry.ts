@@ -127,7 +127,9 @@ export interface RegistryGovernanceOptions {
   /**
    * Namespaces whose pods may use the promotion endpoint (`promotionUri`), e.g. the namespace of the
    * CI runners that promote a model to production.
-   * @default - none: only an operator with `kubectl port-forward` rights to the registry namespace
+   * Each gets a `promote` registry user (`<namespace>.promoter`, Secret `mlflow-registry-promoter` in
+   * that namespace): the only credentials the promotion port accepts.
+   * @default - none: no pod reaches the promotion port and no credential may use it
    */
   readonly promoterNamespaces?: string[];
   /**
