@@ -316,6 +316,90 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
   });
 });
 
+describeWithTool(tools, 'the registry gate writes its records to CloudWatch Logs before it relays a change', () => {
+  // boto3 stands in for CloudWatch Logs: a module on PYTHONPATH that appends each call to a file,
+  // and fails PutLogEvents while a flag file exists.
+  const base = 21000 + Math.floor(Math.random() * 20000);
+  const [mlflow, gate] = [base + 10, base + 11];
+  const dir = tempDir('mlops-gate-cw-');
+  const processes: ChildProcess[] = [];
+  const calls = () => (fs.existsSync(path.join(dir, 'calls')) ? fs.readFileSync(path.join(dir, 'calls'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+
+  beforeAll(async () => {
+    fs.mkdirSync(path.join(dir, 'fake'));
+    fs.writeFileSync(path.join(dir, 'fake', 'boto3.py'), `
+import json, os
+DIR = os.environ["FAKE_DIR"]
+class Logs:
+    def create_log_stream(self, **kw):
+        self.record("create_log_stream", kw)
+    def put_log_events(self, **kw):
+        if os.path.exists(os.path.join(DIR, "fail")):
+            raise RuntimeError("AccessDenied")
+        self.record("put_log_events", kw)
+    def record(self, name, kw):
+        with open(os.path.join(DIR, "calls"), "a") as f:
+            f.write(json.dumps({"call": name, **kw}) + "\\n")
+def client(name):
+    assert name == "logs"
+    return Logs()
+`);
+    fs.writeFileSync(path.join(dir, 'stub.py'), `
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Stub(BaseHTTPRequestHandler):
+    def answer(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(os.path.join(sys.argv[2], "relayed"), "a") as f:
+            f.write(self.path + "\\n")
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+    do_GET = do_POST = do_DELETE = answer
+    def log_message(self, *a): pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
+`);
+    fs.writeFileSync(path.join(dir, 'gate.py'), REGISTRY_GATE_SCRIPT);
+    const env = {
+      ...process.env, UPSTREAM: `http://127.0.0.1:${mlflow}`, PORT: String(gate), HOST: '127.0.0.1', PROTECTED_ALIASES: 'champion',
+      AUDIT_LOG_GROUP: '/mlops/acme-dev-registry/registry-changes', PYTHONPATH: path.join(dir, 'fake'), FAKE_DIR: dir,
+    };
+    processes.push(spawn('python3', [path.join(dir, 'stub.py'), String(mlflow), dir], { stdio: 'ignore' }));
+    processes.push(spawn('python3', [path.join(dir, 'gate.py')], { env, stdio: 'ignore' }));
+    for (let i = 0; i < 100; i++) {
+      const ready = await Promise.all([mlflow, gate].map((p) => request(p, 'GET', '/healthz').then(() => true, () => false)));
+      if (ready.every(Boolean)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the gate or the stub did not start');
+  });
+
+  afterAll(() => processes.forEach((p) => p.kill()));
+
+  it('appends a record per change to its own stream of the log group, then relays', async () => {
+    const r = await request(gate, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'fraud', alias: 'staging', version: '3' });
+    expect(r.status).toBe(200);
+    const [create, ...puts] = calls();
+    expect(create).toMatchObject({ call: 'create_log_stream', logGroupName: '/mlops/acme-dev-registry/registry-changes' });
+    const records = puts.map((p) => JSON.parse(p.logEvents[0].message));
+    expect(puts.every((p) => p.logStreamName === create.logStreamName)).toBe(true);
+    expect(records).toEqual([
+      expect.objectContaining({ call: 'registered-models/alias', name: 'fraud', alias: 'staging', version: '3', decision: 'allowed' }),
+      expect.objectContaining({ call: 'registered-models/alias', decision: 'done', status: 200 }),
+    ]);
+  });
+
+  it('does not make a change it could not record', async () => {
+    fs.writeFileSync(path.join(dir, 'fail'), '');
+    try {
+      const before = fs.readFileSync(path.join(dir, 'relayed'), 'utf8');
+      const r = await request(gate, 'POST', '/api/2.0/mlflow/model-versions/create', { name: 'fraud', source: 'runs:/r/model' });
+      expect(JSON.parse(r.body)).toEqual({ error_code: 'PERMISSION_DENIED', message: 'the registry could not record this change, so it is not made' });
+      expect(fs.readFileSync(path.join(dir, 'relayed'), 'utf8')).toBe(before);
+    } finally {
+      fs.unlinkSync(path.join(dir, 'fail'));
+    }
+  });
+});
+
 function request(port: number, method: string, urlPath: string, body?: object, authorization?: string): Promise<{ status: number; body: string }> {
   return requestWith(port, method, urlPath, body, authorization ? { Authorization: authorization } : {});
 }

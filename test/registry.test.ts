@@ -341,6 +341,7 @@ describe('ModelRegistry clients and change log', () => {
     expect(group.kms_key_id).toMatch(/aws_kms_key\.registry_key.*\.arn/);
     const append = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).map((x: any) => policyStatements(x.policy)).flat().find((x: any) => x.Sid === 'AppendRegistryChanges');
     expect(append.Action).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(append.Resource).toEqual(['arn:aws:logs:eu-west-1:123456789012:log-group:/mlops/acme-dev-registry/registry-changes:*']);
     expect(grantedActions(aws).filter((a) => a.startsWith('logs:')).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
     const gate = docs.find((d) => d.kind === 'Deployment').spec.template.spec.containers.find((c: any) => c.name === 'registry-gate');
     expect(gate.env).toContainEqual({ name: 'AUDIT_LOG_GROUP', value: '/mlops/acme-dev-registry/registry-changes' });

@@ -360,9 +360,10 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.auditLogGroup = new CloudwatchLogGroup(this, 'change-log', {
       name: auditLogGroupName, retentionInDays: logDays, kmsKeyId: this.key.keyArn, dependsOn: [this.key.key],
     });
-    // The gate may append records, nothing else: no client has any right on the group.
+    // The gate may append records, nothing else: no client has any right on the group. The group's
+    // ARN with ':*' is the one IAM policies use (CloudWatch Logs docs: iam-access-control-overview-cwl).
     grant(this.serverIdentity, NameRules.iamName(this, 'policy', `${id}-change-log`, 128), [{
-      sid: 'AppendRegistryChanges', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${auditLogGroupArn}:log-stream:*`],
+      sid: 'AppendRegistryChanges', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${auditLogGroupArn}:*`],
     }]);
 
     // Deploy-time values reach the server through a Secret that the KubernetesStack writes.

@@ -132,7 +132,8 @@ cloudwatch, stream, lock = None, None, threading.Lock()
 if LOG_GROUP:
     import boto3
     cloudwatch = boto3.client("logs")
-    stream = f"{socket.gethostname()}-{os.getpid()}"
+    # One stream per start of the gate: a restarted container (same pod name, same pid) gets a new one.
+    stream = f"{socket.gethostname()}/{datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%S.%fZ')}"
     cloudwatch.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
 
 def audit(record):
