@@ -486,7 +486,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     new SecretsmanagerSecretVersion(this, `${id}-value`, {
       secretId: secret.id,
       // 244 random bits (two UUIDs v4), written once: write-only, so Terraform keeps no copy.
-      secretStringWo: Fn.jsonencode({ username, password: Fn.replace(`${Fn.uuid()}${Fn.uuid()}`, '-', '') }),
+      secretStringWo: Fn.jsonencode({ username, password: Fn.replace(Fn.join('', [Fn.uuid(), Fn.uuid()]), '-', '') }),
       secretStringWoVersion: 1,
     });
     const password = ClusterValue.fromSecretsManager(secret.arn, 'password');
