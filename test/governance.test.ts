@@ -235,6 +235,13 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
   });
 
   describe('identity: each workload reaches MLflow as itself', () => {
+    it('lets probes and Prometheus read /health and /metrics without credentials, and nothing else', async () => {
+      expect(relayed(await request(api, 'GET', '/health'))).toEqual({ status: 200, upstream: 'mlflow' });
+      expect(relayed(await request(api, 'GET', '/metrics'))).toEqual({ status: 200, upstream: 'mlflow' });
+      expect((await request(api, 'POST', '/metrics', {})).status).toBe(403);
+      expect((await request(api, 'GET', '/metrics/../api/2.0/mlflow/experiments/search')).status).toBe(401);
+    });
+
     it('refuses callers without credentials, or with wrong ones, on every path', async () => {
       const wrong = `Basic ${Buffer.from('team-a.fraud-pipeline:guess').toString('base64')}`;
       for (const who of [undefined, wrong]) {

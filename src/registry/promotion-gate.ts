@@ -84,7 +84,9 @@ http {
   server {
     listen ${apiPort};
     set $registry_user "";
+    # Probes and Prometheus scrape without credentials; both only read.
     location = /health { proxy_pass http://127.0.0.1:${MLFLOW_LOCAL_PORT}; }
+    location = /metrics { limit_except GET { deny all; } proxy_pass http://127.0.0.1:${MLFLOW_LOCAL_PORT}; }
     location ${registry} {
       ${gate('api')}
     }
