@@ -55,22 +55,29 @@ describe('the namespaces check', () => {
 
 describe('the platform creates the namespaces its constructs use', () => {
   it('writes each namespace once, first, with pinned Pod Security labels', () => {
-    // GIVEN two endpoints in one namespace and a registry
-    const { app } = platformWithEndpoints();
+    // GIVEN two endpoints in one namespace, a registry, and a construct of a user with a namespace of its own
+    const { app, stack } = platformWithEndpoints();
+    const owner = new Construct(stack, 'reports');
+    PlatformNamespaces.use(owner, 'reporting');
+    new k8s.KubeConfigMap(new PlatformChart(owner, { namespace: 'reporting' }), 'cm', { metadata: { name: 'settings' } });
     const out = PlatformTesting.synth(app);
-    // THEN the cluster manifest sorts first and holds the 'serving' Namespace once, restricted, versions pinned
+    // THEN the cluster manifest sorts first and holds the 'reporting' Namespace once, restricted, versions pinned
     expect(Object.keys(out.manifests)[0]).toBe(CLUSTER_MANIFEST_FILE);
     const namespaces = out.manifests[CLUSTER_MANIFEST_FILE].filter((d) => d.kind === 'Namespace');
-    expect(namespaces.map((d) => d.metadata.name)).toEqual(['serving']);
+    expect(namespaces.map((d) => d.metadata.name)).toEqual(['reporting']);
     expect(namespaces[0].metadata.labels).toMatchObject({
       'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': POD_SECURITY_VERSION,
       'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted',
     });
-    // AND Terraform creates 'mlflow', where it writes the database Secret, with the same labels; the manifest does not
+    // AND Terraform creates 'mlflow' (the database Secret) and 'serving' (the endpoints' registry credentials),
+    // where it writes, with the same labels; the manifest does not create them again
     const k = out.terraform.kubernetes;
-    const mlflow = resourcesOf(k, 'kubernetes_namespace_v1')['namespace-mlflow'];
-    expect(mlflow.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': POD_SECURITY_VERSION });
-    expect(Object.values(resourcesOf(k, 'kubernetes_secret_v1')).map((s: any) => s.metadata.namespace)).toEqual(['${kubernetes_namespace_v1.namespace-mlflow.metadata[0].name}']);
+    for (const name of ['mlflow', 'serving']) {
+      expect(resourcesOf(k, 'kubernetes_namespace_v1')[`namespace-${name}`].metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': POD_SECURITY_VERSION });
+    }
+    expect(new Set(Object.values(resourcesOf(k, 'kubernetes_secret_v1')).map((s: any) => s.metadata.namespace))).toEqual(new Set([
+      '${kubernetes_namespace_v1.namespace-mlflow.metadata[0].name}', '${kubernetes_namespace_v1.namespace-serving.metadata[0].name}',
+    ]));
   });
 
   it('creates add-on namespaces in Terraform with the level the chart meets; Helm does not create them', () => {
@@ -95,21 +102,35 @@ describe('the platform creates the namespaces its constructs use', () => {
     // THEN the platform check passes, and the endpoint's objects wait for the 'serving' Namespace
     expect(PlatformTesting.findings(app)).toEqual([]);
     const manifests = Object.entries(resourcesOf(PlatformTesting.synth(app).terraform.kubernetes, 'kubernetes_manifest')) as Array<[string, any]>;
-    const [nsId] = manifests.find(([, m]) => m.manifest.kind === 'Namespace' && m.manifest.metadata.name === 'serving')!;
+    // ('serving' is created by the stack itself, which writes the endpoint's registry credentials there)
+    expect(manifests.find(([, m]) => m.manifest.kind === 'Namespace' && m.manifest.metadata.name === 'serving')).toBeUndefined();
     const deployment = manifests.find(([, m]) => m.manifest.kind === 'Deployment' && m.manifest.metadata.namespace === 'serving')![1];
-    expect(deployment.depends_on).toEqual([`kubernetes_manifest.${nsId}`]);
+    expect(deployment.depends_on).toEqual(['kubernetes_namespace_v1.namespace-serving']);
+    // AND a namespace only the cluster manifest creates is applied as a kubernetes_manifest, before what lives in it
+    const app2 = PlatformTesting.app();
+    const stack2 = new PlatformStack(app2, 'aws');
+    new KubernetesStack(app2, 'kubernetes', { clusterName: TEST_CLUSTER.clusterName, applyManifests: true });
+    const owner = new Construct(stack2, 'reports');
+    PlatformNamespaces.use(owner, 'reporting');
+    new k8s.KubeConfigMap(new PlatformChart(owner, { namespace: 'reporting' }), 'cm', { metadata: { name: 'settings' } });
+    const manifests2 = Object.entries(resourcesOf(PlatformTesting.synth(app2).terraform.kubernetes, 'kubernetes_manifest')) as Array<[string, any]>;
+    const [nsId] = manifests2.find(([, m]) => m.manifest.kind === 'Namespace' && m.manifest.metadata.name === 'reporting')!;
+    const configMap = manifests2.find(([, m]) => m.manifest.kind === 'ConfigMap' && m.manifest.metadata.namespace === 'reporting')![1];
+    expect(configMap.depends_on).toEqual([`kubernetes_manifest.${nsId}`]);
   });
 
   it('fails synth naming the construct and the fix when a namespace it uses is not created', () => {
-    // GIVEN the platform, its namespaces written
-    const { app } = platformWithEndpoints();
+    // GIVEN the platform, its namespaces written (a construct's namespace in the cluster manifest)
+    const { app, stack } = platformWithEndpoints();
+    const owner = new Construct(stack, 'reports');
+    PlatformNamespaces.use(owner, 'reporting');
+    new k8s.KubeConfigMap(new PlatformChart(owner, { namespace: 'reporting' }), 'cm', { metadata: { name: 'settings' } });
     expect(PlatformTesting.findings(app)).toEqual([]);
-    // WHEN the 'serving' Namespace is removed from the cluster manifest
-    ClusterManifest.chart(app).node.tryRemoveChild('namespace-serving');
-    // THEN synth fails, naming each endpoint and PlatformNamespaces.use
+    // WHEN the 'reporting' Namespace is removed from the cluster manifest
+    ClusterManifest.chart(app).node.tryRemoveChild('namespace-reporting');
+    // THEN synth fails, naming the construct and PlatformNamespaces.use
     expect(() => app.synth()).toThrow(PlatformCheckError);
-    expect(() => app.synth()).toThrow(/\[namespaces\] 'aws\/fraud': ServiceAccount serving\/fraud \(aws\/fraud\.k8s\.yaml\): lives in namespace 'serving', which nothing creates[^\n]*\n {2}Fix: Declare the namespace in the construct with PlatformNamespaces\.use\(this, 'serving'\)/);
-    expect(() => app.synth()).toThrow(/\[namespaces\] 'aws\/fraud-shadow'/);
+    expect(() => app.synth()).toThrow(/\[namespaces\] 'aws\/reports': ConfigMap reporting\/settings \(aws\/reports\.k8s\.yaml\): lives in namespace 'reporting', which nothing creates[^\n]*\n {2}Fix: Declare the namespace in the construct with PlatformNamespaces\.use\(this, 'reporting'\)/);
   });
 
   it('fails synth for a construct of a user that puts objects into a namespace it does not declare', () => {

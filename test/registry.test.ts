@@ -1,4 +1,4 @@
-import { ArtifactServing, AuditTrail, IdentityMechanism, lineageTags, LINEAGE_TAGS, ModelAlias, ModelRegistry, ObjectLock, parseLineage, PlatformTesting, WorkloadIdentity } from '../src';
+import { ArtifactServing, AuditTrail, RegistryAccess, IdentityMechanism, lineageTags, LINEAGE_TAGS, ModelAlias, ModelRegistry, ObjectLock, parseLineage, PlatformTesting, WorkloadIdentity } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
 import { describeWithTool } from './harness/tools';
@@ -269,13 +269,114 @@ describe('lineage contract', () => {
   });
 });
 
+describe('ModelRegistry clients and change log', () => {
+  function synthClients() {
+    const { app, stack } = testPlatform();
+    const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER, governance: { promoterNamespaces: ['ci'] } });
+    const training = registry.addClient(stack, { namespace: 'team-a', name: 'fraud-pipeline', access: RegistryAccess.EDIT, models: ['fraud'] });
+    const serving = registry.addClient(stack, { namespace: 'serving', name: 'fraud', access: RegistryAccess.READ, models: ['fraud'] });
+    const out = PlatformTesting.synth(app);
+    return { registry, training, serving, aws: out.terraform.aws, kubernetes: out.terraform.kubernetes, manifests: out.manifests };
+  }
+  const { registry, training, serving, aws, kubernetes, manifests } = synthClients();
+  const docs = manifests['aws/registry.k8s.yaml'];
+
+  it('gives each workload its own user, whose rights the gate reads', () => {
+    expect(training).toEqual({
+      username: 'team-a.fraud-pipeline', secretName: 'mlflow-registry-fraud-pipeline',
+      env: [
+        { name: 'MLFLOW_TRACKING_USERNAME', valueFrom: { secretKeyRef: { name: 'mlflow-registry-fraud-pipeline', key: 'username' } } },
+        { name: 'MLFLOW_TRACKING_PASSWORD', valueFrom: { secretKeyRef: { name: 'mlflow-registry-fraud-pipeline', key: 'password' } } },
+      ],
+    });
+    expect(serving.username).toBe('serving.fraud');
+    expect(registry.promoterCredentials.map((c) => c.username)).toEqual(['ci.promoter']);
+    const users = JSON.parse(docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'mlflow-gate').data['users.json']);
+    expect(users).toEqual({
+      'ci.promoter': { role: 'promote', models: [] },
+      'serving.fraud': { role: 'read', models: ['fraud'] },
+      'team-a.fraud-pipeline': { role: 'edit', models: ['fraud'] },
+    });
+    const pod = docs.find((d) => d.kind === 'Deployment').spec.template.spec;
+    expect(pod.volumes.find((v: any) => v.name === 'credentials').projected.sources).toEqual(['ci.promoter', 'serving.fraud', 'team-a.fraud-pipeline']
+      .map((u) => ({ secret: { name: `mlflow-user.${u}`, items: [{ key: 'password', path: u }] } })));
+    // the clients' namespaces may reach the server
+    const from = docs.find((d) => d.kind === 'NetworkPolicy').spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
+    expect(from).toEqual(expect.arrayContaining(['serving', 'team-a']));
+    expect(manifestErrors(manifests)).toEqual([]);
+  });
+
+  it('makes each password in Secrets Manager, write-only, and writes it into the workload namespace and the gate', () => {
+    const secrets = Object.values(resourcesOf(aws, 'aws_secretsmanager_secret')) as any[];
+    expect(secrets.map((x) => x.name).sort()).toEqual(['acme-dev-registry/clients/ci.promoter', 'acme-dev-registry/clients/serving.fraud', 'acme-dev-registry/clients/team-a.fraud-pipeline']);
+    expect(secrets.every((x) => /aws_kms_key\.registry_key/.test(x.kms_key_id))).toBe(true);
+    const versions = Object.values(resourcesOf(aws, 'aws_secretsmanager_secret_version')) as any[];
+    for (const v of versions) {
+      expect(v.secret_string).toBeUndefined();
+      expect(v.secret_string_wo).toMatch(/uuid\(\).*uuid\(\)/);
+      expect(v.secret_string_wo_version).toBe(1);
+    }
+    const written = Object.fromEntries(Object.values(resourcesOf(kubernetes, 'kubernetes_secret_v1'))
+      .map((x: any) => [`${x.metadata.namespace.replace(/^\$\{kubernetes_namespace_v1\.namespace-(.*)\.metadata\[0\]\.name\}$/, '$1')}/${x.metadata.name}`, x.data]));
+    expect(Object.keys(written)).toEqual(expect.arrayContaining(['team-a/mlflow-registry-fraud-pipeline', 'serving/mlflow-registry-fraud', 'ci/mlflow-registry-promoter', 'mlflow/mlflow-user.team-a.fraud-pipeline']));
+    // read from Secrets Manager when the KubernetesStack applies, never a literal
+    expect(written['team-a/mlflow-registry-fraud-pipeline']).toEqual({ username: 'team-a.fraud-pipeline', password: expect.stringMatching(/^\$\{jsondecode\(data\.aws_secretsmanager_secret_version\.[\w-]+\.secret_string\)\.password\}$/) });
+    expect(written['mlflow/mlflow-user.team-a.fraud-pipeline'].password).toBe(written['team-a/mlflow-registry-fraud-pipeline'].password);
+  });
+
+  it('refuses a client without models, and a second client of the same name with other rights', () => {
+    const { stack } = testPlatform();
+    const r = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER });
+    expect(() => r.addClient(stack, { namespace: 'team-a', name: 'x', access: RegistryAccess.EDIT, models: [] }))
+      .toThrow(/models \(\[\]\) must name at least one model the workload may use/);
+    r.addClient(stack, { namespace: 'team-a', name: 'x', access: RegistryAccess.EDIT, models: ['fraud'] });
+    expect(r.addClient(stack, { namespace: 'team-a', name: 'x', access: RegistryAccess.EDIT, models: ['fraud'] }).username).toBe('team-a.x');
+    expect(() => r.addClient(stack, { namespace: 'team-a', name: 'x', access: RegistryAccess.READ, models: ['fraud'] }))
+      .toThrow(/names registry user 'team-a.x', which another workload of namespace 'team-a' uses with other rights/);
+  });
+
+  it('records registry changes in an encrypted log group the server may only append to', () => {
+    const group = onlyResource(aws, 'aws_cloudwatch_log_group');
+    expect(group).toMatchObject({ name: '/mlops/acme-dev-registry/registry-changes', retention_in_days: 365 });
+    expect(group.kms_key_id).toMatch(/aws_kms_key\.registry_key.*\.arn/);
+    const append = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).map((x: any) => policyStatements(x.policy)).flat().find((x: any) => x.Sid === 'AppendRegistryChanges');
+    expect(append.Action).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(append.Resource).toEqual(['arn:aws:logs:eu-west-1:123456789012:log-group:/mlops/acme-dev-registry/registry-changes:*']);
+    expect(grantedActions(aws).filter((a) => a.startsWith('logs:')).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    const gate = docs.find((d) => d.kind === 'Deployment').spec.template.spec.containers.find((c: any) => c.name === 'registry-gate');
+    expect(gate.env).toContainEqual({ name: 'AUDIT_LOG_GROUP', value: '/mlops/acme-dev-registry/registry-changes' });
+    // CloudWatch Logs may use the key for this group only
+    const key = JSON.parse(onlyResource(aws, 'aws_kms_key').policy);
+    expect(key.Statement.find((x: any) => x.Sid === 'CloudWatchLogsEncryptsChangeLog').Condition).toEqual({
+      ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': 'arn:aws:logs:eu-west-1:123456789012:log-group:/mlops/acme-dev-registry/registry-changes' },
+    });
+  });
+
+  it('refuses a log retention CloudWatch Logs does not accept', () => {
+    const { stack } = testPlatform();
+    expect(() => new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER, logRetentionDays: 100 }))
+      .toThrow(/logRetentionDays \(100\) must be a retention CloudWatch Logs accepts: 1, 3, 5/);
+  });
+});
+
 describeWithTool(terraformTool, 'ModelRegistry checked by terraform', () => {
-  const { aws } = synthRegistry({ objectLock: ObjectLock.governance(30) });
+  const { app, stack } = testPlatform();
+  const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER, objectLock: ObjectLock.governance(30), governance: { promoterNamespaces: ['ci'] } });
+  registry.addClient(stack, { namespace: 'team-a', name: 'fraud-pipeline', access: RegistryAccess.EDIT, models: ['fraud'] });
+  const aws = PlatformTesting.synth(app).terraform.aws;
   const plan = () => expectTerraformOk(checkWithTerraform(aws));
 
   it('validates and plans offline with the aws provider', () => {
     const creates = plan().resource_changes.filter((c) => c.change.actions.includes('create'));
     expect(creates.length).toBeGreaterThan(25);
+  });
+
+  it('plans the client passwords offline, write-only: no password in the plan or the state', () => {
+    const p = plan();
+    const versions = plannedResources(p, 'aws_secretsmanager_secret_version');
+    expect(versions).toHaveLength(2);
+    for (const v of versions) expect(v.values).toMatchObject({ secret_string_wo: null, secret_string_wo_version: 1 });
+    expect(plannedResources(p, 'aws_cloudwatch_log_group')[0].values).toMatchObject({ name: '/mlops/acme-dev-registry/registry-changes', retention_in_days: 365 });
   });
 
   it('plans encryption, versioning, public access block, deletion protection and backups', () => {

@@ -15,7 +15,7 @@ import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, rawResources, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import { LINEAGE_TAGS } from '../registry/lineage';
-import type { ModelRegistry } from '../registry/model-registry';
+import { ModelRegistry, RegistryAccess } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, nodeShare, POOL_LABEL } from '../training/gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from '../training/storage';
 import { DataCheck, MetricGate, PipelineTriggers } from './options';
@@ -141,7 +141,8 @@ export class TrainingPipeline extends Construct {
     this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.name });
     props.registry.grantWrite(this.identity, { model: props.model, data: false });
     props.registry.grantReadData(this.identity, { prefix: props.dataPrefix });
-    props.registry.allowNamespace(this.namespace);
+    // The pipeline reaches MLflow as itself, and may change only its model.
+    const credentials = props.registry.addClient(this, { namespace: this.namespace, name: this.name, access: RegistryAccess.EDIT, models: [props.model] });
     Addons.require(this, Addon.argoWorkflows());
 
     this.chart = new PlatformChart(this, { namespace: this.namespace });
@@ -179,6 +180,7 @@ export class TrainingPipeline extends Construct {
     const mlflowEnv = [
       { name: 'MLFLOW_TRACKING_URI', value: props.registry.trackingUri },
       { name: 'MLFLOW_EXPERIMENT_NAME', value: props.model },
+      ...credentials.env,
       { name: 'AWS_REGION', value: context.region }, { name: 'HOME', value: '/tmp' },
     ];
     const secure = { securityContext: restrictedContainerSecurityContext() };

@@ -1,3 +1,3 @@
 export * from './model-registry';
 export * from './lineage';
-export { ALIAS_GATE_SCRIPT, nginxConfig, PROMOTION_PORT } from './promotion-gate';
+export { LINEAGE_TAG_PREFIX, nginxConfig, PROMOTION_PORT, REGISTRY_GATE_SCRIPT } from './promotion-gate';

@@ -1,7 +1,10 @@
 import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
-import { Construct, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
+import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
+import { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmanager-secret-version';
+import { Construct, Fn, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
 import { PlatformApp } from '../core/app';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, IGrantable, PolicyStatement, WorkloadIdentity } from '../core/identity';
@@ -12,7 +15,7 @@ import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
 import { PostgresDatabase, PostgresDatabaseOptions } from '../core/database';
-import { GATE_PORT, ALIAS_GATE_SCRIPT, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT } from './promotion-gate';
+import { GATE_PORT, LINEAGE_TAG_PREFIX, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT, REGISTRY_GATE_SCRIPT } from './promotion-gate';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 
 /** Where the registry's audit trail of object writes and deletes goes. */
@@ -44,6 +47,46 @@ export enum ArtifactServing {
   /** Directly from S3: clients use their own grants (`grantRead`/`grantWrite`); the server only lists. */
   DIRECT = 'direct',
 }
+
+/**
+ * What a workload may do in the registry, after MLflow's permissions
+ * (mlflow/server/auth/permissions.py): READ reads, EDIT also changes, but never deletes.
+ */
+export enum RegistryAccess {
+  /** Read its models' versions, aliases and artifacts; change nothing (serving). */
+  READ = 'read',
+  /**
+   * Also create its models and their versions (with lineage tags), set other tags and non-protected
+   * aliases, log runs and artifacts (training). Deleting, renaming, rewriting lineage and moving
+   * protected aliases stay with the promotion endpoint.
+   */
+  EDIT = 'edit',
+}
+
+/** A workload that reaches the registry as itself. */
+export interface RegistryClientOptions {
+  /** The workload's namespace: its credentials are written there. */
+  readonly namespace: string;
+  /** The workload's name (its service account's, say): with the namespace, it names the user `<namespace>.<name>`. */
+  readonly name: string;
+  /** What it may do. */
+  readonly access: RegistryAccess;
+  /** The registered models it may use; it may name no other in a registry call. */
+  readonly models: string[];
+}
+
+/** The credentials of a registry client, in a Secret of its namespace. */
+export interface RegistryCredentials {
+  /** The MLflow user: `<namespace>.<name>`. */
+  readonly username: string;
+  /** The Secret (keys `username`, `password`) in the client's namespace. */
+  readonly secretName: string;
+  /** `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`, read from the Secret: add them to every container that talks to MLflow. */
+  readonly env: k8s.EnvVar[];
+}
+
+/** The retention periods CloudWatch Logs accepts (PutRetentionPolicy, retentionInDays). */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /** Options of the registry's database. */
 export type RegistryDatabaseOptions = PostgresDatabaseOptions;
@@ -85,7 +128,9 @@ export interface RegistryGovernanceOptions {
   /**
    * Namespaces whose pods may use the promotion endpoint (`promotionUri`), e.g. the namespace of the
    * CI runners that promote a model to production.
-   * @default - none: only an operator with `kubectl port-forward` rights to the registry namespace
+   * Each gets a `promote` registry user (`<namespace>.promoter`, Secret `mlflow-registry-promoter` in
+   * that namespace): the only credentials the promotion port accepts.
+   * @default - none: no pod reaches the promotion port and no credential may use it
    */
   readonly promoterNamespaces?: string[];
   /**
@@ -125,7 +170,9 @@ export interface ModelRegistryProps {
    */
   readonly noncurrentVersionExpirationDays?: number;
   /**
-   * Days server access logs and audit logs are kept.
+   * Days server access logs and audit logs (the trail and the registry's change log) are kept: one
+   * of the periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400,
+   * 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653).
    * @default 365
    */
   readonly logRetentionDays?: number;
@@ -149,6 +196,8 @@ export interface IModelRegistry extends IConstruct {
   model(name: string): RegisteredModel;
   /** Admits pods of a namespace to the tracking server (its NetworkPolicy). */
   allowNamespace(namespace: string): void;
+  /** Gives a workload its own credentials and what it may do with which models; admits its namespace. */
+  addClient(owner: IConstruct, options: RegistryClientOptions): RegistryCredentials;
   /** The namespace of the tracking server. */
   readonly namespace: string;
   /** The MLflow image the server runs (clients that download models use it too). */
@@ -184,6 +233,16 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   public readonly promotionUri: string;
   /** Aliases only the promotion endpoint may move. */
   public readonly protectedAliases: string[];
+  /**
+   * Where the registry gate records every registry change (who, what, when, allowed or refused): a
+   * KMS-encrypted CloudWatch Logs group that the server may only append to and no client may write.
+   */
+  public readonly auditLogGroup: CloudwatchLogGroup;
+  /** The change log's name, `/mlops/<platform>-<environment>-<id>/registry-changes`. */
+  public readonly auditLogGroupName: string;
+  /** The credentials of each promoter namespace (user `<namespace>.promoter`, Secret `mlflow-registry-promoter`). */
+  public readonly promoterCredentials: RegistryCredentials[] = [];
+  private readonly clients = new Map<string, { access: string; models: string[]; secretName: string }>();
   /** The DVC remote for datasets (`dvc remote add -d registry <url>`). */
   public readonly dvcRemoteUrl: string;
   public readonly artifactServing: ArtifactServing;
@@ -207,19 +266,28 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.artifactBucketName = bucketName;
     this.vpcCidr = props.cluster.vpcCidr;
     const trailName = `${base}-audit`;
+    check(LOG_RETENTION_DAYS.includes(logDays), this, 'logRetentionDays', logDays,
+      `must be a retention CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(', ')}`);
+    const auditLogGroupName = `/mlops/${base}/registry-changes`;
+    const auditLogGroupArn = `arn:aws:logs:${context.region}:${context.accountId}:log-group:${auditLogGroupName}`;
     const trailArn = `arn:aws:cloudtrail:${context.region}:${context.accountId}:trail/${trailName}`;
     const createTrail = props.auditTrail?.existingTrailArn === undefined;
 
     this.key = new PlatformKey(this, 'key', {
       description: `Model registry ${base}: artifacts, metadata database, audit trail`,
       alias: base,
-      serviceStatements: createTrail ? [{
+      serviceStatements: [...(createTrail ? [{
         sid: 'CloudTrailEncryptsAuditLogs', service: 'cloudtrail.amazonaws.com', actions: ['kms:GenerateDataKey', 'kms:DescribeKey'],
         conditions: {
           StringEquals: { 'aws:SourceArn': trailArn },
           StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${context.accountId}:trail/*` },
         },
-      }] : [],
+      }] : []), {
+        // CloudWatch Logs encrypts the change log with this key (its docs: encrypt-log-data-kms).
+        sid: 'CloudWatchLogsEncryptsChangeLog', service: `logs.${context.region}.amazonaws.com`,
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey'],
+        conditions: { ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': auditLogGroupArn } },
+      }],
     });
     this.logBucket = new SecureBucket(this, 'access-logs', {
       bucketName: `${base}-logs-${context.accountId}`,
@@ -289,6 +357,15 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     });
     if (this.artifactServing === ArtifactServing.PROXIED) this.grantWrite(this.serverIdentity);
     else this.grantRead(this.serverIdentity);
+    this.auditLogGroupName = auditLogGroupName;
+    this.auditLogGroup = new CloudwatchLogGroup(this, 'change-log', {
+      name: auditLogGroupName, retentionInDays: logDays, kmsKeyId: this.key.keyArn, dependsOn: [this.key.key],
+    });
+    // The gate may append records, nothing else: no client has any right on the group. The group's
+    // ARN with ':*' is the one IAM policies use (CloudWatch Logs docs: iam-access-control-overview-cwl).
+    grant(this.serverIdentity, NameRules.iamName(this, 'policy', `${id}-change-log`, 128), [{
+      sid: 'AppendRegistryChanges', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${auditLogGroupArn}:*`],
+    }]);
 
     // Deploy-time values reach the server through a Secret that the KubernetesStack writes.
     ClusterValues.secret(this, {
@@ -377,6 +454,63 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.allowedNamespaces.add(NameRules.dnsLabel(this, 'namespace', namespace));
   }
 
+  /**
+   * Gives a workload its own MLflow user (`<namespace>.<name>`) with a generated password, and says
+   * what it may do with which models; the registry gate holds it to that. The password is made by
+   * Terraform into AWS Secrets Manager (write-only: never in Terraform state of this stack) and
+   * written by the KubernetesStack into Secret `mlflow-registry-<name>` of the workload's namespace.
+   */
+  public addClient(owner: IConstruct, options: RegistryClientOptions): RegistryCredentials {
+    return this.client(owner, options.namespace, options.name, options.access, options.models);
+  }
+
+  private client(owner: IConstruct, namespace: string, name: string, access: string, models: string[]): RegistryCredentials {
+    NameRules.dnsLabel(owner, 'namespace', namespace);
+    NameRules.dnsLabel(owner, 'name', name);
+    models.forEach((m) => this.model(m));
+    check(access === 'promote' || models.length > 0, owner, 'models', models, 'must name at least one model the workload may use');
+    const username = `${namespace}.${name}`;
+    const existing = this.clients.get(username);
+    if (existing) {
+      check(existing.access === access && existing.models.join() === [...models].sort().join(), owner, 'name', name,
+        `names registry user '${username}', which another workload of namespace '${namespace}' uses with other rights; give it another name`);
+      return this.credentials(username, existing.secretName);
+    }
+    const secretName = `mlflow-registry-${name}`;
+    const { environment } = PlatformApp.of(this).context;
+    const id = `client-${namespace}-${name}`;
+    const secret = new SecretsmanagerSecret(this, id, {
+      name: `${PlatformApp.of(this).context.physicalName(this.node.id)}/clients/${username}`,
+      description: `MLflow registry credentials of workload ${username}`,
+      kmsKeyId: this.key.keyArn,
+      recoveryWindowInDays: environment.isProduction ? 30 : 7,
+    });
+    new SecretsmanagerSecretVersion(this, `${id}-value`, {
+      secretId: secret.id,
+      // 244 random bits (two UUIDs v4), written once: write-only, so Terraform keeps no copy.
+      secretStringWo: Fn.jsonencode({ username, password: Fn.replace(Fn.join('', [Fn.uuid(), Fn.uuid()]), '-', '') }),
+      secretStringWoVersion: 1,
+    });
+    const password = ClusterValue.fromSecretsManager(secret.arn, 'password');
+    ClusterValues.secret(this, { namespace, name: secretName, data: { username: ClusterValue.of(username), password } });
+    // The gate's copy, in the registry's namespace: one Secret per user, projected into the gate.
+    ClusterValues.secret(this, { namespace: this.namespace, name: `mlflow-user.${username}`, data: { password } });
+    this.clients.set(username, { access, models: [...models].sort(), secretName });
+    this.allowNamespace(namespace);
+    return this.credentials(username, secretName);
+  }
+
+  private credentials(username: string, secretName: string): RegistryCredentials {
+    return {
+      username,
+      secretName,
+      env: [
+        { name: 'MLFLOW_TRACKING_USERNAME', valueFrom: { secretKeyRef: { name: secretName, key: 'username' } } },
+        { name: 'MLFLOW_TRACKING_PASSWORD', valueFrom: { secretKeyRef: { name: secretName, key: 'password' } } },
+      ],
+    };
+  }
+
   /** A registered model, by name (lower-case letters, digits and '-': it is also an S3 prefix and a label). */
   public model(name: string): RegisteredModel {
     check(MODEL_NAME.test(name), this, 'model', name, 'must be 1 to 63 lower-case letters, digits and \'-\', starting and ending with a letter or digit');
@@ -424,9 +558,15 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     checkPinnedImage(this, 'governance.proxyImage', proxyImage);
     const promoters = governance.promoterNamespaces ?? [];
     promoters.forEach((ns) => NameRules.dnsLabel(this, 'governance.promoterNamespaces', ns));
+    for (const ns of promoters) this.promoterCredentials.push(this.client(this, ns, 'promoter', 'promote', []));
+    // Clients added later (addClient) are in: the users are read when the chart is written.
+    const users = KubernetesLazy.any({
+      produce: () => JSON.stringify(Object.fromEntries([...this.clients].sort(([a], [b]) => a.localeCompare(b))
+        .map(([user, c]) => [user, { role: c.access, models: c.models }])), null, 2),
+    }) as unknown as string;
     new k8s.KubeConfigMap(this.chart, 'gate-config', {
       metadata: { name: 'mlflow-gate', labels },
-      data: { 'nginx.conf': nginxConfig(MLFLOW_PORT), 'gate.py': ALIAS_GATE_SCRIPT.trimStart() },
+      data: { 'nginx.conf': nginxConfig(MLFLOW_PORT), 'gate.py': REGISTRY_GATE_SCRIPT.trimStart(), 'users.json': users },
     });
 
     new k8s.KubeServiceAccount(this.chart, 'service-account', {
@@ -487,24 +627,38 @@ export class ModelRegistry extends Construct implements IModelRegistry {
               securityContext: restrictedContainerSecurityContext(),
               volumeMounts: [{ name: 'gate', mountPath: '/etc/nginx/nginx.conf', subPath: 'nginx.conf', readOnly: true }, { name: 'proxy-tmp', mountPath: '/tmp' }],
             }, {
-              name: 'alias-gate',
+              name: 'registry-gate',
               image,
               command: ['python', '/gate/gate.py'],
               env: [
                 { name: 'UPSTREAM', value: `http://127.0.0.1:${MLFLOW_LOCAL_PORT}` }, { name: 'PORT', value: String(GATE_PORT) },
                 { name: 'PROTECTED_ALIASES', value: this.protectedAliases.join(',') },
+                { name: 'LINEAGE_TAG_PREFIX', value: LINEAGE_TAG_PREFIX },
+                { name: 'USERS_FILE', value: '/gate/users.json' }, { name: 'CREDENTIALS_DIR', value: '/credentials' },
+                { name: 'AUDIT_LOG_GROUP', value: this.auditLogGroupName },
+                { name: 'AWS_REGION', value: PlatformApp.of(this).context.region }, { name: 'HOME', value: '/tmp' },
               ],
               ports: [{ name: 'gate', containerPort: GATE_PORT, protocol: 'TCP' }],
               readinessProbe: probe('/healthz', { periodSeconds: 10 }, 'gate'),
               livenessProbe: probe('/healthz', { periodSeconds: 20 }, 'gate'),
               resources: resources({ cpu: '50m', memory: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' }),
               securityContext: restrictedContainerSecurityContext(),
-              volumeMounts: [{ name: 'gate', mountPath: '/gate', readOnly: true }],
+              volumeMounts: [{ name: 'gate', mountPath: '/gate', readOnly: true }, { name: 'credentials', mountPath: '/credentials', readOnly: true }, { name: 'gate-tmp', mountPath: '/tmp' }],
             }],
             volumes: [
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } },
               { name: 'proxy-tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } },
               { name: 'gate', configMap: { name: 'mlflow-gate' } },
+              { name: 'gate-tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+              {
+                name: 'credentials',
+                projected: {
+                  defaultMode: 0o440,
+                  sources: KubernetesLazy.any({
+                    produce: () => [...this.clients.keys()].sort().map((user) => ({ secret: { name: `mlflow-user.${user}`, items: [{ key: 'password', path: user }] } })),
+                  }) as unknown as k8s.VolumeProjection[],
+                },
+              },
             ],
           },
         },

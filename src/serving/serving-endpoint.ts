@@ -14,7 +14,8 @@ import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
-import type { IModelRegistry, ModelVersion } from '../registry/model-registry';
+import { RegistryAccess } from '../registry/model-registry';
+import type { IModelRegistry, ModelVersion, RegistryCredentials } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
 import { PRIORITY_CLASSES } from '../training/cluster-workloads';
 import { ServerMetrics } from './metrics';
@@ -100,6 +101,8 @@ export class ServingEndpoint extends Construct {
   public readonly cluster: IEksCluster;
   /** The ServiceMonitor (real-time and streaming). */
   public serviceMonitor?: ApiObject;
+  /** The endpoint's registry credentials (read-only, its model only). */
+  public readonly registryCredentials: RegistryCredentials;
 
   constructor(scope: Construct, id: string, props: ServingEndpointProps) {
     super(scope, id);
@@ -141,6 +144,8 @@ export class ServingEndpoint extends Construct {
     });
     this.readPolicy = props.model.grantRead(this.identity);
     registry.allowNamespace(this.namespace);
+    // The endpoint reaches MLflow as itself, and may only read its model.
+    this.registryCredentials = registry.addClient(this, { namespace: this.namespace, name: this.name, access: RegistryAccess.READ, models: [props.model.model.name] });
     this.chart = new PlatformChart(this, { namespace: this.namespace });
     PlatformNamespaces.use(this, this.namespace);
     new k8s.KubeServiceAccount(this.chart, 'service-account', { metadata: { name: this.name, annotations: this.identity.serviceAccountAnnotations }, automountServiceAccountToken: false });
@@ -239,6 +244,7 @@ export class ServingEndpoint extends Construct {
       { name: 'MODEL_URI', value: props.model.uri },
       { name: 'MODEL_DIR', value: modelDir },
       { name: 'MLFLOW_TRACKING_URI', value: registry.trackingUri },
+      ...this.registryCredentials.env,
       { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
       { name: 'HOME', value: '/tmp' },
       ...this.modeEnv(),
@@ -271,7 +277,7 @@ export class ServingEndpoint extends Construct {
       name: 'download-model',
       image: registry.serverImage,
       command: ['mlflow', 'artifacts', 'download', `--artifact-uri=${props.model.uri}`, `--dst-path=${modelDir}`],
-      env: [{ name: 'MLFLOW_TRACKING_URI', value: registry.trackingUri }, { name: 'AWS_REGION', value: PlatformApp.of(this).context.region }, { name: 'HOME', value: '/tmp' }],
+      env: [{ name: 'MLFLOW_TRACKING_URI', value: registry.trackingUri }, ...this.registryCredentials.env, { name: 'AWS_REGION', value: PlatformApp.of(this).context.region }, { name: 'HOME', value: '/tmp' }],
       resources: resources({ cpu: '500m', memory: '1Gi' }),
       securityContext: restrictedContainerSecurityContext(),
       volumeMounts: [{ name: 'models', mountPath: MODEL_REPOSITORY }, { name: 'tmp', mountPath: '/tmp' }],

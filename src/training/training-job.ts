@@ -7,6 +7,7 @@ import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
 import { checkPinnedImage, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import { RegistryAccess } from '../registry/model-registry';
 import type { IModelRegistry } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, nodeShare, POOL_LABEL } from './gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from './storage';
@@ -125,7 +126,11 @@ export class TrainingJob extends Construct {
       { name: 'DATASETS_DIR', value: `${SHARED_STORAGE_MOUNT}/datasets` },
       { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
       { name: 'HOME', value: '/tmp' },
-      ...(props.registry ? [{ name: 'MLFLOW_TRACKING_URI', value: props.registry.trackingUri }, { name: 'MLOPS_MODEL', value: props.model! }] : []),
+      ...(props.registry ? [
+        { name: 'MLFLOW_TRACKING_URI', value: props.registry.trackingUri }, { name: 'MLOPS_MODEL', value: props.model! },
+        // The job reaches MLflow as itself, and may change only its model.
+        ...props.registry.addClient(this, { namespace: this.namespace, name: this.jobName, access: RegistryAccess.EDIT, models: [props.model!] }).env,
+      ] : []),
       ...Object.entries(props.env ?? {}).map(([name, value]) => ({ name, value })),
     ];
     new k8s.KubeJob(this.chart, 'job', {
