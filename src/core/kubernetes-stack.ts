@@ -159,6 +159,7 @@ export class KubernetesStack extends PlatformStack {
   public readonly cluster: DataAwsEksCluster;
   private readonly secretVersions = new Map<string, DataAwsSecretsmanagerSecretVersion>();
   private readonly namespaces = new Map<string, NamespaceV1>();
+  private readonly addonReleases: Array<{ namespace: string; release: Release }> = [];
 
   constructor(scope: Construct, id: string, props: KubernetesStackProps) {
     super(scope, id, props);
@@ -207,9 +208,20 @@ export class KubernetesStack extends PlatformStack {
   }
 
   private installAddons(): void {
-    for (const { addon } of Addons.of(PlatformApp.of(this))) {
+    const addons = Addons.of(PlatformApp.of(this)).map((r) => r.addon);
+    const releases = new Map<string, Release>();
+    const install = (addon: (typeof addons)[number], path: string[]): Release => {
       const p = addon.props;
-      new Release(this, `addon-${p.name}`, {
+      const done = releases.get(p.name);
+      if (done) return done;
+      if (path.includes(p.name)) throw new Error(`'${this.node.path}': add-ons depend on each other in a cycle: ${[...path, p.name].join(' -> ')}.`);
+      // What an add-on depends on is installed first (CRDs before the controllers that watch them).
+      const dependsOn = (p.dependsOn ?? []).map((name) => {
+        const dep = addons.find((a) => a.name === name);
+        if (!dep) throw new Error(`'${this.node.path}': add-on '${p.name}' needs add-on '${name}' installed first, but no construct requires it; require both.`);
+        return install(dep, [...path, p.name]);
+      });
+      const release = new Release(this, `addon-${p.name}`, {
         name: p.name,
         namespace: p.namespace,
         createNamespace: true,
@@ -218,19 +230,27 @@ export class KubernetesStack extends PlatformStack {
         version: p.version,
         atomic: true,
         values: p.values ? [JSON.stringify(p.values)] : undefined,
+        dependsOn: dependsOn.length ? dependsOn : undefined,
       });
-    }
+      releases.set(p.name, release);
+      this.addonReleases.push({ namespace: p.namespace, release });
+      return release;
+    };
+    for (const addon of addons) install(addon, []);
   }
 
   private writeClusterValues(): void {
     for (const o of ClusterValues.of(PlatformApp.of(this))) {
       const data: Record<string, string> = {};
       for (const [key, value] of Object.entries(o.data)) data[key] = value.render(this);
-      const ns = this.namespace(o.namespace);
-      const metadata = { name: o.name, namespace: ns.metadata.name };
+      // A namespace an add-on's release creates (monitoring for kube-prometheus-stack) is not created twice:
+      // the object waits for the release instead.
+      const release = this.addonReleases.find((r) => r.namespace === o.namespace)?.release;
+      const metadata = { name: o.name, namespace: release ? o.namespace : this.namespace(o.namespace).metadata.name };
+      const dependsOn = release ? [release] : undefined;
       const id = `${o.kind.toLowerCase()}-${o.namespace}-${o.name}`;
-      if (o.kind === 'Secret') new SecretV1(this, id, { metadata, data, type: 'Opaque' });
-      else new ConfigMapV1(this, id, { metadata, data });
+      if (o.kind === 'Secret') new SecretV1(this, id, { metadata, data, type: 'Opaque', dependsOn });
+      else new ConfigMapV1(this, id, { metadata, data, dependsOn });
     }
     for (const v of ClusterValues.volumesOf(PlatformApp.of(this))) {
       new PersistentVolumeV1(this, `volume-${v.name}`, {
