@@ -86,7 +86,7 @@ export class Addon {
    * The AWS Load Balancer Controller, for ALB ingresses (ServingEndpoint, CanaryRollout). The chart refuses to
    * render without `clusterName` (its deployment template `required`s it); `region` and `vpcId` spare the
    * controller the instance metadata, which pods cannot reach when nodes limit IMDSv2 to one hop. Its AWS
-   * identity is `LoadBalancerControllerIdentity` (an EKS Pod Identity association for `kube-system/aws-load-balancer-controller`).
+   * identity comes from `requireLoadBalancerController` (an EKS Pod Identity association for `kube-system/aws-load-balancer-controller`).
    */
   public static awsLoadBalancerController(props: { readonly clusterName: string; readonly region: string; readonly vpcId: string }): Addon {
     return new Addon({
