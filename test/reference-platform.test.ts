@@ -85,7 +85,8 @@ describe('reference platform', () => {
     expect(registryPolicy.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']))
       .toEqual(['batch-scoring', 'fraud', 'mlflow', 'pipelines', 'recsys', 'serving']);
     const releases = (Object.values(out.terraform.kubernetes.resource.helm_release) as any[]).map((r) => r.name).sort();
-    expect(releases).toEqual(['argo-rollouts', 'argo-workflows', 'aws-fsx-csi-driver', 'aws-load-balancer-controller', 'cluster-autoscaler', 'keda', 'kube-prometheus-stack']);
+    expect(releases).toEqual(['argo-rollouts', 'argo-workflows', 'aws-fsx-csi-driver', 'aws-load-balancer-controller', 'cluster-autoscaler', 'istio-base', 'istio-cni', 'istiod', 'keda',
+      'kube-prometheus-stack', 'metrics-server']);
   });
 
   it('matches the reviewed snapshot', () => {
