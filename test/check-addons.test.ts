@@ -44,6 +44,8 @@ describe('addons check (pure)', () => {
     expect(problems([hpa])).toEqual([expect.stringMatching(/scales on cpu \(Resource metrics\), but nothing serves metrics.k8s.io/)]);
     expect(problems([hpa], release('metrics-server', 'metrics-server', 'kube-system'))).toEqual([]);
     expect(problems([hpa], {}, { aws_eks_addon: { m: { addon_name: 'metrics-server', cluster_name: 'c' } } })).toEqual([]);
+    const scaledObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'api', namespace: 'serving' }, spec: { triggers: [{ type: 'memory', metricType: 'Utilization', metadata: { value: '80' } }] } };
+    expect(problems([scaledObject], release('keda', 'keda', 'keda'))).toEqual([expect.stringMatching(/ScaledObject serving\/api .*scales on memory \(KEDA makes an HPA on Resource metrics\)/)]);
   });
 
   it('refuses an add-on without the values its chart requires, or without an AWS identity for its service account', () => {

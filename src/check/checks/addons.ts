@@ -85,6 +85,13 @@ export const addonsCheck: PlatformCheck = {
         out.push(finding(ID, o, `scales on ${resource.map((m: any) => (m.resource ?? m.containerResource)?.name).join(', ')} (Resource metrics), but nothing serves metrics.k8s.io: the HPA controller reports FailedGetResourceMetric and never scales.`,
           'Install metrics-server (Addons.require(scope, Addon.metricsServer()) where the HPA is made, or the EKS metrics-server add-on).'));
       }
+      // KEDA's cpu and memory scalers make an HPA on Resource metrics too.
+      for (const o of p.kind('ScaledObject', { group: 'keda.sh' })) {
+        const resource = (o.object.spec?.triggers ?? []).filter((t: any) => t.type === 'cpu' || t.type === 'memory');
+        if (resource.length === 0) continue;
+        out.push(finding(ID, o, `scales on ${resource.map((t: any) => t.type).join(', ')} (KEDA makes an HPA on Resource metrics), but nothing serves metrics.k8s.io: the HPA controller reports FailedGetResourceMetric and never scales.`,
+          'Install metrics-server (Addons.require(scope, Addon.metricsServer()), or the EKS metrics-server add-on).'));
+      }
     }
 
     // Each add-on's required values and AWS identity
