@@ -123,9 +123,9 @@ describe('add-ons the constructs declare', () => {
     const out = PlatformTesting.synth(app);
     const istio = releases(out).filter((r) => ['base', 'cni', 'istiod'].includes(r.chart));
     expect(istio.map((r) => [r.chart, r.version, r.depends_on ?? []])).toEqual([
-      ['base', '1.26.2', []],
-      ['cni', '1.26.2', ['helm_release.addon-istio-base']],
-      ['istiod', '1.26.2', ['helm_release.addon-istio-base', 'helm_release.addon-istio-cni']],
+      ['base', '1.27.1', []],
+      ['cni', '1.27.1', ['helm_release.addon-istio-base']],
+      ['istiod', '1.27.1', ['helm_release.addon-istio-base', 'helm_release.addon-istio-cni']],
     ]);
     expect(JSON.parse(istio[2].values[0]).cni).toEqual({ enabled: true });
     const declared = PlatformNamespaces.of(app).filter((n) => n.labels['istio-injection'] === 'enabled').map((n) => [n.name, n.podSecurity]);

@@ -4,7 +4,7 @@ import { PlatformApp } from './app';
 export * from './addon-catalog';
 
 const ISTIO_CHARTS = 'https://istio-release.storage.googleapis.com/charts';
-const ISTIO_VERSION = '1.26.2';
+const ISTIO_VERSION = '1.27.1';
 /** The service account the AWS Load Balancer Controller runs as (its Pod Identity association names it). */
 export const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = 'aws-load-balancer-controller';
 
@@ -99,7 +99,7 @@ export class Addon {
   public static ingressNginx(): Addon {
     return new Addon({
       name: 'ingress-nginx', namespace: 'ingress-nginx', repository: 'https://kubernetes.github.io/ingress-nginx', chart: 'ingress-nginx', version: '4.12.3',
-      values: { controller: { ingressClassResource: { name: 'nginx', default: false }, service: { annotations: { 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internal' } } } },
+      values: { controller: { ingressClassResource: { name: 'nginx', default: false }, service: { annotations: { 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' } } } },
     });
   }
 
