@@ -95,6 +95,15 @@ describe('add-ons the constructs declare', () => {
     expect(scoped.conditions).toEqual({ Null: { 'aws:ResourceTag/elbv2.k8s.aws/cluster': 'false' } });
   });
 
+  it('installs the AWS Load Balancer Controller, with its identity, for the registry\'s ALB Ingress too', () => {
+    // The addons check found this one: the registry wrote an alb Ingress that no controller would serve.
+    const { app, stack } = testPlatform();
+    new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER, server: { ingress: { host: 'mlflow.acme.example' } } });
+    const out = PlatformTesting.synth(app);
+    expect(releases(out).map((r) => r.chart)).toContain('aws-load-balancer-controller');
+    expect(Object.values<any>(out.terraform.aws.resource.aws_eks_pod_identity_association).map((a) => `${a.namespace}/${a.service_account}`)).toContain('kube-system/aws-load-balancer-controller');
+  });
+
   it('installs ingress-nginx for an nginx Ingress, and metrics-server for an HPA on CPU', () => {
     const { app } = endpoint(ServingMode.realtime({ ingress: { host: 'fraud.acme.example', className: 'nginx' } }));
     const charts = releases(PlatformTesting.synth(app)).map((r) => r.chart);
