@@ -1,5 +1,5 @@
 import {
-  Addon, Addons, addonsCheck, CanaryRollout, loadBalancerControllerStatements, ModelRegistry, ModelServer, PlatformModel, PlatformNamespaces, PlatformTesting,
+  Addon, Addons, addonsCheck, CanaryRollout, EksCluster, IdentityMechanism, loadBalancerControllerStatements, ModelRegistry, ModelServer, PlatformModel, PlatformNamespaces, PlatformTesting,
   ReleaseStrategy, runPlatformChecks, ServingEndpoint, ServingMode, TrafficRouting,
 } from '../src';
 import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
@@ -102,6 +102,14 @@ describe('add-ons the constructs declare', () => {
     const out = PlatformTesting.synth(app);
     expect(releases(out).map((r) => r.chart)).toContain('aws-load-balancer-controller');
     expect(Object.values<any>(out.terraform.aws.resource.aws_eks_pod_identity_association).map((a) => `${a.namespace}/${a.service_account}`)).toContain('kube-system/aws-load-balancer-controller');
+  });
+
+  it('annotates the controller\'s service account with its role on an IRSA cluster', () => {
+    const { app, stack } = testPlatform();
+    const cluster = EksCluster.fromAttributes({ ...TEST_CLUSTER, identityMechanism: IdentityMechanism.irsa({ oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC', issuer: 'oidc.eks.eu-west-1.amazonaws.com/id/ABC' }) });
+    new ModelRegistry(stack, 'registry', { cluster, server: { ingress: { host: 'mlflow.acme.example' } } });
+    const lbc = releases(PlatformTesting.synth(app)).find((r) => r.chart === 'aws-load-balancer-controller');
+    expect(JSON.parse(lbc.values[0]).serviceAccount.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/acme-dev-aws-load-balancer-controller' });
   });
 
   it('installs ingress-nginx for an nginx Ingress, and metrics-server for an HPA on CPU', () => {

@@ -88,10 +88,17 @@ export class Addon {
    * controller the instance metadata, which pods cannot reach when nodes limit IMDSv2 to one hop. Its AWS
    * identity comes from `requireLoadBalancerController` (an EKS Pod Identity association for `kube-system/aws-load-balancer-controller`).
    */
-  public static awsLoadBalancerController(props: { readonly clusterName: string; readonly region: string; readonly vpcId: string }): Addon {
+  public static awsLoadBalancerController(props: {
+    readonly clusterName: string;
+    readonly region: string;
+    readonly vpcId: string;
+    /** The service account's annotations (the role ARN with IRSA; none with Pod Identity). */
+    readonly serviceAccountAnnotations?: Record<string, string>;
+  }): Addon {
+    const annotations = props.serviceAccountAnnotations && Object.keys(props.serviceAccountAnnotations).length ? { annotations: props.serviceAccountAnnotations } : {};
     return new Addon({
       name: 'aws-load-balancer-controller', namespace: 'kube-system', repository: 'https://aws.github.io/eks-charts', chart: 'aws-load-balancer-controller', version: '1.13.3',
-      values: { clusterName: props.clusterName, region: props.region, vpcId: props.vpcId, serviceAccount: { create: true, name: LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT } },
+      values: { clusterName: props.clusterName, region: props.region, vpcId: props.vpcId, serviceAccount: { create: true, name: LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT, ...annotations } },
     });
   }
 

@@ -100,7 +100,6 @@ export function loadBalancerControllerStatements(region: string, account: string
 export function requireLoadBalancerController(scope: Construct, cluster: IEksCluster): WorkloadIdentity {
   const app = PlatformApp.of(scope);
   const context = app.context;
-  Addons.require(scope, Addon.awsLoadBalancerController({ clusterName: cluster.clusterName, region: context.region, vpcId: cluster.vpcId }));
   const byCluster = identities.get(app) ?? new Map<string, WorkloadIdentity>();
   identities.set(app, byCluster);
   let identity = byCluster.get(cluster.clusterName);
@@ -113,5 +112,9 @@ export function requireLoadBalancerController(scope: Construct, cluster: IEksClu
     grant(identity, 'aws-load-balancer-controller', loadBalancerControllerStatements(context.region, context.accountId));
     byCluster.set(cluster.clusterName, identity);
   }
+  // With IRSA, the controller's service account carries the role ARN.
+  Addons.require(scope, Addon.awsLoadBalancerController({
+    clusterName: cluster.clusterName, region: context.region, vpcId: cluster.vpcId, serviceAccountAnnotations: identity.serviceAccountAnnotations,
+  }));
   return identity;
 }

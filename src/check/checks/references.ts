@@ -86,8 +86,11 @@ export function writtenObjects(p: PlatformModel): Written[] {
     const kind = TERRAFORM_KINDS[r.type];
     if (!kind) continue;
     const md = [r.config.metadata].flat()[0] ?? {};
-    const data = { ...(r.config.data ?? {}), ...(r.config.binary_data ?? {}) };
-    out.push({ kind, namespace: resolveTerraformString(p, md.namespace ?? (kind === 'PersistentVolume' || kind === 'StorageClass' ? undefined : 'default')), name: resolveTerraformString(p, md.name) ?? '', keys: typeof data === 'object' ? Object.keys(data) : undefined });
+    // Keys are known when the data are written as maps; a whole map from a Terraform expression is not known.
+    const maps = [r.config.data, r.config.binary_data].filter((d) => d !== undefined);
+    const keys = maps.every((d) => d && typeof d === 'object' && !Array.isArray(d)) ? maps.flatMap((d) => Object.keys(d)) : undefined;
+    const clusterScoped = kind === 'PersistentVolume' || kind === 'StorageClass';
+    out.push({ kind, namespace: clusterScoped ? undefined : resolveTerraformString(p, md.namespace ?? 'default'), name: resolveTerraformString(p, md.name) ?? '', keys });
   }
   return out;
 }
