@@ -15,8 +15,8 @@ export interface AddonCatalogEntry {
   /** Whether it serves `metrics.k8s.io` (resource metrics for HPAs). @default false */
   readonly resourceMetrics?: boolean;
   /**
-   * Values the chart refuses to render without: each entry is a value path, or alternatives separated by `|`,
-   * with the chart's own rule.
+   * Values the chart or its controller cannot work without: each entry is a value path, or alternatives separated
+   * by `|`, with the upstream rule and what breaks.
    * @default - none
    */
   readonly requiredValues?: Array<{ readonly path: string; readonly rule: string }>;
@@ -41,17 +41,17 @@ export const ADDON_CATALOG: Record<string, AddonCatalogEntry> = {
   'keda': { provides: ['keda.sh', 'eventing.keda.sh'] },
   'aws-load-balancer-controller': {
     provides: ['elbv2.k8s.aws'], ingressClasses: ['alb', 'ingress.k8s.aws/alb'],
-    requiredValues: [{ path: 'clusterName', rule: 'templates/deployment.yaml: required "Chart cannot be installed without a valid clusterName!"' }],
+    requiredValues: [{ path: 'clusterName', rule: 'templates/deployment.yaml: required "Chart cannot be installed without a valid clusterName!", so the atomic release fails terraform apply' }],
     awsIdentity: { serviceAccountValue: 'serviceAccount.name', defaultServiceAccount: 'aws-load-balancer-controller', rule: 'it creates and tags load balancers and target groups (docs/install/iam_policy.json)' },
   },
   'ingress-nginx': { ingressClasses: ['nginx', 'k8s.io/ingress-nginx'] },
   'karpenter': {
     provides: ['karpenter.sh', 'karpenter.k8s.aws'],
-    requiredValues: [{ path: 'settings.clusterName', rule: 'templates/deployment.yaml: required settings.clusterName' }],
+    requiredValues: [{ path: 'settings.clusterName', rule: 'the controller\'s options validation refuses to start without a cluster name ("missing field, cluster-name"), so the atomic release fails' }],
     awsIdentity: { serviceAccountValue: 'serviceAccount.name', defaultServiceAccount: 'karpenter', rule: 'it launches and terminates EC2 instances' },
   },
   'cluster-autoscaler': {
-    requiredValues: [{ path: 'autoDiscovery.clusterName|autoscalingGroups', rule: 'templates/deployment.yaml: with cloudProvider aws, autoDiscovery.clusterName or autoscalingGroups is required' }],
+    requiredValues: [{ path: 'autoDiscovery.clusterName|autoscalingGroups', rule: 'with cloudProvider aws it manages only the Auto Scaling groups it discovers by cluster tag or is given, so with neither it scales nothing' }],
     awsIdentity: { serviceAccountValue: 'rbac.serviceAccount.name', defaultServiceAccount: 'cluster-autoscaler-aws-cluster-autoscaler', rule: 'it resizes Auto Scaling groups' },
   },
   'external-dns': { awsIdentity: { serviceAccountValue: 'serviceAccount.name', defaultServiceAccount: 'external-dns', rule: 'it writes Route 53 records' } },

@@ -23,9 +23,10 @@ function present(v: unknown): boolean {
  * - an HPA with Resource (or ContainerResource) metrics has `metrics.k8s.io` served (metrics-server, as a chart
  *   or as the EKS add-on): the HPA controller (kubernetes `pkg/controller/podautoscaler/metrics`, resource
  *   metrics client) reports FailedGetResourceMetric and never scales;
- * - each add-on gets the values its chart refuses to render without (aws-load-balancer-controller `clusterName`,
- *   karpenter `settings.clusterName`, cluster-autoscaler `autoDiscovery.clusterName`): the release is atomic, so
- *   `terraform apply` fails;
+ * - each add-on gets the values it cannot work without (aws-load-balancer-controller `clusterName`: its deployment
+ *   template `required`s it; karpenter `settings.clusterName`: its options validation refuses to start; cluster-autoscaler
+ *   `autoDiscovery.clusterName` or `autoscalingGroups`: otherwise it manages no node group); the releases are atomic, so
+ *   a chart that does not render or start fails `terraform apply`;
  * - each add-on that calls AWS APIs has an identity for its service account: an `aws_eks_pod_identity_association`
  *   in a Terraform stack for its namespace and service account, or an IRSA role annotation in its values
  *   (EKS user guide, "Learn how EKS Pod Identity grants pods access to AWS services").
@@ -108,7 +109,7 @@ function releaseProblems(r: HelmReleaseObject, associations: Array<{ namespace: 
   for (const v of e.requiredValues ?? []) {
     const alternatives = v.path.split('|');
     if (alternatives.some((a) => present(valueAt(r.values, a)))) continue;
-    out.push(finding(ID, r, `chart ${r.chart} needs value ${alternatives.map((a) => `'${a}'`).join(' or ')} (${v.rule}): it refuses to render, and the atomic release fails terraform apply.`,
+    out.push(finding(ID, r, `chart ${r.chart} needs value ${alternatives.map((a) => `'${a}'`).join(' or ')}: ${v.rule}.`,
       `Give the add-on ${alternatives.join(' or ')} in its values (its Addon factory takes them).`));
   }
   if (e.awsIdentity) {
