@@ -2,7 +2,7 @@
 // latency and error objectives, data drift against the training profile, alerts to Slack.
 // The cluster and registry exist already (created by another team's stacks).
 import {
-  AlertReceiver, CanaryRollout, EksCluster, Environment, KubernetesStack, ModelRegistry, ModelServer, MonitoringStack, PlatformApp,
+  AlertReceiver, CanaryRollout, ClusterValue, EksCluster, Environment, KubernetesStack, ModelRegistry, ModelServer, MonitoringStack, PlatformApp,
   PlatformStack, ReferenceProfile, ServingEndpoint, ServingMode, TrafficRouting,
 } from '../src';
 
@@ -38,7 +38,11 @@ export function build(app: PlatformApp) {
       ] }),
     }],
     alerting: {
-      receivers: [AlertReceiver.slack('search-alerts', { channel: '#search-ml', webhookUrl: { name: 'slack-search', key: 'url' } })],
+      // The webhook URL stays in Secrets Manager; the KubernetesStack writes it into a Secret at apply.
+      receivers: [AlertReceiver.slack('search-alerts', {
+        channel: '#search-ml',
+        webhookUrl: ClusterValue.fromSecretsManager('arn:aws:secretsmanager:eu-central-1:777788889999:secret:shop/search-alerts-Zx81Qa', 'slack-webhook-url'),
+      })],
       routes: [{ receiver: 'search-alerts', team: 'search' }],
     },
     budgets: [{ name: 'ranker', model: 'ranker', monthlyLimitUsd: 3000 }],

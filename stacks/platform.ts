@@ -1,5 +1,5 @@
 import {
-  AlertReceiver, Autoscaling, CanaryRollout, CapacityType, ClusterNetwork, DataCheck, Environment, GpuTrainingCluster, InstanceType,
+  AlertReceiver, Autoscaling, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
   KubernetesStack, MetricGate, ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack,
   ReferenceProfile, ReleaseStrategy, ServingEndpoint, ServingMode, TrafficRouting, TrainingJob, TrainingPipeline,
 } from '../src';
@@ -13,6 +13,9 @@ export const REFERENCE_CONTEXT: PlatformContextProps = {
   team: 'ml-platform',
   costTags: { 'cost-center': 'cc-4711' },
 };
+
+/** The Secrets Manager secret (JSON) that holds the alert receivers' credentials, kept by the on-call team. */
+export const ALERTING_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:acme-ml/prod/alert-receivers-Q1w2E3';
 
 /** The stacks and constructs of the reference platform. */
 export interface ReferencePlatform {
@@ -128,8 +131,9 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     quality: [{ endpoint: fraud, floor: 0.9 }],
     alerting: {
       receivers: [
-        AlertReceiver.pagerDuty('fraud-oncall', { routingKey: { name: 'pagerduty-fraud', key: 'routing-key' } }),
-        AlertReceiver.slack('ml-alerts', { channel: '#ml-alerts', webhookUrl: { name: 'slack-ml-alerts', key: 'url' } }),
+        // Credentials stay in Secrets Manager; the KubernetesStack writes them into a Secret at apply.
+        AlertReceiver.pagerDuty('fraud-oncall', { routingKey: ClusterValue.fromSecretsManager(ALERTING_SECRET_ARN, 'pagerduty-fraud-routing-key') }),
+        AlertReceiver.slack('ml-alerts', { channel: '#ml-alerts', webhookUrl: ClusterValue.fromSecretsManager(ALERTING_SECRET_ARN, 'slack-ml-alerts-webhook-url') }),
         AlertReceiver.sns('aws-alerts'),
       ],
       routes: [

@@ -1,5 +1,5 @@
 import {
-  Addon, AlertReceiver, ClusterNetwork, GpuTrainingCluster, InstanceType, metricNamesIn, ModelRegistry, ModelServer, MonitoringStack,
+  Addon, AlertReceiver, ClusterNetwork, ClusterValue, GpuTrainingCluster, InstanceType, metricNamesIn, ModelRegistry, ModelServer, MonitoringStack,
   MonitoringStackProps, PlatformTesting, PrometheusInstance, QUALITY_METRIC, ReferenceProfile, selectorMatches, ServingEndpoint, ServingMode,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
@@ -25,13 +25,15 @@ function setup(props: (e: ServingEndpoint) => Partial<MonitoringStackProps> = ()
   return { monitoring, endpoint, out, aws: out.terraform.aws, docs: out.manifests['aws/monitoring.k8s.yaml'] };
 }
 
+const ALERT_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:alerts-AbCdEf';
+
 const FULL = (e: ServingEndpoint): Partial<MonitoringStackProps> => ({
   drift: [{ endpoint: e, profile: PROFILE }],
   quality: [{ endpoint: e, floor: 0.9 }],
   alerting: {
     receivers: [
-      AlertReceiver.pagerDuty('oncall', { routingKey: { name: 'pd', key: 'key' } }),
-      AlertReceiver.slack('ml-alerts', { channel: '#ml', webhookUrl: { name: 'slack', key: 'url' } }),
+      AlertReceiver.pagerDuty('oncall', { routingKey: ClusterValue.fromSecretsManager(ALERT_SECRET, 'pagerduty') }),
+      AlertReceiver.slack('ml-alerts', { channel: '#ml', webhookUrl: ClusterValue.fromSecretsManager(ALERT_SECRET, 'slack') }),
       AlertReceiver.sns('aws'),
     ],
     routes: [{ receiver: 'oncall', severity: 'critical', team: 'fraud' }, { receiver: 'ml-alerts', severity: 'warning' }],
@@ -75,6 +77,10 @@ describe('MonitoringStack', () => {
     expect(config.spec.route.routes[0]).toEqual({ receiver: 'retraining', continue: true, matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }] });
     expect(config.spec.route.routes[1]).toEqual({ receiver: 'oncall', matchers: [{ name: 'severity', value: 'critical', matchType: '=' }, { name: 'team', value: 'fraud', matchType: '=' }] });
     expect(config.spec.receivers.map((r: any) => r.name)).toEqual(['oncall', 'ml-alerts', 'aws', 'retraining']);
+    // Credentials come from a Secret the KubernetesStack writes from Secrets Manager, in the AlertmanagerConfig's namespace.
+    expect(config.spec.receivers[0].pagerdutyConfigs[0].routingKey).toEqual({ name: 'monitoring-alert-receivers', key: 'oncall-routing-key' });
+    expect(config.spec.receivers[1].slackConfigs[0].apiURL).toEqual({ name: 'monitoring-alert-receivers', key: 'ml-alerts-webhook-url' });
+    expect(Object.keys(out.terraform.kubernetes.resource.kubernetes_secret_v1['secret-monitoring-monitoring-alert-receivers'].data)).toEqual(['ml-alerts-webhook-url', 'oncall-routing-key']);
     expect(config.spec.receivers[2].snsConfigs[0].topicARN).toBe('arn:aws:sns:eu-west-1:123456789012:acme-dev-monitoring-alerts');
     expect(onlyResource(aws, 'aws_sns_topic').name).toBe('acme-dev-monitoring-alerts');
   });

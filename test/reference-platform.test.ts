@@ -50,7 +50,8 @@ describe('reference platform', () => {
     const byTerraform = Object.values(out.terraform.kubernetes.resource.kubernetes_namespace_v1) as any[];
     const level = (labels: Record<string, string>) => labels['pod-security.kubernetes.io/enforce'];
     expect(Object.fromEntries(inManifest.map((d) => [d.metadata.name, level(d.metadata.labels)]))).toEqual({
-      'nvidia-system': 'privileged', 'recsys': 'restricted',
+      // storefront calls the recommender through the Istio mesh: the platform labels it for sidecar injection
+      'nvidia-system': 'privileged', 'recsys': 'restricted', 'storefront': 'restricted',
     });
     // Terraform writes the registry credentials of the workloads in batch-scoring, fraud and serving: it creates those.
     expect(Object.fromEntries(byTerraform.map((r) => [r.metadata.name, level(r.metadata.labels)]))).toEqual({
@@ -102,7 +103,8 @@ describe('reference platform', () => {
     expect(registryPolicy.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']))
       .toEqual(['batch-scoring', 'fraud', 'mlflow', 'pipelines', 'recsys', 'serving']);
     const releases = (Object.values(out.terraform.kubernetes.resource.helm_release) as any[]).map((r) => r.name).sort();
-    expect(releases).toEqual(['argo-rollouts', 'argo-workflows', 'aws-fsx-csi-driver', 'aws-load-balancer-controller', 'cluster-autoscaler', 'keda', 'kube-prometheus-stack']);
+    expect(releases).toEqual(['argo-rollouts', 'argo-workflows', 'aws-fsx-csi-driver', 'aws-load-balancer-controller', 'cluster-autoscaler', 'istio-base', 'istio-cni', 'istiod', 'keda',
+      'kube-prometheus-stack', 'metrics-server']);
   });
 
   it('matches the reviewed snapshot', () => {

@@ -1,5 +1,5 @@
 import {
-  CanaryRollout, CanaryRolloutProps, ModelRegistry, ModelServer, NoDataPolicy, PlatformTesting, PrometheusInstance, ReleaseStrategy,
+  Addon, Addons, CanaryRollout, CanaryRolloutProps, ModelRegistry, ModelServer, NoDataPolicy, PlatformTesting, PrometheusInstance, ReleaseStrategy,
   ServingEndpoint, ServingEndpointProps, ServingMode, TrafficRouting,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
@@ -94,10 +94,14 @@ describe('CanaryRollout with routers and strategies', () => {
   });
 
   it('runs an A/B test by header on the Gateway API, comparing challenger with champion', () => {
-    const { find, out } = setup(() => ({
-      strategy: ReleaseStrategy.abTest({ match: { header: 'x-variant', value: 'challenger' }, comparisonQuery: 'sum(rate(mlops_feedback_total{{{selector}},outcome="correct"}[1h]))', minRatio: 0.98 }),
-      routing: TrafficRouting.gatewayApi({ gateway: 'public', gatewayNamespace: 'gateways', pluginLocation: 'https://mirror.acme.example/gatewayapi-plugin-v0.5.0' }),
-    }));
+    const { find, out } = setup((e) => {
+      // An HTTPRoute needs a Gateway API implementation (its CRDs and controller) in the cluster: the addons check refuses one without.
+      Addons.require(e, Addon.custom({ name: 'envoy-gateway', namespace: 'envoy-gateway-system', repository: 'oci://docker.io/envoyproxy', chart: 'gateway-helm', version: 'v1.4.1' }));
+      return {
+        strategy: ReleaseStrategy.abTest({ match: { header: 'x-variant', value: 'challenger' }, comparisonQuery: 'sum(rate(mlops_feedback_total{{{selector}},outcome="correct"}[1h]))', minRatio: 0.98 }),
+        routing: TrafficRouting.gatewayApi({ gateway: 'public', gatewayNamespace: 'gateways', pluginLocation: 'https://mirror.acme.example/gatewayapi-plugin-v0.5.0' }),
+      };
+    });
     const canary = find('Rollout').spec.strategy.canary;
     expect(canary.steps[1]).toEqual({ setHeaderRoute: { name: 'ab-test', match: [{ headerName: 'x-variant', headerValue: { exact: 'challenger' } }] } });
     const [metric] = find('AnalysisTemplate').spec.metrics;

@@ -1,13 +1,17 @@
 import { PlatformCheck } from './check';
+import { addonsCheck } from './checks/addons';
 import { applyOrderCheck } from './checks/apply-order';
 import { namespacesCheck } from './checks/namespaces';
 import { podSecurityCheck } from './checks/pod-security';
+import { referencesCheck } from './checks/references';
 
 export * from './check';
 export * from './model';
+export * from './checks/addons';
+export * from './checks/references';
 export { applyOrderCheck, kubectlApplyOrder, walkOrder } from './checks/apply-order';
 export { namespacesCheck } from './checks/namespaces';
 export { podContainers, podSecurityCheck, podSecurityViolations } from './checks/pod-security';
 
 /** The library's platform checks, run at every `PlatformApp.synth()`. */
-export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck];
+export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck];

@@ -21,6 +21,13 @@ export const ARGO_EXECUTOR_SECURITY_CONTEXT = {
  */
 export const MONITORING_PRIVILEGED_REASON = 'kube-prometheus-stack runs its node exporter in this namespace with hostNetwork, hostPID and hostPath mounts of /, /proc and /sys, which the baseline level forbids; the platform\'s own objects here are rules and configuration, not pods.';
 
+export * from './addon-catalog';
+
+const ISTIO_CHARTS = 'https://istio-release.storage.googleapis.com/charts';
+const ISTIO_VERSION = '1.27.1';
+/** The service account the AWS Load Balancer Controller runs as (its Pod Identity association names it). */
+export const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = 'aws-load-balancer-controller';
+
 /** Props of an Addon. */
 export interface AddonProps {
   /** The Helm release name; unique within the platform. */
@@ -46,6 +53,11 @@ export interface AddonProps {
   readonly podSecurity?: PodSecurityLevel;
   /** Why the chart's pods cannot meet `restricted`; required for another level. @default - none */
   readonly podSecurityReason?: string;
+  /**
+   * Add-ons (by release name) that must be installed before this one, e.g. the CRDs its controller watches.
+   * @default - none
+   */
+  readonly dependsOn?: string[];
 }
 
 /**
@@ -114,9 +126,71 @@ export class Addon {
     return new Addon({ name: 'keda', namespace: 'keda', repository: 'https://kedacore.github.io/charts', chart: 'keda', version: '2.17.2' });
   }
 
-  /** The AWS Load Balancer Controller, for ALB ingresses (ServingEndpoint, CanaryRollout). */
-  public static awsLoadBalancerController(): Addon {
-    return new Addon({ name: 'aws-load-balancer-controller', namespace: 'kube-system', repository: 'https://aws.github.io/eks-charts', chart: 'aws-load-balancer-controller', version: '1.13.3' });
+  /**
+   * The AWS Load Balancer Controller, for ALB ingresses (ServingEndpoint, CanaryRollout). The chart refuses to
+   * render without `clusterName` (its deployment template `required`s it); `region` and `vpcId` spare the
+   * controller the instance metadata, which pods cannot reach when nodes limit IMDSv2 to one hop. Its AWS
+   * identity comes from `requireLoadBalancerController` (an EKS Pod Identity association for `kube-system/aws-load-balancer-controller`).
+   */
+  public static awsLoadBalancerController(props: {
+    readonly clusterName: string;
+    readonly region: string;
+    readonly vpcId: string;
+    /** The service account's annotations (the role ARN with IRSA; none with Pod Identity). */
+    readonly serviceAccountAnnotations?: Record<string, string>;
+  }): Addon {
+    const annotations = props.serviceAccountAnnotations && Object.keys(props.serviceAccountAnnotations).length ? { annotations: props.serviceAccountAnnotations } : {};
+    return new Addon({
+      name: 'aws-load-balancer-controller', namespace: 'kube-system', repository: 'https://aws.github.io/eks-charts', chart: 'aws-load-balancer-controller', version: '1.13.3',
+      values: { clusterName: props.clusterName, region: props.region, vpcId: props.vpcId, serviceAccount: { create: true, name: LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT, ...annotations } },
+    });
+  }
+
+  /** ingress-nginx, for `nginx` ingresses (ServingEndpoint). */
+  public static ingressNginx(): Addon {
+    return new Addon({
+      name: 'ingress-nginx', namespace: 'ingress-nginx', repository: 'https://kubernetes.github.io/ingress-nginx', chart: 'ingress-nginx', version: '4.12.3',
+      values: { controller: { ingressClassResource: { name: 'nginx', default: false }, service: { annotations: { 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' } } } },
+    });
+  }
+
+  /**
+   * metrics-server: serves `metrics.k8s.io`, the resource metrics a HorizontalPodAutoscaler on CPU or memory
+   * reads (ServingEndpoint with `Autoscaling.cpu`). Without it the HPA reports FailedGetResourceMetric and never scales.
+   */
+  public static metricsServer(): Addon {
+    return new Addon({ name: 'metrics-server', namespace: 'kube-system', repository: 'https://kubernetes-sigs.github.io/metrics-server/', chart: 'metrics-server', version: '3.12.2' });
+  }
+
+  /** Istio's CRDs (`networking.istio.io`, `security.istio.io`, ...) and cluster roles: the `base` chart. */
+  public static istioBase(): Addon {
+    return new Addon({ name: 'istio-base', namespace: 'istio-system', repository: ISTIO_CHARTS, chart: 'base', version: ISTIO_VERSION, values: { defaultRevision: 'default' } });
+  }
+
+  /**
+   * The Istio CNI node agent, which sets up each meshed pod's traffic redirection instead of the injected
+   * `istio-init` container: that one needs NET_ADMIN and NET_RAW, which Pod Security `baseline` and `restricted`
+   * refuse (istio.io "Install Istio with Pod Security Admission"). It runs in `kube-system`, which Pod Security
+   * does not restrict, because it mounts host paths.
+   */
+  public static istioCni(): Addon {
+    return new Addon({
+      name: 'istio-cni', namespace: 'kube-system', repository: ISTIO_CHARTS, chart: 'cni', version: ISTIO_VERSION,
+      values: { cni: { chained: true } }, dependsOn: ['istio-base'],
+    });
+  }
+
+  /**
+   * istiod, Istio's control plane: it injects sidecars into pods of namespaces labelled `istio-injection=enabled`
+   * and programs them from VirtualServices (CanaryRollout with `TrafficRouting.istio()`). With the CNI agent, so
+   * that meshed pods stay within Pod Security `restricted`.
+   */
+  public static istiod(): Addon {
+    return new Addon({
+      name: 'istiod', namespace: 'istio-system', repository: ISTIO_CHARTS, chart: 'istiod', version: ISTIO_VERSION,
+      values: { cni: { enabled: true }, global: { proxy: { holdApplicationUntilProxyStarts: true } } },
+      dependsOn: ['istio-base', 'istio-cni'],
+    });
   }
 
   /** Karpenter, the node autoscaler alternative to managed node groups (GpuTrainingCluster). */

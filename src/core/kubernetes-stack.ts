@@ -234,12 +234,27 @@ export class KubernetesStack extends PlatformStack {
   }
 
   private installAddons(): void {
-    for (const { addon, requiredBy } of Addons.of(PlatformApp.of(this))) {
+    const requirements = Addons.of(PlatformApp.of(this));
+    const addons = requirements.map((r) => r.addon);
+    const releases = new Map<string, Release>();
+    const install = (addon: (typeof addons)[number], path: string[]): Release => {
       const p = addon.props;
+      const done = releases.get(p.name);
+      if (done) return done;
+      if (path.includes(p.name)) throw new Error(`'${this.node.path}': add-ons depend on each other in a cycle: ${[...path, p.name].join(' -> ')}.`);
+      // What an add-on depends on is installed first (CRDs before the controllers that watch them).
+      const dependsOn = (p.dependsOn ?? []).map((name) => {
+        const dep = addons.find((a) => a.name === name);
+        if (!dep) throw new Error(`'${this.node.path}': add-on '${p.name}' needs add-on '${name}' installed first, but no construct requires it; require both.`);
+        return install(dep, [...path, p.name]);
+      });
       const builtIn = BUILT_IN_NAMESPACES.includes(p.namespace);
       // The release's namespace is Terraform's, labelled for the chart's Pod Security level; Helm does not create it.
-      if (!builtIn) PlatformNamespaces.use(requiredBy[0], p.namespace, { podSecurity: p.podSecurity, reason: p.podSecurityReason });
-      new Release(this, `addon-${p.name}`, {
+      if (!builtIn) {
+        const requiredBy = requirements.find((r) => r.addon === addon)!.requiredBy;
+        PlatformNamespaces.use(requiredBy[0], p.namespace, { podSecurity: p.podSecurity, reason: p.podSecurityReason });
+      }
+      const release = new Release(this, `addon-${p.name}`, {
         name: p.name,
         namespace: builtIn ? p.namespace : this.namespace(p.namespace).metadata.name,
         createNamespace: false,
@@ -248,8 +263,12 @@ export class KubernetesStack extends PlatformStack {
         version: p.version,
         atomic: true,
         values: p.values ? [JSON.stringify(p.values)] : undefined,
+        dependsOn: dependsOn.length ? dependsOn : undefined,
       });
-    }
+      releases.set(p.name, release);
+      return release;
+    };
+    for (const addon of addons) install(addon, []);
   }
 
   private writeClusterValues(): void {

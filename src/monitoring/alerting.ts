@@ -1,25 +1,44 @@
-/** A reference to a key of a Kubernetes Secret (in the Prometheus namespace). */
+import { ClusterValue } from '../core/kubernetes-stack';
+
+/** A reference to a key of a Kubernetes Secret (in the Prometheus namespace) that something else writes. */
 export interface SecretKey {
   readonly name: string;
   readonly key: string;
 }
 
+/**
+ * A receiver's credential (webhook URL, routing key): a value Terraform writes into a Secret the
+ * MonitoringStack owns (`ClusterValue.fromSecretsManager(secretArn, jsonKey)`, read when Terraform applies;
+ * never in the manifests), or a key of a Secret that exists already (`{ name, key }`; the platform check
+ * refuses one that neither a manifest nor Terraform writes, since prometheus-operator then drops the whole
+ * AlertmanagerConfig).
+ */
+export type ReceiverSecret = ClusterValue | SecretKey;
+
+/** What a receiver renders with. @internal */
+export interface ReceiverContext {
+  readonly topicArn?: string;
+  readonly region?: string;
+  /** The Secret key a credential is read from (written by Terraform for a ClusterValue). */
+  secretKey(receiver: string, field: string, value: ReceiverSecret): SecretKey;
+}
+
 /** Where alerts go. */
 export abstract class AlertReceiver {
-  /** A Slack channel; the incoming-webhook URL is read from a Secret. */
-  public static slack(name: string, props: { readonly channel: string; readonly webhookUrl: SecretKey }): AlertReceiver {
+  /** A Slack channel; the incoming-webhook URL is a secret. */
+  public static slack(name: string, props: { readonly channel: string; readonly webhookUrl: ReceiverSecret }): AlertReceiver {
     return new (class extends AlertReceiver {
-      public render() {
-        return { name, slackConfigs: [{ channel: props.channel, apiURL: props.webhookUrl, sendResolved: true, title: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}', text: '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}' }] };
+      public render(c: ReceiverContext) {
+        return { name, slackConfigs: [{ channel: props.channel, apiURL: c.secretKey(name, 'webhook-url', props.webhookUrl), sendResolved: true, title: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}', text: '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}' }] };
       }
     })(name);
   }
 
-  /** PagerDuty (Events API v2); the routing key is read from a Secret. */
-  public static pagerDuty(name: string, props: { readonly routingKey: SecretKey }): AlertReceiver {
+  /** PagerDuty (Events API v2); the routing key is a secret. */
+  public static pagerDuty(name: string, props: { readonly routingKey: ReceiverSecret }): AlertReceiver {
     return new (class extends AlertReceiver {
-      public render() {
-        return { name, pagerdutyConfigs: [{ routingKey: props.routingKey, sendResolved: true, severity: '{{ .CommonLabels.severity }}' }] };
+      public render(c: ReceiverContext) {
+        return { name, pagerdutyConfigs: [{ routingKey: c.secretKey(name, 'routing-key', props.routingKey), sendResolved: true, severity: '{{ .CommonLabels.severity }}' }] };
       }
     })(name);
   }
@@ -31,8 +50,8 @@ export abstract class AlertReceiver {
   public static sns(name: string): AlertReceiver {
     return new (class extends AlertReceiver {
       public readonly usesSns = true;
-      public render(topicArn?: string, region?: string) {
-        return { name, snsConfigs: [{ topicARN: topicArn, sigv4: { region }, sendResolved: true, subject: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}' }] };
+      public render(c: ReceiverContext) {
+        return { name, snsConfigs: [{ topicARN: c.topicArn, sigv4: { region: c.region }, sendResolved: true, subject: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}' }] };
       }
     })(name);
   }
@@ -51,7 +70,7 @@ export abstract class AlertReceiver {
   protected constructor(public readonly name: string) {}
 
   /** @internal */
-  public abstract render(topicArn?: string, region?: string): Record<string, unknown>;
+  public abstract render(context: ReceiverContext): Record<string, unknown>;
 }
 
 /** Which alerts go to a receiver. */

@@ -17,7 +17,8 @@ import { PrometheusInstance } from '../core/prometheus';
 import type { ModelRegistry } from '../registry/model-registry';
 import type { ServingEndpoint } from '../serving/serving-endpoint';
 import type { GpuTrainingCluster } from '../training/gpu-cluster';
-import { AlertReceiver, AlertRoute } from './alerting';
+import { AlertReceiver, AlertRoute, ReceiverSecret, SecretKey } from './alerting';
+import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { endpointDashboard } from './dashboard';
 import { driftAlertRules, driftRecordingRules, DriftThresholds, ReferenceProfile } from './drift';
 import { durationSeconds, RuleGroup } from './promql';
@@ -275,13 +276,26 @@ export class MonitoringStack extends Construct {
       ];
       routes.push({ receiver: r.receiver, matchers: m });
     }
+    // Credentials Terraform writes go into one Secret of this stack, in the namespace of the AlertmanagerConfig
+    // (prometheus-operator reads receiver secrets there, and drops the whole config when one is missing).
+    const secretName = `${this.node.id}-alert-receivers`;
+    const written: Record<string, ClusterValue> = {};
+    const secretKey = (receiver: string, field: string, value: ReceiverSecret): SecretKey => {
+      if (!(value instanceof ClusterValue)) return value;
+      written[`${receiver}-${field}`] = value;
+      return { name: secretName, key: `${receiver}-${field}` };
+    };
+    const rendered = receivers.map((r) => r.render({ topicArn: this.topicArn, region, secretKey }));
+    if (Object.keys(written).length > 0) {
+      ClusterValues.secret(this, { namespace: this.prometheus.namespace, name: secretName, data: written });
+    }
     new ApiObject(this.chart, 'alert-routing', {
       apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig',
       metadata: { name: 'mlops-alert-routing', labels: this.prometheus.labelsFor('AlertmanagerConfig') },
       spec: {
         route: { receiver: alerting.receivers[0]?.name ?? 'retraining', groupBy: ['alertname', 'endpoint', 'team'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h', routes },
         // The topic's ARN is built from its name: manifests hold no value that exists only after apply.
-        receivers: receivers.map((r) => r.render(this.topicArn, region)),
+        receivers: rendered,
       },
     } as any);
     if (!receivers.some((r) => r.usesSns)) return undefined;

@@ -5,11 +5,13 @@ import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notifica
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmanager-secret-version';
 import { Construct, Fn, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
+import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, IGrantable, PolicyStatement, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
+import { requireLoadBalancerController } from '../core/load-balancer-controller';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
@@ -388,7 +390,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.chart = new PlatformChart(this, { namespace: this.namespace });
     PlatformNamespaces.use(this, this.namespace);
     this.serverImage = props.server?.image ?? MLFLOW_IMAGE;
-    this.addServer(bucketName, server, context.environment.isProduction, props.governance ?? {});
+    this.addServer(bucketName, server, context.environment.isProduction, props.governance ?? {}, props.cluster);
   }
 
   /** The artifact bucket's name: known at synth, so manifests can hold it. */
@@ -540,7 +542,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     return { sid: 'UseRegistryKeyThroughS3', actions, resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } } };
   }
 
-  private addServer(bucketName: string, server: RegistryServerOptions, production: boolean, governance: RegistryGovernanceOptions): void {
+  private addServer(bucketName: string, server: RegistryServerOptions, production: boolean, governance: RegistryGovernanceOptions, cluster: IEksCluster): void {
     const replicas = server.replicas ?? (production ? 2 : 1);
     checkIntegerRange(this, 'server.replicas', replicas, 1, 20);
     const image = this.serverImage;
@@ -703,6 +705,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     if (server.ingress) {
       NameRules.dnsSubdomain(this, 'server.ingress.host', server.ingress.host);
       const className = server.ingress.className ?? 'alb';
+      if (className === 'alb') requireLoadBalancerController(this, cluster);
+      if (className === 'nginx') Addons.require(this, Addon.ingressNginx());
       new k8s.KubeIngress(this.chart, 'ingress', {
         metadata: {
           name: 'mlflow', labels,

@@ -3,6 +3,7 @@ import { Addon, Addons } from '../core/addons';
 import { check, checkIntegerRange } from '../core/errors';
 import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
+import { fromNamespaces } from '../core/workloads';
 import { PlatformChart } from '../core/kubernetes';
 import { PrometheusInstance } from '../core/prometheus';
 import { CostAttribution } from '../core/tags';
@@ -194,7 +195,10 @@ export class CanaryRollout extends Construct {
     // The Deployment is only the template now: zero replicas, and the autoscaler scales the Rollout.
     e.deployment!.addJsonPatch(JsonPatch.replace('/spec/replicas', 0));
     e.retargetScaler({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: this.name });
-    if (routing.kind === 'istio') this.istioVirtualService(e);
+    if (routing.kind === 'istio') {
+      this.istioVirtualService(e);
+      this.joinMesh(e);
+    }
     if (routing.kind === 'gateway-api') this.httpRoute(e, routing);
   }
 
@@ -309,6 +313,29 @@ export class CanaryRollout extends Construct {
         activeMetadata: { labels: { 'mlops.io/track': 'stable' } },
       },
     };
+  }
+
+  /**
+   * Istio routes (and mirrors) at the callers' sidecars and the endpoint's: its control plane is installed, with
+   * the CNI agent so that meshed pods stay within Pod Security `restricted`, and the endpoint's and callers'
+   * namespaces are labelled for sidecar injection. The endpoint's sidecars reach istiod for their configuration.
+   */
+  private joinMesh(e: ServingEndpoint): void {
+    Addons.require(this, Addon.istioBase());
+    Addons.require(this, Addon.istioCni());
+    Addons.require(this, Addon.istiod());
+    for (const ns of [e.namespace, ...e.allowedNamespaces]) {
+      PlatformNamespaces.use(this, ns, { labels: { 'istio-injection': 'enabled' } });
+    }
+    new k8s.KubeNetworkPolicy(this.chart, 'mesh-network-policy', {
+      metadata: { name: `${e.name}-mesh` },
+      spec: {
+        podSelector: { matchLabels: e.selectorLabels },
+        policyTypes: ['Egress'],
+        // xDS and certificates from istiod.
+        egress: [{ to: fromNamespaces(['istio-system']), ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(15012) }] }],
+      },
+    });
   }
 
   private istioVirtualService(e: ServingEndpoint): void {

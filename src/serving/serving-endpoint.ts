@@ -9,6 +9,7 @@ import { cronProblem } from '../core/cron';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, policyDocument, WorkloadIdentity } from '../core/identity';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
+import { requireLoadBalancerController } from '../core/load-balancer-controller';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
@@ -103,6 +104,8 @@ export class ServingEndpoint extends Construct {
   public serviceMonitor?: ApiObject;
   /** The endpoint's registry credentials (read-only, its model only). */
   public readonly registryCredentials: RegistryCredentials;
+  /** Namespaces whose pods may call the endpoint, besides its own. */
+  public readonly allowedNamespaces: string[];
 
   constructor(scope: Construct, id: string, props: ServingEndpointProps) {
     super(scope, id);
@@ -124,6 +127,7 @@ export class ServingEndpoint extends Construct {
     this.selectorLabels = { 'mlops.io/endpoint': this.name };
     this.prometheus = props.prometheus ?? PrometheusInstance.kubePrometheusStack();
     this.cluster = props.cluster;
+    this.allowedNamespaces = [...(props.allowedNamespaces ?? [])];
 
     // Checks of the server and the resources
     const readiness = props.readinessCheck ?? props.server.props.readiness;
@@ -381,6 +385,8 @@ export class ServingEndpoint extends Construct {
     const target = { apiVersion: 'apps/v1', kind: 'Deployment', name: this.name };
     if (autoscaling.kind === 'cpu') {
       checkIntegerRange(this, 'autoscaling.target', autoscaling.target, 10, 100);
+      // The HPA reads CPU from metrics.k8s.io, which metrics-server serves.
+      Addons.require(this, Addon.metricsServer());
       return new k8s.KubeHorizontalPodAutoscalerV2(this.chart, 'autoscaler', {
         metadata: { name: this.name },
         spec: {
@@ -461,7 +467,8 @@ export class ServingEndpoint extends Construct {
   private addIngress(ingress: NonNullable<NonNullable<ServingMode['realtime']>['ingress']>, healthPath: string): void {
     NameRules.dnsSubdomain(this, 'mode.ingress.host', ingress.host);
     const className = ingress.className ?? 'alb';
-    if (className === 'alb') Addons.require(this, Addon.awsLoadBalancerController());
+    if (className === 'alb') requireLoadBalancerController(this, this.cluster);
+    if (className === 'nginx') Addons.require(this, Addon.ingressNginx());
     new k8s.KubeIngress(this.chart, 'ingress', {
       metadata: {
         name: this.name,
