@@ -55,8 +55,8 @@ describe('reference platform', () => {
     });
     // Terraform writes the registry credentials of the workloads in batch-scoring, fraud and serving: it creates those.
     expect(Object.fromEntries(byTerraform.map((r) => [r.metadata.name, level(r.metadata.labels)]))).toEqual({
-      'argo': 'restricted', 'argo-rollouts': 'restricted', 'batch-scoring': 'restricted', 'fraud': 'restricted', 'keda': 'restricted',
-      'mlflow': 'restricted', 'monitoring': 'privileged', 'serving': 'restricted',
+      'argo': 'restricted', 'argo-rollouts': 'restricted', 'batch-scoring': 'restricted', 'fraud': 'restricted', 'istio-system': 'restricted',
+      'keda': 'restricted', 'mlflow': 'restricted', 'monitoring': 'privileged', 'serving': 'restricted',
     });
     expect(out.manifests['00-cluster.k8s.yaml'].filter((d) => d.kind === 'PriorityClass').map((d) => d.metadata.name)).toEqual(['mlops-serving', 'mlops-training']);
     expect(PlatformTesting.findings((() => { const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT }); buildReferencePlatform(app); return app; })())).toEqual([]);
