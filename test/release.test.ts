@@ -1,37 +1,61 @@
 import {
-  CanaryRollout, CanaryRolloutProps, ModelRegistry, ModelServer, NoDataPolicy, PlatformTesting, PrometheusInstance, ReleaseStrategy,
-  ServingEndpoint, ServingEndpointProps, ServingMode, TrafficRouting,
+  CanaryRollout, CanaryRolloutProps, ModelRegistry, ModelServer, NoDataPolicy, PlatformModel, PlatformTesting, PrometheusInstance, ReleaseStrategy,
+  rolloutsCheck, ServingEndpoint, ServingEndpointProps, ServingMode, TrafficRouting,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { promtoolTool, testRules } from './harness/promtool';
 import { describeWithTool } from './harness/tools';
 import { TEST_CLUSTER, testPlatform } from './harness/fixtures';
 
-function setup(props: (e: ServingEndpoint) => Partial<CanaryRolloutProps> = () => ({}), endpointProps: Partial<ServingEndpointProps> = {}) {
+function setup(props: (e: ServingEndpoint) => Partial<CanaryRolloutProps> = () => ({}), endpointProps: Partial<ServingEndpointProps> = {}, version = '8', promoters = ['serving']) {
   const { app, stack } = testPlatform();
-  const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER });
+  const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER, governance: { promoterNamespaces: promoters } });
   const endpoint = new ServingEndpoint(stack, 'fraud', {
-    cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow(), ...endpointProps,
+    cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('fraud-detector').version(version), server: ModelServer.mlflow(), ...endpointProps,
   });
   const release = new CanaryRollout(stack, 'fraud-release', { endpoint, ...props(endpoint) });
   const out = PlatformTesting.synth(app);
   const docs = out.manifests['aws/fraud-release.k8s.yaml'];
-  const find = (kind: string) => docs.find((d) => d.kind === kind);
+  const find = (kind: string, name?: string) => docs.find((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
   return { release, endpoint, out, docs, find, endpointDocs: out.manifests['aws/fraud.k8s.yaml'] };
 }
 
 describe('CanaryRollout defaults', () => {
-  const { find, endpointDocs, out, release } = setup();
+  const { find, endpointDocs, out, release, docs } = setup();
   const rollout = find('Rollout');
   const canary = rollout.spec.strategy.canary;
 
-  it('moves traffic 5% → 25% → 100% with a pause and an analysis at each step', () => {
+  it('moves traffic 5% → 25% → 100% with a pause and an analysis at each step, then moves champion', () => {
+    const step = { analysis: { templates: [{ templateName: 'fraud-release-analysis' }], args: expect.any(Array) } };
     expect(canary.steps).toEqual([
-      { setWeight: 5 }, { pause: { duration: '2m' } }, { analysis: expect.any(Object) },
-      { setWeight: 25 }, { pause: { duration: '2m' } }, { analysis: expect.any(Object) },
-      { setWeight: 100 },
+      { setWeight: 5 }, { pause: { duration: '2m' } }, step,
+      { setWeight: 25 }, { pause: { duration: '2m' } }, step,
+      { setWeight: 100 }, { analysis: { templates: [{ templateName: 'fraud-release-promote' }] } },
     ]);
-    expect(canary.analysis).toMatchObject({ startingStep: 1, templates: [{ templateName: 'fraud-release-analysis' }] });
+    expect(canary.analysis).toMatchObject({ startingStep: 1, templates: [{ templateName: 'fraud-release-background' }] });
+  });
+
+  it('gives step analyses a count and keeps the open-ended one for the background (Argo Rollouts refuses steps that never end)', () => {
+    // argo-rollouts validation_references.go ValidateAnalysisTemplateWithType: a non-background
+    // analysis whose metric has an interval and no count "runs indefinitely" and is refused.
+    const templates = Object.fromEntries(docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => [d.metadata.name, d.spec]));
+    expect(templates['fraud-release-analysis'].metrics.map((m: any) => [m.name, m.count, m.interval])).toEqual([['success-rate', 4, '30s'], ['latency-p95', 4, '30s']]);
+    expect(templates['fraud-release-background'].metrics.every((m: any) => m.count === undefined && m.interval === '30s')).toBe(true);
+    expect(rolloutsCheck.check(new PlatformModel({ terraform: {}, manifests: out.manifests }))).toEqual([]);
+  });
+
+  it('moves champion to the released version through the registry\'s promotion endpoint, in a restricted Job', () => {
+    const [promote] = find('AnalysisTemplate', 'fraud-release-promote').spec.metrics;
+    const pod = promote.provider.job.spec.template.spec;
+    expect(pod.containers[0].env).toEqual([
+      { name: 'PROMOTION_URI', value: 'http://mlflow-promotion.mlflow.svc.cluster.local:5003' }, { name: 'MODEL_NAME', value: 'fraud-detector' },
+      { name: 'MODEL_VERSION', value: '8' }, { name: 'ALIAS', value: 'champion' },
+    ]);
+    expect(pod.containers[0].command.join(' ')).toContain('/api/2.0/mlflow/registered-models/alias');
+    expect(pod.containers[0].securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(pod.containers[0].resources.limits).toEqual({ cpu: '500m', memory: '256Mi' });
+    expect(promote.failureLimit).toBe(0);
+    expect(release.promotedAlias).toBe('champion');
   });
 
   it('analyses the new version\'s own series: success rate and p95 latency', () => {
@@ -47,7 +71,7 @@ describe('CanaryRollout defaults', () => {
   it('treats no data as inconclusive, by an explicit rule, and detects a bad canary within two minutes', () => {
     const [success] = find('AnalysisTemplate').spec.metrics;
     expect(success.failureCondition).toBe('len(result) > 0 && !isNaN(result[0]) && result[0] < 0.99');
-    expect(success).toMatchObject({ interval: '30s', failureLimit: 1, inconclusiveLimit: 4 });
+    expect(success).toMatchObject({ interval: '30s', count: 4, failureLimit: 1, inconclusiveLimit: 1 });
     expect(release.detectionSeconds).toBeLessThanOrEqual(120);
   });
 
@@ -57,13 +81,16 @@ describe('CanaryRollout defaults', () => {
     expect(endpointDocs.find((d) => d.kind === 'HorizontalPodAutoscaler').spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'fraud-release' });
   });
 
-  it('records the model version and the promotion gates CI calls', () => {
-    expect(rollout.metadata.annotations).toMatchObject({
-      'mlops.io/model-uri': 'models:/fraud-detector/8',
+  it('records the commands CI calls, and leaves the model version to the pod template', () => {
+    expect(rollout.metadata.annotations).toEqual({
       'mlops.io/promote': 'kubectl argo rollouts promote fraud-release -n serving',
       'mlops.io/abort': 'kubectl argo rollouts abort fraud-release -n serving',
+      'mlops.io/status': 'kubectl argo rollouts status fraud-release -n serving --timeout 30m',
     });
-    expect(canary.canaryMetadata.labels).toEqual({ 'mlops.io/track': 'canary', 'mlops.io/model-version': '8' });
+    expect(canary.canaryMetadata.labels).toEqual({ 'mlops.io/track': 'canary' });
+    const template = endpointDocs.find((d) => d.kind === 'Deployment').spec.template;
+    expect(template.metadata.labels['mlops.io/model-version']).toBe('8');
+    expect(template.metadata.annotations).toEqual({ 'mlops.io/model-uri': 'models:/fraud-detector/8' });
   });
 
   it('uses replica counts without a router and passes the Argo Rollouts schema check', () => {
@@ -73,9 +100,11 @@ describe('CanaryRollout defaults', () => {
 });
 
 describe('CanaryRollout with routers and strategies', () => {
-  it('routes through the endpoint\'s ALB Ingress', () => {
-    const { find, out } = setup(() => ({ routing: TrafficRouting.alb() }), { mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example' } }) });
+  it('routes through the endpoint\'s ALB Ingress, whose backend port becomes use-annotation', () => {
+    const { find, out, endpointDocs } = setup(() => ({ routing: TrafficRouting.alb() }), { mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example' } }) });
     expect(find('Rollout').spec.strategy.canary).toMatchObject({ canaryService: 'fraud-canary', stableService: 'fraud-stable', trafficRouting: { alb: { ingress: 'fraud', rootService: 'fraud', servicePort: 8080 } } });
+    // docs/features/traffic-management/alb.md: "servicePort must be the value: use-annotation".
+    expect(endpointDocs.find((d) => d.kind === 'Ingress').spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'fraud', port: { name: 'use-annotation' } });
     expect(manifestErrors(out.manifests)).toEqual([]);
   });
 
@@ -87,6 +116,9 @@ describe('CanaryRollout with routers and strategies', () => {
       { setCanaryScale: { replicas: 2 } }, { setMirrorRoute: { name: 'shadow', percentage: 100, match: [{ path: { prefix: '/' } }] } },
       { pause: { duration: '20m' } }, { analysis: expect.any(Object) }, { pause: {} },
     ]);
+    // After the shadow, every live-traffic step is analysed too, and the last one moves champion.
+    expect(canary.steps.filter((st: any) => st.analysis).map((st: any) => st.analysis.templates[0].templateName))
+      .toEqual(['fraud-release-analysis', 'fraud-release-analysis', 'fraud-release-analysis', 'fraud-release-promote']);
     expect(canary.canaryMetadata.labels['mlops.io/track']).toBe('shadow');
     expect(find('AnalysisTemplate').spec.metrics[0].provider.prometheus.query).toContain('mlops_io_track="shadow"');
     expect(find('VirtualService').spec.http[0].name).toBe('primary');
@@ -108,11 +140,16 @@ describe('CanaryRollout with routers and strategies', () => {
     expect(manifestErrors(out.manifests)).toEqual([]);
   });
 
-  it('releases blue-green with analysis on the preview before promotion', () => {
-    const { find, out } = setup(() => ({ strategy: ReleaseStrategy.blueGreen({ autoPromote: true }), analysis: { onNoData: NoDataPolicy.FAIL } }));
+  it('releases blue-green with analysis under live traffic after the switch, the old version kept up to switch back', () => {
+    const { find, out, docs } = setup(() => ({ strategy: ReleaseStrategy.blueGreen({ autoPromote: true }), analysis: { onNoData: NoDataPolicy.FAIL } }));
     const bg = find('Rollout').spec.strategy.blueGreen;
     expect(bg).toMatchObject({ activeService: 'fraud', previewService: 'fraud-preview', autoPromotionEnabled: true, scaleDownDelaySeconds: 600 });
-    expect(bg.prePromotionAnalysis.templates).toEqual([{ templateName: 'fraud-release-analysis' }]);
+    // The preview gets no traffic: an analysis of it would only ever read empty series.
+    expect(bg.prePromotionAnalysis).toBeUndefined();
+    expect(bg.postPromotionAnalysis.templates).toEqual([{ templateName: 'fraud-release-analysis' }, { templateName: 'fraud-release-promote' }]);
+    // The promotion waits until the 4 measurements 30s apart are done; a failed one ends the run before it starts.
+    expect(find('AnalysisTemplate', 'fraud-release-promote').spec.metrics[0].initialDelay).toBe('150s');
+    expect(docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => d.metadata.name)).toEqual(['fraud-release-analysis', 'fraud-release-promote']);
     expect(find('AnalysisTemplate').spec.metrics[0].failureCondition).toBe('len(result) == 0 || isNaN(result[0]) || (len(result) > 0 && !isNaN(result[0]) && result[0] < 0.99)');
     expect(manifestErrors(out.manifests)).toEqual([]);
   });

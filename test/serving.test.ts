@@ -22,7 +22,7 @@ function setup(withGpuCluster = false) {
 function synthEndpoint(props: (r: ModelRegistry) => Partial<ServingEndpointProps>, options: { gpu?: boolean } = {}) {
   const { app, stack, cluster, registry } = setup(options.gpu);
   const endpoint = new ServingEndpoint(stack, 'fraud', {
-    cluster, namespace: 'serving', model: registry.model('fraud-detector').alias('champion'), server: ModelServer.mlflow(), ...props(registry),
+    cluster, namespace: 'serving', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow(), ...props(registry),
   });
   const out = PlatformTesting.synth(app);
   const docs = out.manifests['aws/fraud.k8s.yaml'];

@@ -17,7 +17,7 @@ import type { IModelRegistry, ModelVersion } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
 import { PRIORITY_CLASSES } from '../training/cluster-workloads';
 import { ServerMetrics } from './metrics';
-import { MODEL_REPOSITORY, ModelServer } from './model-server';
+import { MODEL_REPOSITORY, ModelServer, SERVER_CONFIG_DIR } from './model-server';
 import { Autoscaling, LatencyClass, ServingMode } from './options';
 
 /** Compute for each replica. */
@@ -38,7 +38,11 @@ export interface ServingEndpointProps {
   readonly cluster: IEksCluster;
   /** The namespace. */
   readonly namespace: string;
-  /** The model version to serve (`registry.model('fraud').alias('champion')`). */
+  /**
+   * The model version to serve, pinned by number (`registry.model('fraud-detector').version('8')`).
+   * Changing it in code changes the pod template, which is what starts a release; an alias is
+   * refused, because moving it would change what restarted pods load without any rollout.
+   */
   readonly model: ModelVersion;
   /**
    * The registry this endpoint may read; the model must come from it.
@@ -99,6 +103,8 @@ export class ServingEndpoint extends Construct {
   public readonly cluster: IEksCluster;
   /** The ServiceMonitor (real-time and streaming). */
   public serviceMonitor?: ApiObject;
+  /** The Ingress (real-time endpoints with `ingress`). */
+  public ingress?: k8s.KubeIngress;
 
   constructor(scope: Construct, id: string, props: ServingEndpointProps) {
     super(scope, id);
@@ -111,6 +117,8 @@ export class ServingEndpoint extends Construct {
     this.mode = props.mode ?? ServingMode.realtime();
     this.team = NameRules.dnsLabel(this, 'team', props.team ?? context.team);
     const registry = props.registry ?? (props.model.registry as unknown as IModelRegistry);
+    check(props.model.pinned, this, 'model', props.model.uri,
+      `is an alias, which moves without changing the pod template: no release would start and restarted pods would load whatever it points to. Pin the version: ${props.model.registry.node.id}.model('${props.model.model.name}').version('<n>')`);
     check((props.model.registry as unknown) === registry, this, 'model', props.model.uri,
       `comes from registry '${props.model.registry.node.path}', but this endpoint may read only registry '${registry.node.path}'`);
     this.latencyClass = props.latencyClass
@@ -134,7 +142,8 @@ export class ServingEndpoint extends Construct {
     const pool = this.gpuPool(props.cluster, res, gpus);
 
     CostAttribution.team(this, this.team);
-    CostAttribution.model(this, props.model.model.name, props.model.label);
+    // The model, not its version: a new version must change the pod template only, not every tag.
+    CostAttribution.model(this, props.model.model.name);
     this.identity = new WorkloadIdentity(this, 'identity', {
       cluster: props.cluster, namespace: this.namespace, serviceAccount: this.name,
     });
@@ -247,16 +256,32 @@ export class ServingEndpoint extends Construct {
     const serving = this.mode.kind !== 'batch';
     const batch = this.mode.batch;
     const streaming = this.mode.streaming;
+    const ownImage = batch?.image ?? streaming?.image;
+    if (ownImage !== undefined) checkPinnedImage(this, 'mode.image', ownImage);
+    for (const path of s.writablePaths ?? []) {
+      check(path.startsWith('/tmp/') && !path.includes('..'), this, 'server.writablePaths', path, 'must be under /tmp, the only writable volume: the root filesystem is read-only');
+    }
+    // The server's configuration files, when it runs (batch and stream commands bring their own).
+    const configMap = s.configFiles && !batch && !streaming ? `${this.name}-server-config` : undefined;
+    if (configMap) {
+      new k8s.KubeConfigMap(this.chart, 'server-config', {
+        metadata: { name: configMap },
+        data: Object.fromEntries(Object.entries(s.configFiles!).map(([file, text]) => [file, fill(text)])),
+      });
+    }
     const container: k8s.Container = {
       name: 'server',
-      image: s.image,
+      image: ownImage ?? s.image,
       command: batch?.command ?? streaming?.command ?? s.command?.map(fill),
       args: batch || streaming ? undefined : s.args?.map(fill),
       env,
       ports: s.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
       resources: resources({ cpu: res.cpu ?? '1', memory: res.memory ?? '2Gi', extra: gpus > 0 ? { 'nvidia.com/gpu': String(gpus) } : undefined }),
       securityContext: restrictedContainerSecurityContext(),
-      volumeMounts: [{ name: 'models', mountPath: MODEL_REPOSITORY, readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+      volumeMounts: [
+        { name: 'models', mountPath: MODEL_REPOSITORY, readOnly: true }, { name: 'tmp', mountPath: '/tmp' },
+        ...(configMap ? [{ name: 'server-config', mountPath: SERVER_CONFIG_DIR, readOnly: true }] : []),
+      ],
       ...(serving && !streaming ? {
         startupProbe: probe(readiness, { periodSeconds: 10, failureThreshold: Math.ceil((s.startupSeconds ?? 600) / 10) }),
         readinessProbe: probe(readiness, { periodSeconds: 5, failureThreshold: 3 }),
@@ -275,7 +300,7 @@ export class ServingEndpoint extends Construct {
       volumeMounts: [{ name: 'models', mountPath: MODEL_REPOSITORY }, { name: 'tmp', mountPath: '/tmp' }],
     };
     return {
-      metadata: { labels },
+      metadata: { labels, annotations: props.model.annotations },
       spec: {
         serviceAccountName: this.name,
         automountServiceAccountToken: false,
@@ -287,6 +312,7 @@ export class ServingEndpoint extends Construct {
         volumes: [
           { name: 'models', emptyDir: { sizeLimit: k8s.Quantity.fromString('20Gi') } },
           { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('2Gi') } },
+          ...(configMap ? [{ name: 'server-config', configMap: { name: configMap } }] : []),
         ],
         nodeSelector: pool ? { [POOL_LABEL]: pool.name } : undefined,
         tolerations: pool ? [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }] : undefined,
@@ -414,7 +440,10 @@ export class ServingEndpoint extends Construct {
         { sid: 'WriteOutput', actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'], resources: [under('topic', st.outputTopic)] },
         { sid: 'ConsumerGroup', actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'], resources: [under('group', st.consumerGroup ?? this.name)] },
       ]);
-      metadata.sasl = 'aws_msk_iam';
+      // MSK IAM is SASL/OAUTHBEARER with KEDA's aws_msk_iam token provider, over TLS
+      // (KEDA pkg/scalers/kafka_scaler.go, 2.17: `sasl: aws_msk_iam` is refused as an unknown SASL mode).
+      metadata.sasl = 'oauthbearer';
+      metadata.saslTokenProvider = 'aws_msk_iam';
       metadata.awsRegion = context.region;
       // KEDA reads the lag with its own Pod Identity role, which may describe just this group and topic.
       const keda = kedaOperatorRole(this, this.cluster);
@@ -454,7 +483,7 @@ export class ServingEndpoint extends Construct {
     NameRules.dnsSubdomain(this, 'mode.ingress.host', ingress.host);
     const className = ingress.className ?? 'alb';
     if (className === 'alb') Addons.require(this, Addon.awsLoadBalancerController());
-    new k8s.KubeIngress(this.chart, 'ingress', {
+    this.ingress = new k8s.KubeIngress(this.chart, 'ingress', {
       metadata: {
         name: this.name,
         annotations: className === 'alb' ? {
