@@ -170,9 +170,19 @@ describe('CanaryRollout bad input', () => {
     [() => ({ strategy: ReleaseStrategy.shadow(), routing: TrafficRouting.nginx() }), /routing \('nginx'\) cannot mirror traffic/],
     [() => ({ routing: TrafficRouting.nginx() }), /routing \('nginx'\) needs the endpoint to have an Ingress of class 'nginx'/],
     [() => ({ analysis: { customMetrics: [{ name: 'scores', query: 'avg(model_score{{{selector}}})', min: 0.1 }] } }), /analysis\.customMetrics\[0\]\.query \(\["model_score"\]\) are not metrics the mlflow server emits/],
+    [() => ({ analysis: { count: 3 } }), /analysis\.count \(3\) must be a whole number from 4 to 1000/],
+    [() => ({ promotion: { alias: 'bad alias' } }), /promotion\.alias \('bad alias'\) must be an MLflow alias/],
+    [() => ({ strategy: ReleaseStrategy.blueGreen({ scaleDownDelaySeconds: 60 }) }), /strategy\.scaleDownDelaySeconds \(60\) is shorter than the post-promotion analysis \(180s\): Argo Rollouts would cancel it/],
     [() => ({ prometheus: PrometheusInstance.existing({ url: 'http://p:9090', namespace: 'obs', serviceMonitorSelector: { matchLabels: { team: 'obs' } }, podMonitorSelector: {}, ruleSelector: {}, alertmanagerConfigSelector: {} }) }), /prometheus .* does not select the ServiceMonitor of 'aws\/fraud'/],
   ])('rejects %#', (props, message) => {
     expect(bad(props as any)).toThrow(message);
+  });
+
+  it('refuses to move champion from a namespace the registry does not admit to its promotion endpoint', () => {
+    expect(() => setup(() => ({}), {}, '8', [])).toThrow(
+      /CanaryRollout 'aws\/fraud-release': promotion \('champion'\) is moved only through the promotion endpoint of registry 'aws\/registry', which namespace 'serving' may not reach: add it to the registry's governance\.promoterNamespaces, or set promotion: false/);
+    const { find } = setup(() => ({ promotion: false }), {}, '8', []);
+    expect(find('Rollout').spec.strategy.canary.steps.at(-1)).toEqual({ setWeight: 100 });
   });
 
   it('rejects a batch-only endpoint', () => {
@@ -183,6 +193,86 @@ describe('CanaryRollout bad input', () => {
   it('rejects a latency analysis a server cannot measure', () => {
     expect(bad(() => ({ analysis: { latencyMs: 100 } }), { server: ModelServer.torchServe() }))
       .toThrow(/analysis\.latencyMs \(100\) cannot be measured at p95: the server exports no latency histogram or summary/);
+  });
+});
+
+describe('A new model version in code', () => {
+  // GIVEN the same platform with version 8, then 9
+  const before = setup(() => ({ routing: TrafficRouting.alb() }), { mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example' } }) }, '8').out;
+  const after = setup(() => ({ routing: TrafficRouting.alb() }), { mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example' } }) }, '9').out;
+  const diff = (a: any, b: any, at = ''): string[] => {
+    if (JSON.stringify(a) === JSON.stringify(b)) return [];
+    if (a && b && typeof a === 'object' && typeof b === 'object') {
+      return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((k) => diff(a[k], b[k], `${at}/${k}`));
+    }
+    return [at];
+  };
+
+  it('changes the Deployment\'s pod template, which starts a rollout, and the version the promotion sets; nothing else', () => {
+    // THEN no Terraform resource changes (no tag names the version) ...
+    expect(diff(before.terraform, after.terraform).filter((p) => !p.includes('/metadata/path'))).toEqual([]);
+    // ... and in the cluster only the pod template and the promotion Job's MODEL_VERSION differ.
+    const changed = Object.keys(before.manifests).flatMap((file) => before.manifests[file].flatMap((doc, i) =>
+      diff(doc, after.manifests[file][i]).map((p) => `${doc.kind} ${doc.metadata.name}${p}`)));
+    expect(changed.sort()).toEqual([
+      'AnalysisTemplate fraud-release-promote/spec/metrics/0/provider/job/spec/template/spec/containers/0/env/2/value',
+      'Deployment fraud/spec/template/metadata/annotations/mlops.io/model-uri',
+      'Deployment fraud/spec/template/metadata/labels/mlops.io/model-version',
+      'Deployment fraud/spec/template/spec/containers/0/env/8/value',
+      'Deployment fraud/spec/template/spec/initContainers/0/command/3',
+    ]);
+  });
+});
+
+describe('The rollouts platform check (Argo Rollouts validation)', () => {
+  const { out } = setup(() => ({ routing: TrafficRouting.alb() }), { mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example' } }) });
+  const file = 'aws/fraud-release.k8s.yaml';
+  /** The check over the release, after `edit` broke a copy of it. */
+  const problems = (edit: (docs: Record<string, any>) => void) => {
+    const manifests = JSON.parse(JSON.stringify(out.manifests));
+    const all = Object.values(manifests).flat() as any[];
+    const named = (kind: string, name: string) => all.find((d) => d.kind === kind && d.metadata.name === name);
+    edit({ rollout: named('Rollout', 'fraud-release'), step: named('AnalysisTemplate', 'fraud-release-analysis'), ingress: named('Ingress', 'fraud'), canary: named('Service', 'fraud-canary'), manifests });
+    return rolloutsCheck.check(new PlatformModel({ terraform: {}, manifests })).map((f) => `${f.object}: ${f.problem}`);
+  };
+
+  it('passes what the library writes', () => {
+    expect(problems(() => undefined)).toEqual([]);
+  });
+
+  it.each([
+    // validation_references.go ValidateAnalysisTemplateWithType: "runs indefinitely. Invalid value for count"
+    ['a step analysis whose metric never ends', (d: any) => { delete d.step.spec.metrics[0].count; },
+      /Rollout serving\/fraud-release \(aws\/fraud-release\.k8s\.yaml\): spec\.strategy\.canary\.steps\[2\]\.analysis waits for AnalysisTemplate 'fraud-release-analysis', whose metric 'success-rate' runs indefinitely/],
+    // docs/features/traffic-management/alb.md: "servicePort must be the value: use-annotation"
+    ['an ALB Ingress whose backend is not use-annotation', (d: any) => { d.ingress.spec.rules[0].http.paths[0].backend.service.port = { name: 'http' }; },
+      /Ingress 'fraud' sends to Service 'fraud' on port \{"name":"http"\}, not on port name 'use-annotation'/],
+    // validation_references.go ValidateIngress/reportErrors: "has no rules using service ... backend"
+    ['an ALB Ingress without a rule for the root service', (d: any) => { d.ingress.spec.rules[0].http.paths[0].backend.service.name = 'other'; },
+      /Ingress 'fraud' has no rule for Service 'fraud' \(the ALB root service\)/],
+    // validation_references.go ValidateService: "has unmatch label"
+    ['a Service selecting labels the pods do not carry', (d: any) => { d.canary.spec.selector = { app: 'x' }; }, /canaryService 'fraud-canary' selects \{"app":"x"\}/],
+    ['a Service that does not exist', (d: any) => { d.rollout.spec.strategy.canary.canaryService = 'nope'; }, /its canaryService 'nope' is a Service the platform does not create/],
+    // validation.go DuplicatedServicesCanaryMessage
+    ['the same Service twice', (d: any) => { d.rollout.spec.strategy.canary.canaryService = 'fraud-stable'; }, /canaryService and stableService are both 'fraud-stable'/],
+    // validation.go InvalidTrafficRoutingMessage
+    ['routing without a canary Service', (d: any) => { delete d.rollout.spec.strategy.canary.canaryService; }, /without both canaryService and stableService/],
+    // validation.go InvalidSetMirrorRouteTrafficPolicy and managedRoutes
+    ['a mirror step on ALB', (d: any) => { d.rollout.spec.strategy.canary.steps.unshift({ setMirrorRoute: { name: 'm' } }); }, /setMirrorRoute needs Istio or a plugin router[\s\S]*route 'm', which is not in .*managedRoutes/],
+    ['a template that does not exist', (d: any) => { d.rollout.spec.strategy.canary.analysis.templates[0].templateName = 'gone'; }, /names AnalysisTemplate 'gone', which the platform does not create in namespace 'serving'/],
+    ['an argument the Rollout does not supply', (d: any) => { d.step.spec.args.push({ name: 'region' }); }, /AnalysisTemplate 'fraud-release-analysis' takes argument 'region', which the Rollout does not supply/],
+    ['a workloadRef to nothing', (d: any) => { d.rollout.spec.workloadRef.name = 'gone'; }, /its workloadRef names Deployment 'gone'/],
+  ])('refuses %s', (_name, edit, message) => {
+    expect(problems(edit).join('\n')).toMatch(message);
+  });
+
+  it('leaves the background analysis open-ended', () => {
+    // The same template, referenced only as background analysis, may run until the release ends.
+    expect(problems((d) => {
+      for (const m of d.step.spec.metrics) delete m.count;
+      d.rollout.spec.strategy.canary.steps = d.rollout.spec.strategy.canary.steps.filter((st: any) => !st.analysis);
+      d.rollout.spec.strategy.canary.analysis.templates = [{ templateName: 'fraud-release-analysis' }];
+    })).toEqual([]);
   });
 });
 
@@ -220,6 +310,52 @@ describeWithTool(promtoolTool, 'CanaryRollout analysis queries checked by promto
 
   it('fails a canary whose p95 latency doubled', () => {
     const result = run([requests('200', 1000), ...latency(2)], [['latency-p95', 0]]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+});
+
+describeWithTool(promtoolTool, 'Every preset\'s analysis on a healthy server with no failures yet (promtool)', () => {
+  // Servers create a failure (or status-code) series on the first such response: before that, a sum
+  // over it is empty, and without `or vector(0)` per term the analysis would read "no data" and pause.
+  const S = 'namespace="serving",service="fraud"';
+  const HASH = '5c4b3a291';
+  const series = (metric: string, labels: string, perMinute: number) => ({ series: `${metric}{${S},rollouts_pod_template_hash="${HASH}"${labels ? `,${labels}` : ''}}`, values: `0+${perMinute}x10` });
+  const histogram = (metric: string) => ['0.025', '0.05', '+Inf'].map((le, i) => series(`${metric}_bucket`, `le="${le}"`, [900, 1000, 1000][i]));
+  const presets: Array<[string, ModelServer, Partial<CanaryRolloutProps>, object[], object[]]> = [
+    ['MLServer (mlflow)', ModelServer.mlflow(), {},
+      [series('rest_server_requests_total', 'status_code="200"', 1000), ...histogram('rest_server_request_duration_seconds')],
+      [series('rest_server_requests_total', 'status_code="500"', 100)]],
+    ['Triton', ModelServer.triton(), {},
+      [series('nv_inference_request_success', 'model="fraud",version="8"', 1000), { series: `nv_inference_request_summary_us{${S},rollouts_pod_template_hash="${HASH}",quantile="0.95"}`, values: '20000x10' }],
+      [series('nv_inference_request_failure', 'model="fraud",version="8",reason="BACKEND"', 100)]],
+    ['TorchServe', ModelServer.torchServe(), {},
+      [series('Requests2XX', 'Level="Host"', 1000)],
+      [series('Requests5XX', 'Level="Host"', 100)]],
+    ['a KServe runtime', ModelServer.kserveRuntime({ image: 'kserve/sklearnserver:v0.14.1' }), { analysis: { successRate: false } },
+      [...histogram('request_predict_seconds')], []],
+  ];
+
+  const verdicts = (release: CanaryRollout, input: object[]) => {
+    const tests = release.queries.map((q) => ({
+      expr: `(${q.query.split('{{args.canary-hash}}').join(HASH)}) ${q.comparison} bool ${q.threshold}`,
+      eval_time: '4m',
+    }));
+    return (expected: number[]) => testRules({ groups: [] }, {
+      evaluation_interval: '30s',
+      tests: [{ interval: '30s', input_series: input, promql_expr_test: tests.map((t, i) => ({ ...t, exp_samples: [{ labels: '{}', value: expected[i] }] })) }],
+    });
+  };
+
+  it.each(presets)('%s: every analysis query returns a passing value', (_name, server, props, healthy) => {
+    const { release } = setup(() => props, { server });
+    expect(release.queries.length).toBeGreaterThan(0);
+    const result = verdicts(release, healthy)(release.queries.map(() => 1));
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it.each(presets.filter((p) => p[4].length))('%s: the success rate fails once 10%% of requests fail', (_name, server, props, healthy, failing) => {
+    const { release } = setup(() => props, { server });
+    const result = verdicts(release, [...healthy, ...failing])(release.queries.map((q) => (q.metric === 'success-rate' ? 0 : 1)));
     expect(result.output).toMatch(/SUCCESS/);
   });
 });
