@@ -90,7 +90,8 @@ export class ServerMetrics {
    * all gives NaN (0 / 0), never a fake 0, which an analysis reads as inconclusive.
    */
   public errorRatio(selector: string, window: string): string {
-    return `(${this.failureRate(selector, window)}) / (${this.requestRate(selector, window)})`;
+    const requests = this.requestRate(selector, window);
+    return `${this.failureRate(selector, window)} / ${this.props.requests.length === 1 ? requests : `(${requests})`}`;
   }
 
   /** The latency quantile in seconds. */
