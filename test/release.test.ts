@@ -226,7 +226,6 @@ describe('A new model version in code', () => {
 
 describe('The rollouts platform check (Argo Rollouts validation)', () => {
   const { out } = setup(() => ({ routing: TrafficRouting.alb() }), { mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example' } }) });
-  const file = 'aws/fraud-release.k8s.yaml';
   /** The check over the release, after `edit` broke a copy of it. */
   const problems = (edit: (docs: Record<string, any>) => void) => {
     const manifests = JSON.parse(JSON.stringify(out.manifests));

@@ -263,8 +263,9 @@ describe('Model server presets: flags, writable paths and metric names as each s
     // mlserver/settings.py: metrics_dir and environments_dir default to the working directory, which
     // the read-only root filesystem forbids; both are created at start.
     const { pod } = podOf(ModelServer.mlflow());
-    expect(env(pod)).toMatchObject({ MLSERVER_METRICS_DIR: '/tmp/mlserver/metrics', MLSERVER_ENVIRONMENTS_DIR: '/tmp/mlserver/envs' });
-    expect(writable(pod)).toEqual(['/tmp']);
+    expect(env(pod)).toMatchObject({ MLSERVER_METRICS_DIR: '/var/lib/mlserver/metrics', MLSERVER_ENVIRONMENTS_DIR: '/var/lib/mlserver/envs' });
+    expect(writable(pod)).toEqual(['/tmp', '/var/lib/mlserver/metrics', '/var/lib/mlserver/envs']);
+    expect(pod.spec.volumes).toContainEqual({ name: 'writable-0', emptyDir: { sizeLimit: '1Gi' } });
     expect(pod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
     // prometheus_client exports a Counter `model_infer_request_success` as `..._total` (mlserver/handlers/dataplane.py).
     expect(ModelServer.mlflow().metrics.metricNames).toEqual(expect.arrayContaining(['rest_server_requests_total', 'rest_server_request_duration_seconds_bucket', 'model_infer_request_success_total', 'model_infer_request_failure_total']));
@@ -283,7 +284,8 @@ describe('Model server presets: flags, writable paths and metric names as each s
     expect(container.volumeMounts).toContainEqual({ name: 'server-config', mountPath: '/etc/model-server', readOnly: true });
     expect(pod.spec.volumes).toContainEqual({ name: 'server-config', configMap: { name: 'fraud-server-config' } });
     // LOG_LOCATION and METRICS_LOCATION default to ./logs under the read-only working directory.
-    expect(env(pod)).toMatchObject({ LOG_LOCATION: '/tmp/torchserve/logs', METRICS_LOCATION: '/tmp/torchserve/logs' });
+    expect(env(pod)).toMatchObject({ LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve' });
+    expect(writable(pod)).toEqual(['/tmp', '/var/log/torchserve']);
     // ts/configs/metrics.yaml: simpleclient 0.9 exports the names as configured, without _total.
     expect(ModelServer.torchServe().metrics.metricNames).toEqual(expect.arrayContaining(['Requests2XX', 'Requests4XX', 'Requests5XX', 'ts_inference_requests_total']));
   });
@@ -301,9 +303,9 @@ describe('Model server presets: flags, writable paths and metric names as each s
     expect(kind('ConfigMap')).toEqual([]);
   });
 
-  it('refuses a server that writes outside the writable volume', () => {
-    const server = ModelServer.custom({ ...ModelServer.mlflow().props, writablePaths: ['/var/cache/server'] });
-    expect(() => synthEndpoint(() => ({ server }))).toThrow(/server\.writablePaths \('\/var\/cache\/server'\) must be under \/tmp, the only writable volume/);
+  it('refuses a writable path over a folder the pod mounts already', () => {
+    const server = ModelServer.custom({ ...ModelServer.mlflow().props, writablePaths: ['/models/cache'] });
+    expect(() => synthEndpoint(() => ({ server }))).toThrow(/server\.writablePaths \('\/models\/cache'\) must be an absolute path outside the folders the pod mounts already \(\/models, \/tmp, \/etc\/model-server\)/);
   });
 });
 

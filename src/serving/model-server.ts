@@ -48,7 +48,7 @@ export interface ModelServerProps {
   readonly configFiles?: Record<string, string>;
   /**
    * Directories the server writes to (metrics, logs, environments). The root filesystem is
-   * read-only, so each must be under the writable `/tmp` volume; the endpoint refuses any other.
+   * read-only: the endpoint mounts an empty, writable volume at each (besides `/tmp`).
    * @default - none
    */
   readonly writablePaths?: string[];
@@ -117,8 +117,8 @@ export class ModelServer {
         ].join('\n'),
       },
       // Logs and log-mode metrics go under LOG_LOCATION and METRICS_LOCATION (default: ./logs, read-only).
-      env: { LOG_LOCATION: '/tmp/torchserve/logs', METRICS_LOCATION: '/tmp/torchserve/logs' },
-      writablePaths: ['/tmp/torchserve/logs'],
+      env: { LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve' },
+      writablePaths: ['/var/log/torchserve'],
       ports: [{ name: 'http', port: 8080 }, { name: 'metrics', port: 8082 }],
       liveness: { path: '/ping', port: 'http' },
       readiness: { path: '/ping', port: 'http' },
@@ -147,9 +147,9 @@ export class ModelServer {
         MLSERVER_MODEL_URI: '{{MODEL_DIR}}', MLSERVER_HTTP_PORT: '8080', MLSERVER_GRPC_PORT: '8081', MLSERVER_METRICS_PORT: '8082',
         // MLServer creates both under the working directory by default (settings.py: `.metrics`,
         // `.envs`), which the read-only root filesystem forbids.
-        MLSERVER_METRICS_DIR: '/tmp/mlserver/metrics', MLSERVER_ENVIRONMENTS_DIR: '/tmp/mlserver/envs',
+        MLSERVER_METRICS_DIR: '/var/lib/mlserver/metrics', MLSERVER_ENVIRONMENTS_DIR: '/var/lib/mlserver/envs',
       },
-      writablePaths: ['/tmp/mlserver/metrics', '/tmp/mlserver/envs'],
+      writablePaths: ['/var/lib/mlserver/metrics', '/var/lib/mlserver/envs'],
       ports: [{ name: 'http', port: 8080 }, { name: 'grpc', port: 8081 }, { name: 'metrics', port: 8082 }],
       liveness: { path: '/v2/health/live', port: 'http' },
       readiness: { path: '/v2/health/ready', port: 'http' },

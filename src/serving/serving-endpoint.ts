@@ -258,8 +258,11 @@ export class ServingEndpoint extends Construct {
     const streaming = this.mode.streaming;
     const ownImage = batch?.image ?? streaming?.image;
     if (ownImage !== undefined) checkPinnedImage(this, 'mode.image', ownImage);
-    for (const path of s.writablePaths ?? []) {
-      check(path.startsWith('/tmp/') && !path.includes('..'), this, 'server.writablePaths', path, 'must be under /tmp, the only writable volume: the root filesystem is read-only');
+    const writable = s.writablePaths ?? [];
+    for (const path of writable) {
+      const taken = [MODEL_REPOSITORY, '/tmp', SERVER_CONFIG_DIR].find((m) => path === m || path.startsWith(`${m}/`) || m.startsWith(`${path}/`));
+      check(/^\/[a-z0-9._/-]+$/.test(path) && !path.includes('..') && !taken, this, 'server.writablePaths', path,
+        `must be an absolute path outside the folders the pod mounts already (${MODEL_REPOSITORY}, /tmp, ${SERVER_CONFIG_DIR})`);
     }
     // The server's configuration files, when it runs (batch and stream commands bring their own).
     const configMap = s.configFiles && !batch && !streaming ? `${this.name}-server-config` : undefined;
@@ -281,6 +284,7 @@ export class ServingEndpoint extends Construct {
       volumeMounts: [
         { name: 'models', mountPath: MODEL_REPOSITORY, readOnly: true }, { name: 'tmp', mountPath: '/tmp' },
         ...(configMap ? [{ name: 'server-config', mountPath: SERVER_CONFIG_DIR, readOnly: true }] : []),
+        ...writable.map((path, i) => ({ name: `writable-${i}`, mountPath: path })),
       ],
       ...(serving && !streaming ? {
         startupProbe: probe(readiness, { periodSeconds: 10, failureThreshold: Math.ceil((s.startupSeconds ?? 600) / 10) }),
@@ -313,6 +317,7 @@ export class ServingEndpoint extends Construct {
           { name: 'models', emptyDir: { sizeLimit: k8s.Quantity.fromString('20Gi') } },
           { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('2Gi') } },
           ...(configMap ? [{ name: 'server-config', configMap: { name: configMap } }] : []),
+          ...writable.map((_path, i) => ({ name: `writable-${i}`, emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } })),
         ],
         nodeSelector: pool ? { [POOL_LABEL]: pool.name } : undefined,
         tolerations: pool ? [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }] : undefined,
