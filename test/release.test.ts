@@ -6,6 +6,7 @@ import { manifestErrors } from './harness/kubernetes';
 import { promtoolTool, testRules } from './harness/promtool';
 import { describeWithTool } from './harness/tools';
 import { TEST_CLUSTER, testPlatform } from './harness/fixtures';
+import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
 
 function setup(props: (e: ServingEndpoint) => Partial<CanaryRolloutProps> = () => ({}), endpointProps: Partial<ServingEndpointProps> = {}, version = '8', promoters = ['serving']) {
   const { app, stack } = testPlatform();
@@ -132,6 +133,8 @@ describe('CanaryRollout with routers and strategies', () => {
     }));
     const canary = find('Rollout').spec.strategy.canary;
     expect(canary.steps[1]).toEqual({ setHeaderRoute: { name: 'ab-test', match: [{ headerName: 'x-variant', headerValue: { exact: 'challenger' } }] } });
+    // The winner is scaled with its traffic before it takes all of it, then champion moves.
+    expect(canary.steps.slice(-3)).toEqual([{ setCanaryScale: { matchTrafficWeight: true } }, { setWeight: 100 }, { analysis: { templates: [{ templateName: 'fraud-release-promote' }] } }]);
     const [metric] = find('AnalysisTemplate').spec.metrics;
     expect(metric.provider.prometheus.query).toContain('rollouts_pod_template_hash="{{args.stable-hash}}"');
     expect(find('HTTPRoute').spec.parentRefs).toEqual([{ name: 'public', namespace: 'gateways' }]);
@@ -193,6 +196,24 @@ describe('CanaryRollout bad input', () => {
   it('rejects a latency analysis a server cannot measure', () => {
     expect(bad(() => ({ analysis: { latencyMs: 100 } }), { server: ModelServer.torchServe() }))
       .toThrow(/analysis\.latencyMs \(100\) cannot be measured at p95: the server exports no latency histogram or summary/);
+  });
+});
+
+describe('The reference platform\'s releases', () => {
+  it('pass the Argo Rollouts rules, route the ALB canary through use-annotation and move champion from the serving namespace', () => {
+    const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
+    const platform = buildReferencePlatform(app);
+    const out = PlatformTesting.synth(app);
+    expect(rolloutsCheck.check(new PlatformModel({ terraform: out.terraform, manifests: out.manifests }))).toEqual([]);
+    const fraud = out.manifests['platform/fraud.k8s.yaml'];
+    expect(fraud.find((d) => d.kind === 'Ingress').spec.rules[0].http.paths[0].backend.service.port).toEqual({ name: 'use-annotation' });
+    expect(fraud.find((d) => d.kind === 'Deployment').spec.template.metadata.annotations).toMatchObject({
+      'mlops.io/model-uri': 'models:/fraud-detector/8', 'mlops.io/lineage.code-commit': '4f9c2e1a7b3d5c6e8f0a1b2c3d4e5f6a7b8c9d0e',
+    });
+    expect([platform.fraudRelease.promotedAlias, platform.recsysRelease.promotedAlias]).toEqual(['champion', 'champion']);
+    // The churn job runs the team's scoring program in its own image, not in the MLServer image.
+    const churn = out.manifests['platform/churn-batch.k8s.yaml'].find((d) => d.kind === 'CronJob').spec.jobTemplate.spec.template.spec.containers[0];
+    expect(churn.image).toMatch(/churn-batch@sha256:/);
   });
 });
 

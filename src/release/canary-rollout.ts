@@ -306,6 +306,8 @@ export class CanaryRollout extends Construct {
         { pause: { duration } },
         { analysis: analysisRef },
         { setHeaderRoute: { name: 'ab-test' } },
+        // The challenger won: scale it with its traffic before it takes all of it.
+        { setCanaryScale: { matchTrafficWeight: true } },
         { setWeight: 100 },
       );
     }
