@@ -1,3 +1,9 @@
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
 import {
   CanaryRollout, CanaryRolloutProps, ModelRegistry, ModelServer, NoDataPolicy, PlatformModel, PlatformTesting, PrometheusInstance, ReleaseStrategy,
   rolloutsCheck, ServingEndpoint, ServingEndpointProps, ServingMode, TrafficRouting,
@@ -377,5 +383,44 @@ describeWithTool(promtoolTool, 'Every preset\'s analysis on a healthy server wit
     const { release } = setup(() => props, { server });
     const result = verdicts(release, [...healthy, ...failing])(release.queries.map((q) => (q.metric === 'success-rate' ? 0 : 1)));
     expect(result.output).toMatch(/SUCCESS/);
+  });
+});
+
+describe('Pinning a version from the registry (scripts/pin-model-version.mjs)', () => {
+  it('reads an alias from MLflow\'s API and writes the version, its S3 source and lineage for model.version(...)', async () => {
+    // GIVEN a stub MLflow answering GetModelVersionByAlias as MLflow does
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      requests.push(req.url ?? '');
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ model_version: {
+        name: 'fraud-detector', version: '9', source: 's3://acme-dev-registry-123456789012/models/fraud-detector/3f2a/artifacts/model',
+        tags: [{ key: 'mlops.lineage.code_commit', value: '4f9c2e1a7b3d5c6e8f0a1b2c3d4e5f6a7b8c9d0e' }, { key: 'mlops.lineage.data_version', value: 'v42' },
+          { key: 'mlops.lineage.config_hash', value: `sha256:${'a'.repeat(64)}` }, { key: 'team', value: 'fraud' }],
+      } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const outFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-pin-')), 'releases', 'fraud-detector.json');
+    try {
+      // WHEN the command runs
+      await promisify(execFile)(process.execPath, [path.join(__dirname, '..', 'scripts', 'pin-model-version.mjs'),
+        '--tracking-uri', `http://127.0.0.1:${port}`, '--model', 'fraud-detector', '--alias', 'staging', '--out', outFile]);
+    } finally {
+      server.close();
+    }
+    // THEN it asked for the alias and wrote what the endpoint pins
+    expect(requests).toEqual(['/api/2.0/mlflow/registered-models/alias?name=fraud-detector&alias=staging']);
+    const pin = JSON.parse(fs.readFileSync(outFile, 'utf8'));
+    expect(pin).toEqual({
+      model: 'fraud-detector', version: '9', source: 's3://acme-dev-registry-123456789012/models/fraud-detector/3f2a/artifacts/model/',
+      lineage: { codeCommit: '4f9c2e1a7b3d5c6e8f0a1b2c3d4e5f6a7b8c9d0e', dataVersion: 'v42', configHash: `sha256:${'a'.repeat(64)}` },
+    });
+    const { stack } = testPlatform();
+    const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER });
+    expect(registry.model(pin.model).version(pin.version, pin).annotations).toEqual({
+      'mlops.io/model-uri': 'models:/fraud-detector/9', 'mlops.io/model-source': pin.source,
+      'mlops.io/lineage.code-commit': pin.lineage.codeCommit, 'mlops.io/lineage.data-version': 'v42', 'mlops.io/lineage.config-hash': pin.lineage.configHash,
+    });
   });
 });
