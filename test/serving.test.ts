@@ -285,6 +285,8 @@ describe('Model server presets: flags, writable paths and metric names as each s
     expect(pod.spec.volumes).toContainEqual({ name: 'server-config', configMap: { name: 'fraud-server-config' } });
     // LOG_LOCATION and METRICS_LOCATION default to ./logs under the read-only working directory.
     expect(env(pod)).toMatchObject({ LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve' });
+    // ts/model_server.py: TEMP (the image's is under the read-only home) becomes java.io.tmpdir and holds the pid file.
+    expect(env(pod).TEMP).toBe('/tmp');
     expect(writable(pod)).toEqual(['/tmp', '/var/log/torchserve']);
     // ts/configs/metrics.yaml: simpleclient 0.9 exports the names as configured, without _total.
     expect(ModelServer.torchServe().metrics.metricNames).toEqual(expect.arrayContaining(['Requests2XX', 'Requests4XX', 'Requests5XX', 'ts_inference_requests_total']));

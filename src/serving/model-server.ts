@@ -116,8 +116,9 @@ export class ModelServer {
           '',
         ].join('\n'),
       },
-      // Logs and log-mode metrics go under LOG_LOCATION and METRICS_LOCATION (default: ./logs, read-only).
-      env: { LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve' },
+      // Logs and log-mode metrics go under LOG_LOCATION and METRICS_LOCATION (default: ./logs, read-only);
+      // TEMP (the image sets /home/model-server/tmp) holds the pid file, sockets and unpacked archives.
+      env: { LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve', TEMP: '/tmp' },
       writablePaths: ['/var/log/torchserve'],
       ports: [{ name: 'http', port: 8080 }, { name: 'metrics', port: 8082 }],
       liveness: { path: '/ping', port: 'http' },
