@@ -1,3 +1,5 @@
+import * as os from 'os';
+import * as path from 'path';
 import {
   Autoscaling, ClusterNetwork, GpuTrainingCluster, InstanceType, KafkaSource, LatencyClass, ModelRegistry, ModelServer, PlatformTesting,
   ServerMetrics, ServingEndpoint, ServingEndpointProps, ServingMode,
@@ -258,13 +260,15 @@ describe('Model server presets: flags, writable paths and metric names as each s
   };
   const env = (pod: any) => Object.fromEntries(pod.spec.containers[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
   const writable = (pod: any) => pod.spec.containers[0].volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.mountPath);
+  // PlatformTesting.synth writes this machine's temp folder as <tmp>; where that is /tmp, so is the pods' /tmp.
+  const TMP = path.resolve(os.tmpdir()) === '/tmp' ? '<tmp>' : '/tmp';
 
   it('MLServer 1.6: metrics and environments folders on the writable volume, counters named with _total', () => {
     // mlserver/settings.py: metrics_dir and environments_dir default to the working directory, which
     // the read-only root filesystem forbids; both are created at start.
     const { pod } = podOf(ModelServer.mlflow());
     expect(env(pod)).toMatchObject({ MLSERVER_METRICS_DIR: '/var/lib/mlserver/metrics', MLSERVER_ENVIRONMENTS_DIR: '/var/lib/mlserver/envs' });
-    expect(writable(pod)).toEqual(['/tmp', '/var/lib/mlserver/metrics', '/var/lib/mlserver/envs']);
+    expect(writable(pod)).toEqual([TMP, '/var/lib/mlserver/metrics', '/var/lib/mlserver/envs']);
     expect(pod.spec.volumes).toContainEqual({ name: 'writable-0', emptyDir: { sizeLimit: '1Gi' } });
     expect(pod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
     // prometheus_client exports a Counter `model_infer_request_success` as `..._total` (mlserver/handlers/dataplane.py).
@@ -286,8 +290,8 @@ describe('Model server presets: flags, writable paths and metric names as each s
     // LOG_LOCATION and METRICS_LOCATION default to ./logs under the read-only working directory.
     expect(env(pod)).toMatchObject({ LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve' });
     // ts/model_server.py: TEMP (the image's is under the read-only home) becomes java.io.tmpdir and holds the pid file.
-    expect(env(pod).TEMP).toBe('/tmp');
-    expect(writable(pod)).toEqual(['/tmp', '/var/log/torchserve']);
+    expect(env(pod).TEMP).toBe(TMP);
+    expect(writable(pod)).toEqual([TMP, '/var/log/torchserve']);
     // ts/configs/metrics.yaml: simpleclient 0.9 exports the names as configured, without _total.
     expect(ModelServer.torchServe().metrics.metricNames).toEqual(expect.arrayContaining(['Requests2XX', 'Requests4XX', 'Requests5XX', 'ts_inference_requests_total']));
   });
