@@ -46,7 +46,7 @@ describe('CanaryRollout defaults', () => {
     // argo-rollouts validation_references.go ValidateAnalysisTemplateWithType: a non-background
     // analysis whose metric has an interval and no count "runs indefinitely" and is refused.
     const templates = Object.fromEntries(docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => [d.metadata.name, d.spec]));
-    expect(templates['fraud-release-analysis'].metrics.map((m: any) => [m.name, m.count, m.interval])).toEqual([['success-rate', 4, '30s'], ['latency-p95', 4, '30s']]);
+    expect(templates['fraud-release-analysis'].metrics.map((m: any) => [m.name, m.count, m.interval])).toEqual([['success-rate', 4, '30s'], ['latency-p95', 4, '30s'], ['success-rate-vs-stable', 4, '30s']]);
     expect(templates['fraud-release-background'].metrics.every((m: any) => m.count === undefined && m.interval === '30s')).toBe(true);
     expect(rolloutsCheck.check(new PlatformModel({ terraform: {}, manifests: out.manifests }))).toEqual([]);
   });
@@ -158,6 +158,8 @@ describe('CanaryRollout with routers and strategies', () => {
     expect(bg.postPromotionAnalysis.templates).toEqual([{ templateName: 'fraud-release-analysis' }, { templateName: 'fraud-release-promote' }]);
     // The promotion waits until the 4 measurements 30s apart are done; a failed one ends the run before it starts.
     expect(find('AnalysisTemplate', 'fraud-release-promote').spec.metrics[0].initialDelay).toBe('150s');
+    // After the switch the previous version gets no traffic: nothing to compare with.
+    expect(find('AnalysisTemplate', 'fraud-release-analysis').spec.metrics.map((m: any) => m.name)).toEqual(['success-rate', 'latency-p95']);
     expect(docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => d.metadata.name)).toEqual(['fraud-release-analysis', 'fraud-release-promote']);
     expect(find('AnalysisTemplate').spec.metrics[0].failureCondition).toBe('len(result) == 0 || isNaN(result[0]) || (len(result) > 0 && !isNaN(result[0]) && result[0] < 0.99)');
     expect(manifestErrors(out.manifests)).toEqual([]);
@@ -345,25 +347,30 @@ describeWithTool(promtoolTool, 'Every preset\'s analysis on a healthy server wit
   // over it is empty, and without `or vector(0)` per term the analysis would read "no data" and pause.
   const S = 'namespace="serving",service="fraud"';
   const HASH = '5c4b3a291';
-  const series = (metric: string, labels: string, perMinute: number) => ({ series: `${metric}{${S},rollouts_pod_template_hash="${HASH}"${labels ? `,${labels}` : ''}}`, values: `0+${perMinute}x10` });
-  const histogram = (metric: string) => ['0.025', '0.05', '+Inf'].map((le, i) => series(`${metric}_bucket`, `le="${le}"`, [900, 1000, 1000][i]));
+  const STABLE = '8d7e6f5a4';
+  // Every series twice: the canary's and the stable version's, both healthy.
+  const series = (metric: string, labels: string, perMinute: number, hashes = [HASH, STABLE]) => hashes.map((h) => ({
+    series: `${metric}{${S},rollouts_pod_template_hash="${h}"${labels ? `,${labels}` : ''}}`, values: `0+${perMinute}x10`,
+  }));
+  const histogram = (metric: string) => ['0.025', '0.05', '+Inf'].flatMap((le, i) => series(`${metric}_bucket`, `le="${le}"`, [900, 1000, 1000][i]));
+  const summary = (metric: string) => [HASH, STABLE].map((h) => ({ series: `${metric}{${S},rollouts_pod_template_hash="${h}",quantile="0.95"}`, values: '20000x10' }));
   const presets: Array<[string, ModelServer, Partial<CanaryRolloutProps>, object[], object[]]> = [
     ['MLServer (mlflow)', ModelServer.mlflow(), {},
-      [series('rest_server_requests_total', 'status_code="200"', 1000), ...histogram('rest_server_request_duration_seconds')],
-      [series('rest_server_requests_total', 'status_code="500"', 100)]],
+      [...series('rest_server_requests_total', 'status_code="200"', 1000), ...histogram('rest_server_request_duration_seconds')],
+      series('rest_server_requests_total', 'status_code="500"', 100, [HASH])],
     ['Triton', ModelServer.triton(), {},
-      [series('nv_inference_request_success', 'model="fraud",version="8"', 1000), { series: `nv_inference_request_summary_us{${S},rollouts_pod_template_hash="${HASH}",quantile="0.95"}`, values: '20000x10' }],
-      [series('nv_inference_request_failure', 'model="fraud",version="8",reason="BACKEND"', 100)]],
+      [...series('nv_inference_request_success', 'model="fraud",version="8"', 1000), ...summary('nv_inference_request_summary_us')],
+      series('nv_inference_request_failure', 'model="fraud",version="8",reason="BACKEND"', 100, [HASH])],
     ['TorchServe', ModelServer.torchServe(), {},
-      [series('Requests2XX', 'Level="Host"', 1000)],
-      [series('Requests5XX', 'Level="Host"', 100)]],
+      series('Requests2XX', 'Level="Host"', 1000),
+      series('Requests5XX', 'Level="Host"', 100, [HASH])],
     ['a KServe runtime', ModelServer.kserveRuntime({ image: 'kserve/sklearnserver:v0.14.1' }), { analysis: { successRate: false } },
       [...histogram('request_predict_seconds')], []],
   ];
 
   const verdicts = (release: CanaryRollout, input: object[]) => {
     const tests = release.queries.map((q) => ({
-      expr: `(${q.query.split('{{args.canary-hash}}').join(HASH)}) ${q.comparison} bool ${q.threshold}`,
+      expr: `(${q.query.split('{{args.canary-hash}}').join(HASH).split('{{args.stable-hash}}').join(STABLE)}) ${q.comparison} bool ${q.threshold}`,
       eval_time: '4m',
     }));
     return (expected: number[]) => testRules({ groups: [] }, {
@@ -379,10 +386,21 @@ describeWithTool(promtoolTool, 'Every preset\'s analysis on a healthy server wit
     expect(result.output).toMatch(/SUCCESS/);
   });
 
-  it.each(presets.filter((p) => p[4].length))('%s: the success rate fails once 10%% of requests fail', (_name, server, props, healthy, failing) => {
+  it.each(presets.filter((p) => p[4].length))('%s: the success rate, alone and against stable, fails once 10%% of the canary\'s requests fail', (_name, server, props, healthy, failing) => {
     const { release } = setup(() => props, { server });
-    const result = verdicts(release, [...healthy, ...failing])(release.queries.map((q) => (q.metric === 'success-rate' ? 0 : 1)));
+    const result = verdicts(release, [...healthy, ...failing])(release.queries.map((q) => (q.metric.startsWith('success-rate') ? 0 : 1)));
     expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('compares canary with stable: 3% errors pass a 95% threshold but not a 1-point drop, unless stable fails as much', () => {
+    const { release } = setup(() => ({ analysis: { successRate: 0.95, latencyMs: false } }));
+    const ok = series('rest_server_requests_total', 'status_code="200"', 970);
+    const canaryErrors = series('rest_server_requests_total', 'status_code="500"', 30, [HASH]);
+    const stableHealthy = series('rest_server_requests_total', 'status_code="204"', 30, [STABLE]);
+    const stableErrors = series('rest_server_requests_total', 'status_code="500"', 30, [STABLE]);
+    expect(release.queries.map((q) => q.metric)).toEqual(['success-rate', 'success-rate-vs-stable']);
+    expect(verdicts(release, [...ok, ...canaryErrors, ...stableHealthy])([1, 0]).output).toMatch(/SUCCESS/);
+    expect(verdicts(release, [...ok, ...canaryErrors, ...stableErrors])([1, 1]).output).toMatch(/SUCCESS/);
   });
 });
 

@@ -102,6 +102,7 @@ export class CanaryRollout extends Construct {
     Addons.require(this, Addon.argoRollouts({ gatewayApiPluginLocation: routing.gateway?.pluginLocation }));
     const track = strategy.kind === 'shadow' ? 'mlops_io_track="shadow"' : `rollouts_pod_template_hash="${CANARY_HASH}"`;
     const canarySelector = `${e.metricsSelector},${track}`;
+    const stableSelector = `${e.metricsSelector},rollouts_pod_template_hash="${STABLE_HASH}"`;
 
     // Analysis templates
     const metrics: Array<Record<string, unknown>> = [];
@@ -131,6 +132,13 @@ export class CanaryRollout extends Construct {
         check(!reason, this, 'analysis.latencyMs', latencyMs, `cannot be measured at p${Math.round(q * 100)}: ${reason}`);
         addMetric(`latency-p${Math.round(q * 100)}`, e.metrics.latencyQuantile(q, canarySelector, '1m'), '<=', latencyMs / 1000);
       }
+      // Canary against stable under the same live traffic: a drop beyond the tolerance fails even
+      // above the absolute threshold. Not for blue-green, whose previous version gets no traffic after the switch.
+      const drop = a.maxSuccessRateDrop ?? 0.01;
+      if (successRate !== false && drop !== false && strategy.kind !== 'blue-green') {
+        check(drop >= 0 && drop < 1, this, 'analysis.maxSuccessRateDrop', drop, 'must be a share in [0, 1), e.g. 0.01');
+        addMetric('success-rate-vs-stable', `(${e.metrics.errorRatio(stableSelector, '1m')}) - (${e.metrics.errorRatio(canarySelector, '1m')})`, '>=', -drop);
+      }
     }
     const known = new Set([...e.metrics.metricNames, `${DRIFT_METRICS.feature}_bucket`, `${DRIFT_METRICS.prediction}_bucket`, QUALITY_METRIC]);
     const checkQuery = (prop: string, query: string) => {
@@ -149,7 +157,6 @@ export class CanaryRollout extends Construct {
       checkQuery('strategy.comparisonQuery', ab.comparisonQuery);
       const minRatio = ab.minRatio ?? 1;
       check(minRatio > 0, this, 'strategy.minRatio', minRatio, 'must be positive');
-      const stableSelector = `${e.metricsSelector},rollouts_pod_template_hash="${STABLE_HASH}"`;
       addMetric('challenger-vs-champion', `(${ab.comparisonQuery.split('{{selector}}').join(canarySelector)}) / (${ab.comparisonQuery.split('{{selector}}').join(stableSelector)})`, '>=', minRatio);
     }
     check(metrics.length > 0, this, 'analysis', a, 'measures nothing; keep the success rate or latency check, or add a custom metric');

@@ -13,6 +13,13 @@ export enum NoDataPolicy {
 export interface AnalysisOptions {
   /** Share of successful requests the new version must keep, in (0, 1]. @default 0.99 */
   readonly successRate?: number | false;
+  /**
+   * How far the new version's success rate may fall below the stable version's, measured at the same
+   * time under the same live traffic (canary and shadow; blue-green's previous version gets no traffic
+   * after the switch). No traffic on either side is inconclusive.
+   * @default 0.01
+   */
+  readonly maxSuccessRateDrop?: number | false;
   /** Latency the new version must stay under, in milliseconds, at `latencyQuantile`. @default - the endpoint's latency objective */
   readonly latencyMs?: number | false;
   /** @default 0.95 */
