@@ -12,11 +12,15 @@ export function build(app: PlatformApp) {
     clusterName: 'shop-prod', vpcId: 'vpc-0aa11bb22cc33dd44', vpcCidr: '10.8.0.0/16',
     privateSubnetIds: ['subnet-0aa11bb22cc33dd41', 'subnet-0aa11bb22cc33dd42'], workloadSecurityGroupId: 'sg-0aa11bb22cc33dd44',
   });
-  const registry = new ModelRegistry(stack, 'registry', { cluster, database: { instanceClass: 'db.m7g.large' } });
+  const registry = new ModelRegistry(stack, 'registry', {
+    cluster, database: { instanceClass: 'db.m7g.large' },
+    // A successful release in `ranking` moves `champion` to the version it released.
+    governance: { promoterNamespaces: ['ranking'] },
+  });
 
   const ranker = new ServingEndpoint(stack, 'ranker', {
     cluster, namespace: 'ranking', team: 'search',
-    model: registry.model('ranker').alias('champion'),
+    model: registry.model('ranker').version('14'),
     server: ModelServer.mlflow(),
     resources: { cpu: '2', memory: '4Gi' },
     mode: ServingMode.realtime({ minReplicas: 3, maxReplicas: 20, ingress: { host: 'ranker.shop.example', className: 'nginx', tlsSecretName: 'ranker-tls' } }),

@@ -71,6 +71,8 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     cluster,
     objectLock: ObjectLock.governance(30),
     server: { allowedNamespaces: ['fraud', 'recsys', 'serving', 'pipelines'] },
+    // Releases in `serving` move `champion` to the version they released, once its analysis passed.
+    governance: { promoterNamespaces: ['serving'] },
   });
   const trainingJob = new TrainingJob(aws, 'fraud-train', {
     cluster, team: 'fraud', pool: 'g5-multi', workers: 2,
@@ -80,7 +82,14 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   });
   const fraud = new ServingEndpoint(aws, 'fraud', {
     cluster, namespace: 'serving', team: 'fraud',
-    model: registry.model('fraud-detector').alias('champion'),
+    // The version in production: a new number here (reviewed in a pull request) is a release.
+    model: registry.model('fraud-detector').version('8', {
+      source: 's3://acme-ml-prod-registry-111122223333/models/fraud-detector/7c1e9a4b2d8f4e6a9b3c5d7e1f2a4b6c/artifacts/model/',
+      lineage: {
+        codeCommit: '4f9c2e1a7b3d5c6e8f0a1b2c3d4e5f6a7b8c9d0e', dataVersion: 'fraud-data-2024.06.1',
+        configHash: 'sha256:2b7e151628aed2a6abf7158809cf4f3c762e7160f38b4da56a784d9045190cfe', pipelineRun: 'fraud-retrain-8xk2p', trigger: 'schedule',
+      },
+    }),
     server: ModelServer.triton(),
     resources: { cpu: '2', memory: '8Gi', gpus: 1, pool: 'g6-ondemand' },
     mode: ServingMode.realtime({ minReplicas: 2, maxReplicas: 6, autoscaling: Autoscaling.requestsPerSecond(200), ingress: { host: 'fraud.ml.acme.example' } }),
@@ -94,12 +103,14 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     mode: ServingMode.batch({
       schedule: '0 2 * * *', parallelism: 4,
       inputUri: 's3://acme-ml-prod-customer-features/daily/', outputUri: 's3://acme-ml-prod-predictions/churn/',
+      // The team's scoring program, in its own image (the MLServer image has no batch_score module).
+      image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme-ml-prod/churn-batch@sha256:5d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c',
       command: ['python', '-m', 'batch_score'],
     }),
   });
   const recsys = new ServingEndpoint(aws, 'recsys', {
     cluster, namespace: 'serving', team: 'recsys',
-    model: registry.model('recommender').alias('champion'),
+    model: registry.model('recommender').version('31'),
     server: ModelServer.mlflow(),
     resources: { cpu: '2', memory: '4Gi' },
     mode: ServingMode.realtime({ minReplicas: 3, maxReplicas: 12 }),

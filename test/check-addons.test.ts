@@ -136,7 +136,7 @@ describe('add-ons the constructs declare', () => {
 
   it('installs Istio (CRDs, CNI agent, istiod, in that order) for a shadow release, and labels the endpoint\'s and callers\' namespaces for injection', () => {
     const { app, endpoint: e } = endpoint(ServingMode.realtime());
-    new CanaryRollout(e, 'shadow', { endpoint: e, strategy: ReleaseStrategy.shadow(), routing: TrafficRouting.istio() });
+    new CanaryRollout(e, 'shadow', { endpoint: e, strategy: ReleaseStrategy.shadow(), routing: TrafficRouting.istio(), promotion: false });
     const out = PlatformTesting.synth(app);
     const istio = releases(out).filter((r) => ['base', 'cni', 'istiod'].includes(r.chart));
     expect(istio.map((r) => [r.chart, r.version, r.depends_on ?? []])).toEqual([

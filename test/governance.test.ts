@@ -50,6 +50,8 @@ describe('registry clients of the reference platform', () => {
       'batch-scoring.churn-batch': { role: 'read', models: ['churn'] },
       'fraud.fraud-retrain': { role: 'edit', models: ['fraud-detector'] },
       'fraud.fraud-train': { role: 'edit', models: ['fraud-detector'] },
+      // the fraud release's promotion Job moves champion through the promotion port as the serving namespace's promoter
+      'serving.promoter': { role: 'promote', models: [] },
       'serving.fraud': { role: 'read', models: ['fraud-detector'] },
       'serving.recsys': { role: 'read', models: ['recommender'] },
     });

@@ -18,7 +18,7 @@ function setup(props: (e: ServingEndpoint) => Partial<MonitoringStackProps> = ()
   }) : TEST_CLUSTER;
   const registry = new ModelRegistry(stack, 'registry', { cluster });
   const endpoint = new ServingEndpoint(stack, 'fraud', {
-    cluster, namespace: 'serving', model: registry.model('fraud-detector').alias('champion'), server: ModelServer.mlflow(), team: 'fraud',
+    cluster, namespace: 'serving', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow(), team: 'fraud',
   });
   const monitoring = new MonitoringStack(stack, 'monitoring', { endpoints: [endpoint], registry, ...props(endpoint), ...(gpu ? { cluster: cluster as GpuTrainingCluster } : {}) });
   const out = PlatformTesting.synth(app);

@@ -1,3 +1,5 @@
+import * as os from 'os';
+import * as path from 'path';
 import {
   Autoscaling, ClusterNetwork, GpuTrainingCluster, InstanceType, KafkaSource, LatencyClass, ModelRegistry, ModelServer, PlatformTesting,
   ServerMetrics, ServingEndpoint, ServingEndpointProps, ServingMode,
@@ -22,7 +24,7 @@ function setup(withGpuCluster = false) {
 function synthEndpoint(props: (r: ModelRegistry) => Partial<ServingEndpointProps>, options: { gpu?: boolean } = {}) {
   const { app, stack, cluster, registry } = setup(options.gpu);
   const endpoint = new ServingEndpoint(stack, 'fraud', {
-    cluster, namespace: 'serving', model: registry.model('fraud-detector').alias('champion'), server: ModelServer.mlflow(), ...props(registry),
+    cluster, namespace: 'serving', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow(), ...props(registry),
   });
   const out = PlatformTesting.synth(app);
   const docs = out.manifests['aws/fraud.k8s.yaml'];
@@ -52,7 +54,7 @@ describe('ServingEndpoint real-time defaults', () => {
 
   it('downloads the registered version in an init container and runs non-root with limits', () => {
     const init = pod.initContainers[0];
-    expect(init.command).toEqual(['mlflow', 'artifacts', 'download', '--artifact-uri=models:/fraud-detector@champion', '--dst-path=/models/fraud-detector']);
+    expect(init.command).toEqual(['mlflow', 'artifacts', 'download', '--artifact-uri=models:/fraud-detector/8', '--dst-path=/models/fraud-detector']);
     expect(init.env).toContainEqual({ name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.mlflow.svc.cluster.local:5000' });
     expect(server.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
     expect(server.resources).toEqual({ requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } });
@@ -68,9 +70,11 @@ describe('ServingEndpoint real-time defaults', () => {
   });
 
   it('labels pods with model, version and team for cost attribution', () => {
-    expect(deployment.spec.template.metadata.labels).toMatchObject({ 'mlops.io/model': 'fraud-detector', 'mlops.io/model-version': 'champion', 'mlops.io/team': 'ml-platform' });
+    expect(deployment.spec.template.metadata.labels).toMatchObject({ 'mlops.io/model': 'fraud-detector', 'mlops.io/model-version': '8', 'mlops.io/team': 'ml-platform' });
     const role = Object.values(resourcesOf(aws, 'aws_iam_role')).find((r: any) => r.name === 'acme-dev-serving-fraud') as any;
-    expect(role.tags).toMatchObject({ 'mlops.io/model': 'fraud-detector', 'mlops.io/model-version': 'champion' });
+    // The role is the model's, not the version's: a new version changes the pod template only.
+    expect(role.tags).toMatchObject({ 'mlops.io/model': 'fraud-detector' });
+    expect(role.tags['mlops.io/model-version']).toBeUndefined();
   });
 
   it('reads only its model from the registry, under its own service account', () => {
@@ -90,8 +94,9 @@ describe('ServingEndpoint real-time defaults', () => {
   it('exposes what canary and monitoring need', () => {
     expect(endpoint.selectorLabels).toEqual({ 'mlops.io/endpoint': 'fraud' });
     expect(endpoint.metricsSelector).toBe('namespace="serving",service="fraud"');
+    // No 5xx series exists before the first failure: each term reads 0 until it does.
     expect(endpoint.metrics.errorRatio(endpoint.metricsSelector, '1m')).toBe(
-      '(sum(rate(rest_server_requests_total{namespace="serving",service="fraud",status_code=~"5.."}[1m]))) / (sum(rate(rest_server_requests_total{namespace="serving",service="fraud"}[1m])))');
+      '(sum(rate(rest_server_requests_total{namespace="serving",service="fraud",status_code=~"5.."}[1m])) or vector(0)) / (sum(rate(rest_server_requests_total{namespace="serving",service="fraud"}[1m])) or vector(0))');
   });
 
   it('passes the Kubernetes schema check', () => {
@@ -118,7 +123,7 @@ describe('ServingEndpoint on a GPU with Triton, KEDA and an Ingress', () => {
   it('scales with a KEDA ScaledObject on requests per second from Prometheus', () => {
     const scaled = kind('ScaledObject')[0];
     expect(scaled.spec).toMatchObject({ minReplicaCount: 3, maxReplicaCount: 8 });
-    expect(scaled.spec.triggers[0].metadata.query).toBe('sum(rate(nv_inference_request_success{namespace="serving",service="fraud"}[1m])) + sum(rate(nv_inference_request_failure{namespace="serving",service="fraud"}[1m]))');
+    expect(scaled.spec.triggers[0].metadata.query).toBe('(sum(rate(nv_inference_request_success{namespace="serving",service="fraud"}[1m])) or vector(0)) + (sum(rate(nv_inference_request_failure{namespace="serving",service="fraud"}[1m])) or vector(0))');
     expect(kind('HorizontalPodAutoscaler')).toEqual([]);
     const releases = (Object.values(resourcesOf(out.terraform.kubernetes, 'helm_release')) as any[]).map((r) => r.name);
     expect(releases).toEqual(expect.arrayContaining(['keda', 'aws-load-balancer-controller']));
@@ -182,6 +187,9 @@ describe('ServingEndpoint batch and streaming', () => {
     expect(policyStatements(policy.policy).find((s) => s.Sid === 'ReadInput').Resource).toEqual(['arn:aws:kafka:eu-west-1:123456789012:topic/events/abc-123/transactions']);
     expect(policyStatements(policy.policy).find((s) => s.Sid === 'ConsumerGroup').Resource).toEqual(['arn:aws:kafka:eu-west-1:123456789012:group/events/abc-123/fraud']);
     expect(kind('TriggerAuthentication')[0].spec.podIdentity).toEqual({ provider: 'aws' });
+    // KEDA 2.17 pkg/scalers/kafka_scaler.go: MSK IAM is SASL/OAUTHBEARER with the aws_msk_iam token
+    // provider over TLS; `sasl: aws_msk_iam` is refused ("err SASL mode aws_msk_iam given").
+    expect(kind('ScaledObject')[0].spec.triggers[0].metadata).toMatchObject({ sasl: 'oauthbearer', saslTokenProvider: 'aws_msk_iam', tls: 'enable', awsRegion: 'eu-west-1' });
     // KEDA reads the lag with its own Pod Identity role, allowed to describe just this topic and group.
     const keda = (Object.values(resourcesOf(aws, 'aws_eks_pod_identity_association')) as any[]).find((a) => a.namespace === 'keda');
     expect(keda.service_account).toBe('keda-operator');
@@ -217,6 +225,23 @@ describe('ServingEndpoint bad input', () => {
     expect(bad(() => ({ resources: { gpus: 1, pool: 'p5' } }), true)).toThrow(/resources\.pool \('p5'\) is not a GPU pool of the cluster; its GPU pools are 'g6'/);
   });
 
+  it('refuses an alias: it moves without a rollout, and restarted pods would load whatever it points to', () => {
+    expect(bad((r) => ({ model: r.model('fraud-detector').alias('champion') }))).toThrow(
+      /ServingEndpoint 'aws\/fraud': model \('models:\/fraud-detector@champion'\) is an alias, which moves without changing the pod template: no release would start .* Pin the version: registry\.model\('fraud-detector'\)\.version\('<n>'\)/);
+  });
+
+  it('refuses a version source outside the model\'s artifacts and a malformed lineage', () => {
+    expect(bad((r) => ({ model: r.model('fraud-detector').version('8', { source: 's3://elsewhere/models/x/' }) }))).toThrow(
+      /version\.source \('s3:\/\/elsewhere\/models\/x\/'\) must be an S3 prefix under model 'fraud-detector''s artifacts \(s3:\/\/acme-dev-registry-123456789012\/models\/fraud-detector\/\.\.\.\)/);
+    expect(bad((r) => ({ model: r.model('fraud-detector').version('8', { lineage: { codeCommit: 'abc', dataVersion: 'd1', configHash: 'x' } }) }))).toThrow(
+      /version\.lineage .* is not a lineage record of version 8 of 'fraud-detector': lineage\.codeCommit \('abc'\) must be a full git commit id/);
+  });
+
+  it('refuses a batch image that is not pinned', () => {
+    expect(bad(() => ({ mode: ServingMode.batch({ inputUri: 's3://a-in/', outputUri: 's3://a-out/', command: ['score'], image: 'acme/score:latest' }) })))
+      .toThrow(/mode\.image \('acme\/score:latest'\) must be pinned/);
+  });
+
   it('rejects a model from another registry than the one it may read', () => {
     const make = () => {
       const { stack, registry } = setup();
@@ -224,6 +249,69 @@ describe('ServingEndpoint bad input', () => {
       new ServingEndpoint(stack, 'fraud', { cluster: TEST_CLUSTER, namespace: 'serving', model: other.model('fraud').version('1'), registry, server: ModelServer.mlflow() });
     };
     expect(make).toThrow(/model \('models:\/fraud\/1'\) comes from registry 'aws\/other', but this endpoint may read only registry 'aws\/registry'/);
+  });
+});
+
+describe('Model server presets: flags, writable paths and metric names as each server version has them', () => {
+  const podOf = (server: ModelServer, mode?: ServingMode) => {
+    const { kind } = synthEndpoint(() => ({ server, ...(mode ? { mode } : {}) }));
+    const workload = kind('Deployment')[0] ?? kind('CronJob')[0].spec.jobTemplate;
+    return { pod: workload.spec.template, kind };
+  };
+  const env = (pod: any) => Object.fromEntries(pod.spec.containers[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+  const writable = (pod: any) => pod.spec.containers[0].volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.mountPath);
+  // PlatformTesting.synth writes this machine's temp folder as <tmp>; where that is /tmp, so is the pods' /tmp.
+  const TMP = path.resolve(os.tmpdir()) === '/tmp' ? '<tmp>' : '/tmp';
+
+  it('MLServer 1.6: metrics and environments folders on the writable volume, counters named with _total', () => {
+    // mlserver/settings.py: metrics_dir and environments_dir default to the working directory, which
+    // the read-only root filesystem forbids; both are created at start.
+    const { pod } = podOf(ModelServer.mlflow());
+    expect(env(pod)).toMatchObject({ MLSERVER_METRICS_DIR: '/var/lib/mlserver/metrics', MLSERVER_ENVIRONMENTS_DIR: '/var/lib/mlserver/envs' });
+    expect(writable(pod)).toEqual([TMP, '/var/lib/mlserver/metrics', '/var/lib/mlserver/envs']);
+    expect(pod.spec.volumes).toContainEqual({ name: 'writable-0', emptyDir: { sizeLimit: '1Gi' } });
+    expect(pod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+    // prometheus_client exports a Counter `model_infer_request_success` as `..._total` (mlserver/handlers/dataplane.py).
+    expect(ModelServer.mlflow().metrics.metricNames).toEqual(expect.arrayContaining(['rest_server_requests_total', 'rest_server_request_duration_seconds_bucket', 'model_infer_request_success_total', 'model_infer_request_failure_total']));
+    expect(ModelServer.mlflow().metrics.metricNames).not.toContain('model_infer_request_success');
+  });
+
+  it('TorchServe 0.12: its own config.properties (management on loopback, Prometheus metrics), logs under /tmp', () => {
+    // docs/configuration.md: TS_* variables are read only with enable_envvars_config=true in
+    // config.properties; without --ts-config TorchServe reads the image's file, whose management API listens on all interfaces.
+    const { pod, kind } = podOf(ModelServer.torchServe());
+    const container = pod.spec.containers[0];
+    expect(container.args).toContain('--ts-config=/etc/model-server/config.properties');
+    expect(container.env.map((e: any) => e.name).filter((n: string) => n.startsWith('TS_'))).toEqual([]);
+    const config = kind('ConfigMap').find((c: any) => c.metadata.name === 'fraud-server-config').data['config.properties'];
+    expect(config.split('\n')).toEqual(expect.arrayContaining(['management_address=http://127.0.0.1:8081', 'metrics_address=http://0.0.0.0:8082', 'metrics_mode=prometheus', 'inference_address=http://0.0.0.0:8080']));
+    expect(container.volumeMounts).toContainEqual({ name: 'server-config', mountPath: '/etc/model-server', readOnly: true });
+    expect(pod.spec.volumes).toContainEqual({ name: 'server-config', configMap: { name: 'fraud-server-config' } });
+    // LOG_LOCATION and METRICS_LOCATION default to ./logs under the read-only working directory.
+    expect(env(pod)).toMatchObject({ LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve' });
+    // ts/model_server.py: TEMP (the image's is under the read-only home) becomes java.io.tmpdir and holds the pid file.
+    expect(env(pod).TEMP).toBe(TMP);
+    expect(writable(pod)).toEqual([TMP, '/var/log/torchserve']);
+    // ts/configs/metrics.yaml: simpleclient 0.9 exports the names as configured, without _total.
+    expect(ModelServer.torchServe().metrics.metricNames).toEqual(expect.arrayContaining(['Requests2XX', 'Requests4XX', 'Requests5XX', 'ts_inference_requests_total']));
+  });
+
+  it('Triton: latency summaries on, strict readiness, metric names of docs/user_guide/metrics.md', () => {
+    const { pod } = podOf(ModelServer.triton());
+    expect(pod.spec.containers[0].args).toEqual(expect.arrayContaining(['--metrics-config=summary_latencies=true', '--strict-readiness=true', '--model-repository=/models']));
+    expect(ModelServer.triton().metrics.metricNames).toEqual(expect.arrayContaining(['nv_inference_request_success', 'nv_inference_request_failure', 'nv_inference_request_summary_us', 'nv_inference_count']));
+  });
+
+  it('runs a batch command in its own image, without the server\'s configuration', () => {
+    const image = '111122223333.dkr.ecr.eu-west-1.amazonaws.com/churn-batch@sha256:5d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c';
+    const { pod, kind } = podOf(ModelServer.torchServe(), ServingMode.batch({ schedule: '0 2 * * *', inputUri: 's3://a-in/', outputUri: 's3://a-out/', command: ['python', '-m', 'batch_score'], image }));
+    expect(pod.spec.containers[0]).toMatchObject({ image, command: ['python', '-m', 'batch_score'] });
+    expect(kind('ConfigMap')).toEqual([]);
+  });
+
+  it('refuses a writable path over a folder the pod mounts already', () => {
+    const server = ModelServer.custom({ ...ModelServer.mlflow().props, writablePaths: ['/models/cache'] });
+    expect(() => synthEndpoint(() => ({ server }))).toThrow(/server\.writablePaths \('\/models\/cache'\) must be an absolute path outside the folders the pod mounts already \(\/models, \/tmp, \/etc\/model-server\)/);
   });
 });
 

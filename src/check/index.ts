@@ -4,6 +4,7 @@ import { applyOrderCheck } from './checks/apply-order';
 import { namespacesCheck } from './checks/namespaces';
 import { podSecurityCheck } from './checks/pod-security';
 import { referencesCheck } from './checks/references';
+import { rolloutsCheck } from './checks/rollouts';
 
 export * from './check';
 export * from './model';
@@ -12,6 +13,7 @@ export * from './checks/references';
 export { applyOrderCheck, kubectlApplyOrder, walkOrder } from './checks/apply-order';
 export { namespacesCheck } from './checks/namespaces';
 export { podContainers, podSecurityCheck, podSecurityViolations } from './checks/pod-security';
+export { rolloutsCheck } from './checks/rollouts';
 
 /** The library's platform checks, run at every `PlatformApp.synth()`. */
-export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck];
+export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck, rolloutsCheck];

@@ -25,7 +25,7 @@ export function endpointRecordingRules(e: ServingEndpoint): PrometheusRuleSpec[]
   const m = e.metrics;
   const rules: PrometheusRuleSpec[] = [
     { record: 'mlops:request_rate:rate5m', expr: m.requestRate(sel, '5m'), labels },
-    { record: 'mlops:request_rate_by_version:rate5m', expr: m.requestRate(sel, '5m').replace(/sum\(rate/g, 'sum by (mlops_io_model_version, rollouts_pod_template_hash) (rate'), labels },
+    { record: 'mlops:request_rate_by_version:rate5m', expr: m.requestRate(sel, '5m', ['mlops_io_model_version', 'rollouts_pod_template_hash']), labels },
   ];
   if (m.hasFailures) {
     rules.push({ record: 'mlops:failure_rate:rate5m', expr: m.failureRate(sel, '5m'), labels });

@@ -17,6 +17,7 @@ import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
 import { PostgresDatabase, PostgresDatabaseOptions } from '../core/database';
+import { Lineage, lineageTags } from './lineage';
 import { GATE_PORT, LINEAGE_TAG_PREFIX, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT, REGISTRY_GATE_SCRIPT } from './promotion-gate';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 
@@ -245,6 +246,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   /** The credentials of each promoter namespace (user `<namespace>.promoter`, Secret `mlflow-registry-promoter`). */
   public readonly promoterCredentials: RegistryCredentials[] = [];
   private readonly clients = new Map<string, { access: string; models: string[]; secretName: string }>();
+  /** Namespaces whose pods may reach the promotion endpoint (`governance.promoterNamespaces`). */
+  public readonly promoterNamespaces: string[];
   /** The DVC remote for datasets (`dvc remote add -d registry <url>`). */
   public readonly dvcRemoteUrl: string;
   public readonly artifactServing: ArtifactServing;
@@ -385,6 +388,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.trackingUri = `http://mlflow.${this.namespace}.svc.cluster.local:${MLFLOW_PORT}`;
     this.promotionUri = `http://mlflow-promotion.${this.namespace}.svc.cluster.local:${PROMOTION_PORT}`;
     this.protectedAliases = props.governance?.protectedAliases ?? ['champion'];
+    this.promoterNamespaces = [...(props.governance?.promoterNamespaces ?? [])];
     this.protectedAliases.forEach((a) => check(/^[A-Za-z_][A-Za-z0-9_-]{0,254}$/.test(a), this, 'governance.protectedAliases', a, 'must be an MLflow alias'));
     this.dvcRemoteUrl = `s3://${bucketName}/${DATA_PREFIX.slice(0, -1)}`;
     this.chart = new PlatformChart(this, { namespace: this.namespace });
@@ -737,13 +741,33 @@ export class RegisteredModel {
     return `s3://${this.registry.bucketName}/${MODELS_PREFIX}${this.name}/`;
   }
 
-  /** One version, by number. */
-  public version(version: string): ModelVersion {
+  /**
+   * One version, by number: what an endpoint serves. Versions are immutable, so the number pins
+   * exactly what runs; a new number in code is what starts a release. `source` (the version's
+   * artifact prefix in the registry bucket) and `lineage` (what it was built from) are recorded on the
+   * pods for review and audit.
+   */
+  public version(version: string, details: ModelVersionDetails = {}): ModelVersion {
     check(/^[1-9]\d{0,9}$/.test(version), this.registry, 'version', version, `must be a model version number (1, 2, ...) of model '${this.name}'`);
-    return new ModelVersion(this, version, undefined);
+    if (details.source !== undefined) {
+      check(details.source.startsWith(this.s3Prefix) && details.source.endsWith('/') && !details.source.includes('..'), this.registry, 'version.source', details.source,
+        `must be an S3 prefix under model '${this.name}''s artifacts (${this.s3Prefix}...), ending with '/'`);
+    }
+    if (details.lineage !== undefined) {
+      try {
+        lineageTags(details.lineage);
+      } catch (e) {
+        check(false, this.registry, 'version.lineage', details.lineage, `is not a lineage record of version ${version} of '${this.name}': ${(e as Error).message}`);
+      }
+    }
+    return new ModelVersion(this, version, undefined, details);
   }
 
-  /** The version an alias points to (`champion`, `staging`, ...). */
+  /**
+   * The version an alias points to (`champion`, `staging`, ...). An alias moves, so it is for
+   * clients that resolve it on purpose (grants, evaluation); an endpoint refuses it and serves a
+   * version number.
+   */
   public alias(alias: string): ModelVersion {
     check(/^[A-Za-z_][A-Za-z0-9_-]{0,254}$/.test(alias) && alias !== 'latest' && !/^v\d+$/.test(alias), this.registry, 'alias', alias,
       'must be an MLflow alias: letters, digits, \'_\' and \'-\', not \'latest\' and not of the reserved form v<number>');
@@ -751,12 +775,29 @@ export class RegisteredModel {
   }
 }
 
+/** What is known of a model version besides its number. */
+export interface ModelVersionDetails {
+  /**
+   * The version's artifact prefix in the registry bucket (the `source` MLflow records), e.g.
+   * `s3://<bucket>/models/fraud-detector/3f2a.../artifacts/model/`.
+   * @default - not recorded
+   */
+  readonly source?: string;
+  /** What the version was built from (its `mlops.lineage.*` tags). @default - not recorded */
+  readonly lineage?: Lineage;
+}
+
 /** The MLflow image the registry runs, and that downloads models for serving. */
 export const MLFLOW_IMAGE = 'burakince/mlflow:3.14.0';
 
 /** A model version, by number or alias: what serving loads. */
 export class ModelVersion {
-  constructor(public readonly model: RegisteredModel, public readonly version: string | undefined, public readonly alias: string | undefined) {}
+  constructor(
+    public readonly model: RegisteredModel,
+    public readonly version: string | undefined,
+    public readonly alias: string | undefined,
+    public readonly details: ModelVersionDetails = {},
+  ) {}
 
   public get registry(): ModelRegistry {
     return this.model.registry;
@@ -765,6 +806,24 @@ export class ModelVersion {
   /** The MLflow model URI: `models:/<name>/<version>` or `models:/<name>@<alias>`. */
   public get uri(): string {
     return this.version !== undefined ? `models:/${this.model.name}/${this.version}` : `models:/${this.model.name}@${this.alias}`;
+  }
+
+  /** Whether this names an exact, immutable version (not an alias that moves). */
+  public get pinned(): boolean {
+    return this.version !== undefined;
+  }
+
+  /**
+   * What pods record about the version, as annotations: the URI, the artifact source and the
+   * lineage (`mlops.io/lineage.<field>`).
+   */
+  public get annotations(): Record<string, string> {
+    const out: Record<string, string> = { 'mlops.io/model-uri': this.uri };
+    if (this.details.source) out['mlops.io/model-source'] = this.details.source;
+    for (const [tag, value] of Object.entries(this.details.lineage ? lineageTags(this.details.lineage) : {})) {
+      out[`mlops.io/lineage.${tag.replace(/^mlops\.lineage\./, '').replace(/_/g, '-')}`] = value;
+    }
+    return out;
   }
 
   /** The version or alias, as a label value. */

@@ -13,6 +13,13 @@ export enum NoDataPolicy {
 export interface AnalysisOptions {
   /** Share of successful requests the new version must keep, in (0, 1]. @default 0.99 */
   readonly successRate?: number | false;
+  /**
+   * How far the new version's success rate may fall below the stable version's, measured at the same
+   * time under the same live traffic (canary and shadow; blue-green's previous version gets no traffic
+   * after the switch). No traffic on either side is inconclusive.
+   * @default 0.01
+   */
+  readonly maxSuccessRateDrop?: number | false;
   /** Latency the new version must stay under, in milliseconds, at `latencyQuantile`. @default - the endpoint's latency objective */
   readonly latencyMs?: number | false;
   /** @default 0.95 */
@@ -21,9 +28,20 @@ export interface AnalysisOptions {
   readonly customMetrics?: Array<{ readonly name: string; readonly query: string; readonly min?: number; readonly max?: number }>;
   /** @default '30s' */
   readonly interval?: string;
+  /**
+   * Measurements each step's analysis (and blue-green's post-promotion analysis) takes, `interval`
+   * apart. Argo Rollouts refuses an analysis of a step or a promotion that runs indefinitely; only the
+   * background analysis runs until the release ends. At least two measurements must succeed, so
+   * `count` must exceed `failureLimit + inconclusiveLimit + 1`.
+   * @default 4
+   */
+  readonly count?: number;
   /** Failed measurements tolerated before the release is aborted. @default 1 */
   readonly failureLimit?: number;
-  /** @default 4 */
+  /**
+   * Measurements without data (no traffic yet) tolerated; one more pauses the release for a human.
+   * @default 1
+   */
   readonly inconclusiveLimit?: number;
   /** @default NoDataPolicy.INCONCLUSIVE */
   readonly onNoData?: NoDataPolicy;
@@ -128,4 +146,15 @@ export abstract class ReleaseStrategy {
   /** @internal */ public readonly blueGreen?: Parameters<typeof ReleaseStrategy.blueGreen>[0];
   /** @internal */ public readonly shadow?: Parameters<typeof ReleaseStrategy.shadow>[0];
   /** @internal */ public readonly abTest?: Parameters<typeof ReleaseStrategy.abTest>[0];
+}
+
+/** What happens in the registry when a release succeeds. */
+export interface PromotionOptions {
+  /**
+   * The alias that moves to the released version, through the registry's promotion endpoint
+   * (`registry.promotionUri`); the endpoint's namespace must be one of the registry's
+   * `governance.promoterNamespaces`.
+   * @default 'champion'
+   */
+  readonly alias?: string;
 }

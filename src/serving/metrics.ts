@@ -61,22 +61,37 @@ export class ServerMetrics {
     return undefined;
   }
 
-  /** Requests per second over `window`, summed over the series matching `selector`. */
-  public requestRate(selector: string, window: string): string {
-    return this.props.requests.map((m) => `sum(rate(${m}{${selector}}[${window}]))`).join(' + ');
+  /**
+   * Requests per second over `window`, summed over the series matching `selector`. Each counter is a
+   * term of its own that reads 0 while it has no series yet (`or vector(0)`): a server creates a
+   * status-code or failure series on its first such request, and a sum with a missing term would be
+   * empty, not 0. With `by`, one series per group instead (the counters are read together through a
+   * `__name__` matcher, so a group with no failures yet is not lost).
+   */
+  public requestRate(selector: string, window: string, by: string[] = []): string {
+    if (by.length) {
+      const names = this.props.requests;
+      const series = names.length === 1 ? `${names[0]}{${selector}}` : `{${[`__name__=~"${names.join('|')}"`, selector].filter(Boolean).join(',')}}`;
+      return `sum by (${by.join(', ')}) (rate(${series}[${window}]))`;
+    }
+    return this.props.requests.map((m) => orZero(`sum(rate(${m}{${selector}}[${window}]))`)).join(' + ');
   }
 
-  /** Failed requests per second. */
+  /** Failed requests per second; 0 (not empty) while the failure counter has no series yet. */
   public failureRate(selector: string, window: string): string {
     const f = this.props.failures;
     if (!f) throw new Error('the server exports no failed-request counter');
     const matcher = [selector, f.matcher].filter(Boolean).join(',');
-    return `sum(rate(${f.metric}{${matcher}}[${window}]))`;
+    return orZero(`sum(rate(${f.metric}{${matcher}}[${window}]))`);
   }
 
-  /** Failed over all requests, 0 to 1 (no traffic gives no result, never a fake 0). */
+  /**
+   * Failed over all requests, 0 to 1. A healthy server with no failures yet gives 0; no traffic at
+   * all gives NaN (0 / 0), never a fake 0, which an analysis reads as inconclusive.
+   */
   public errorRatio(selector: string, window: string): string {
-    return `(${this.failureRate(selector, window)}) / (${this.requestRate(selector, window)})`;
+    const requests = this.requestRate(selector, window);
+    return `${this.failureRate(selector, window)} / ${this.props.requests.length === 1 ? requests : `(${requests})`}`;
   }
 
   /** The latency quantile in seconds. */
@@ -93,4 +108,9 @@ export class ServerMetrics {
     // A summary's quantiles cannot be aggregated; the worst pod's is the conservative reading.
     return scale(`max${byClause} (${s.metric}{${[selector, `quantile="${quantile}"`].filter(Boolean).join(',')}})`);
   }
+}
+
+/** A term that reads 0 while its series do not exist. */
+function orZero(term: string): string {
+  return `(${term} or vector(0))`;
 }

@@ -40,7 +40,22 @@ export interface ModelServerProps {
   readonly loading?: 'init-container' | 'native';
   /** Seconds the server may take to load a model before liveness checks start. @default 600 */
   readonly startupSeconds?: number;
+  /**
+   * Configuration files, by file name, that the endpoint writes into a ConfigMap and mounts
+   * read-only at `/etc/model-server` (`SERVER_CONFIG_DIR`); contents may use the placeholders of `args`.
+   * @default - none
+   */
+  readonly configFiles?: Record<string, string>;
+  /**
+   * Directories the server writes to (metrics, logs, environments). The root filesystem is
+   * read-only: the endpoint mounts an empty, writable volume at each (besides `/tmp`).
+   * @default - none
+   */
+  readonly writablePaths?: string[];
 }
+
+/** Where a server's configuration files (`configFiles`) are mounted. */
+export const SERVER_CONFIG_DIR = '/etc/model-server';
 
 /** The folder registered models are downloaded to (`/models/<model>`). */
 export const MODEL_REPOSITORY = '/models';
@@ -65,6 +80,8 @@ export class ModelServer {
       liveness: { path: '/v2/health/live', port: 'http' },
       readiness: { path: '/v2/health/ready', port: 'http' },
       metricsEndpoint: { path: '/metrics', port: 'metrics' },
+      // docs/user_guide/metrics.md: counters per model (failures also per `reason`), latency
+      // summaries with --metrics-config=summary_latencies=true.
       metrics: ServerMetrics.of({
         requests: ['nv_inference_request_success', 'nv_inference_request_failure'],
         failures: { metric: 'nv_inference_request_failure' },
@@ -84,16 +101,35 @@ export class ModelServer {
       name: 'torchserve',
       image: `pytorch/torchserve:${props.version ?? '0.12.0'}-${props.gpu ? 'gpu' : 'cpu'}`,
       command: ['torchserve'],
-      args: ['--start', '--foreground', '--disable-token-auth', '--model-store={{MODEL_DIR}}', '--models=all', '--ncs'],
-      env: { TS_METRICS_MODE: 'prometheus', TS_INFERENCE_ADDRESS: 'http://0.0.0.0:8080', TS_MANAGEMENT_ADDRESS: 'http://127.0.0.1:8081', TS_METRICS_ADDRESS: 'http://0.0.0.0:8082' },
+      // Our own config.properties: without it TorchServe reads the image's (management API on every
+      // interface) and ignores TS_* variables unless that file sets enable_envvars_config=true.
+      args: ['--start', '--foreground', `--ts-config=${SERVER_CONFIG_DIR}/config.properties`, '--disable-token-auth', '--model-store={{MODEL_DIR}}', '--models=all', '--ncs'],
+      configFiles: {
+        'config.properties': [
+          'inference_address=http://0.0.0.0:8080',
+          // Token authorization is off, so the management API listens on the loopback interface only.
+          'management_address=http://127.0.0.1:8081',
+          'metrics_address=http://0.0.0.0:8082',
+          'metrics_mode=prometheus',
+          'enable_envvars_config=false',
+          'enable_model_api=false',
+          '',
+        ].join('\n'),
+      },
+      // Logs and log-mode metrics go under LOG_LOCATION and METRICS_LOCATION (default: ./logs, read-only);
+      // TEMP (the image sets /home/model-server/tmp) holds the pid file, sockets and unpacked archives.
+      env: { LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve', TEMP: '/tmp' },
+      writablePaths: ['/var/log/torchserve'],
       ports: [{ name: 'http', port: 8080 }, { name: 'metrics', port: 8082 }],
       liveness: { path: '/ping', port: 'http' },
       readiness: { path: '/ping', port: 'http' },
       metricsEndpoint: { path: '/metrics', port: 'metrics' },
+      // Names as TorchServe 0.12 exports them (ts/configs/metrics.yaml, docs/metrics.md): Prometheus
+      // simpleclient 0.9 adds no `_total`; Requests4XX and Requests5XX have no series before the first such response.
       metrics: ServerMetrics.of({
         requests: ['Requests2XX', 'Requests4XX', 'Requests5XX'],
         failures: { metric: 'Requests5XX' },
-        others: ['ts_inference_requests_total', 'ts_inference_latency_microseconds', 'ts_queue_latency_microseconds'],
+        others: ['ts_inference_requests_total', 'ts_inference_latency_microseconds', 'ts_queue_latency_microseconds', 'QueueTime', 'WorkerThreadTime'],
       }),
     });
   }
@@ -110,16 +146,23 @@ export class ModelServer {
       env: {
         MLSERVER_MODEL_NAME: '{{MODEL_NAME}}', MLSERVER_MODEL_IMPLEMENTATION: 'mlserver_mlflow.MLflowRuntime',
         MLSERVER_MODEL_URI: '{{MODEL_DIR}}', MLSERVER_HTTP_PORT: '8080', MLSERVER_GRPC_PORT: '8081', MLSERVER_METRICS_PORT: '8082',
+        // MLServer creates both under the working directory by default (settings.py: `.metrics`,
+        // `.envs`), which the read-only root filesystem forbids.
+        MLSERVER_METRICS_DIR: '/var/lib/mlserver/metrics', MLSERVER_ENVIRONMENTS_DIR: '/var/lib/mlserver/envs',
       },
+      writablePaths: ['/var/lib/mlserver/metrics', '/var/lib/mlserver/envs'],
       ports: [{ name: 'http', port: 8080 }, { name: 'grpc', port: 8081 }, { name: 'metrics', port: 8082 }],
       liveness: { path: '/v2/health/live', port: 'http' },
       readiness: { path: '/v2/health/ready', port: 'http' },
       metricsEndpoint: { path: '/metrics', port: 'metrics' },
+      // REST metrics from starlette_exporter with MLServer's `rest_server` prefix (one series per
+      // status code, created on its first response); MLServer's own counters are exported by
+      // prometheus_client with `_total` (mlserver/handlers/dataplane.py).
       metrics: ServerMetrics.of({
         requests: ['rest_server_requests_total'],
         failures: { metric: 'rest_server_requests_total', matcher: 'status_code=~"5.."' },
         latencyHistogram: { metric: 'rest_server_request_duration_seconds' },
-        others: ['model_infer_request_success', 'model_infer_request_failure'],
+        others: ['model_infer_request_success_total', 'model_infer_request_failure_total', 'model_infer_request_duration_count', 'model_infer_request_duration_sum'],
       }),
     });
   }

@@ -106,8 +106,14 @@ export abstract class ServingMode {
   public static batch(props: {
     readonly inputUri: string;
     readonly outputUri: string;
-    /** The batch command (the server image runs it). */
+    /** The batch command. */
     readonly command: string[];
+    /**
+     * The image that runs `command` (your scoring code), pinned. A model server image holds no batch
+     * program of yours.
+     * @default - the server's image
+     */
+    readonly image?: string;
     /** A cron expression; omitted, a one-off Job. @default - a one-off Job */
     readonly schedule?: string;
     /** @default 1 */
@@ -132,6 +138,8 @@ export abstract class ServingMode {
     readonly inputTopic: string;
     readonly outputTopic: string;
     readonly command: string[];
+    /** The image that runs `command` (your consumer), pinned. @default - the server's image */
+    readonly image?: string;
     /** @default - the endpoint's name */
     readonly consumerGroup?: string;
     /** @default 100 */

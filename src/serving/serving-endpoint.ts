@@ -20,7 +20,7 @@ import type { IModelRegistry, ModelVersion, RegistryCredentials } from '../regis
 import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
 import { PRIORITY_CLASSES } from '../training/cluster-workloads';
 import { ServerMetrics } from './metrics';
-import { MODEL_REPOSITORY, ModelServer } from './model-server';
+import { MODEL_REPOSITORY, ModelServer, SERVER_CONFIG_DIR } from './model-server';
 import { Autoscaling, LatencyClass, ServingMode } from './options';
 
 /** Compute for each replica. */
@@ -41,7 +41,11 @@ export interface ServingEndpointProps {
   readonly cluster: IEksCluster;
   /** The namespace. */
   readonly namespace: string;
-  /** The model version to serve (`registry.model('fraud').alias('champion')`). */
+  /**
+   * The model version to serve, pinned by number (`registry.model('fraud-detector').version('8')`).
+   * Changing it in code changes the pod template, which is what starts a release; an alias is
+   * refused, because moving it would change what restarted pods load without any rollout.
+   */
   readonly model: ModelVersion;
   /**
    * The registry this endpoint may read; the model must come from it.
@@ -106,6 +110,8 @@ export class ServingEndpoint extends Construct {
   public readonly registryCredentials: RegistryCredentials;
   /** Namespaces whose pods may call the endpoint, besides its own. */
   public readonly allowedNamespaces: string[];
+  /** The Ingress (real-time endpoints with `ingress`). */
+  public ingress?: k8s.KubeIngress;
 
   constructor(scope: Construct, id: string, props: ServingEndpointProps) {
     super(scope, id);
@@ -118,6 +124,8 @@ export class ServingEndpoint extends Construct {
     this.mode = props.mode ?? ServingMode.realtime();
     this.team = NameRules.dnsLabel(this, 'team', props.team ?? context.team);
     const registry = props.registry ?? (props.model.registry as unknown as IModelRegistry);
+    check(props.model.pinned, this, 'model', props.model.uri,
+      `is an alias, which moves without changing the pod template: no release would start and restarted pods would load whatever it points to. Pin the version: ${props.model.registry.node.id}.model('${props.model.model.name}').version('<n>')`);
     check((props.model.registry as unknown) === registry, this, 'model', props.model.uri,
       `comes from registry '${props.model.registry.node.path}', but this endpoint may read only registry '${registry.node.path}'`);
     this.latencyClass = props.latencyClass
@@ -142,7 +150,8 @@ export class ServingEndpoint extends Construct {
     const pool = this.gpuPool(props.cluster, res, gpus);
 
     CostAttribution.team(this, this.team);
-    CostAttribution.model(this, props.model.model.name, props.model.label);
+    // The model, not its version: a new version must change the pod template only, not every tag.
+    CostAttribution.model(this, props.model.model.name);
     this.identity = new WorkloadIdentity(this, 'identity', {
       cluster: props.cluster, namespace: this.namespace, serviceAccount: this.name,
     });
@@ -259,16 +268,36 @@ export class ServingEndpoint extends Construct {
     const serving = this.mode.kind !== 'batch';
     const batch = this.mode.batch;
     const streaming = this.mode.streaming;
+    const ownImage = batch?.image ?? streaming?.image;
+    if (ownImage !== undefined) checkPinnedImage(this, 'mode.image', ownImage);
+    const writable = s.writablePaths ?? [];
+    for (const path of writable) {
+      const taken = [MODEL_REPOSITORY, '/tmp', SERVER_CONFIG_DIR].find((m) => path === m || path.startsWith(`${m}/`) || m.startsWith(`${path}/`));
+      check(/^\/[a-z0-9._/-]+$/.test(path) && !path.includes('..') && !taken, this, 'server.writablePaths', path,
+        `must be an absolute path outside the folders the pod mounts already (${MODEL_REPOSITORY}, /tmp, ${SERVER_CONFIG_DIR})`);
+    }
+    // The server's configuration files, when it runs (batch and stream commands bring their own).
+    const configMap = s.configFiles && !batch && !streaming ? `${this.name}-server-config` : undefined;
+    if (configMap) {
+      new k8s.KubeConfigMap(this.chart, 'server-config', {
+        metadata: { name: configMap },
+        data: Object.fromEntries(Object.entries(s.configFiles!).map(([file, text]) => [file, fill(text)])),
+      });
+    }
     const container: k8s.Container = {
       name: 'server',
-      image: s.image,
+      image: ownImage ?? s.image,
       command: batch?.command ?? streaming?.command ?? s.command?.map(fill),
       args: batch || streaming ? undefined : s.args?.map(fill),
       env,
       ports: s.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
       resources: resources({ cpu: res.cpu ?? '1', memory: res.memory ?? '2Gi', extra: gpus > 0 ? { 'nvidia.com/gpu': String(gpus) } : undefined }),
       securityContext: restrictedContainerSecurityContext(),
-      volumeMounts: [{ name: 'models', mountPath: MODEL_REPOSITORY, readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+      volumeMounts: [
+        { name: 'models', mountPath: MODEL_REPOSITORY, readOnly: true }, { name: 'tmp', mountPath: '/tmp' },
+        ...(configMap ? [{ name: 'server-config', mountPath: SERVER_CONFIG_DIR, readOnly: true }] : []),
+        ...writable.map((path, i) => ({ name: `writable-${i}`, mountPath: path })),
+      ],
       ...(serving && !streaming ? {
         startupProbe: probe(readiness, { periodSeconds: 10, failureThreshold: Math.ceil((s.startupSeconds ?? 600) / 10) }),
         readinessProbe: probe(readiness, { periodSeconds: 5, failureThreshold: 3 }),
@@ -287,7 +316,7 @@ export class ServingEndpoint extends Construct {
       volumeMounts: [{ name: 'models', mountPath: MODEL_REPOSITORY }, { name: 'tmp', mountPath: '/tmp' }],
     };
     return {
-      metadata: { labels },
+      metadata: { labels, annotations: props.model.annotations },
       spec: {
         serviceAccountName: this.name,
         automountServiceAccountToken: false,
@@ -299,6 +328,8 @@ export class ServingEndpoint extends Construct {
         volumes: [
           { name: 'models', emptyDir: { sizeLimit: k8s.Quantity.fromString('20Gi') } },
           { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('2Gi') } },
+          ...(configMap ? [{ name: 'server-config', configMap: { name: configMap } }] : []),
+          ...writable.map((_path, i) => ({ name: `writable-${i}`, emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } })),
         ],
         nodeSelector: pool ? { [POOL_LABEL]: pool.name } : undefined,
         tolerations: pool ? [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }] : undefined,
@@ -428,7 +459,10 @@ export class ServingEndpoint extends Construct {
         { sid: 'WriteOutput', actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'], resources: [under('topic', st.outputTopic)] },
         { sid: 'ConsumerGroup', actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'], resources: [under('group', st.consumerGroup ?? this.name)] },
       ]);
-      metadata.sasl = 'aws_msk_iam';
+      // MSK IAM is SASL/OAUTHBEARER with KEDA's aws_msk_iam token provider, over TLS
+      // (KEDA pkg/scalers/kafka_scaler.go, 2.17: `sasl: aws_msk_iam` is refused as an unknown SASL mode).
+      metadata.sasl = 'oauthbearer';
+      metadata.saslTokenProvider = 'aws_msk_iam';
       metadata.awsRegion = context.region;
       // KEDA reads the lag with its own Pod Identity role, which may describe just this group and topic.
       const keda = kedaOperatorRole(this, this.cluster);
@@ -469,7 +503,7 @@ export class ServingEndpoint extends Construct {
     const className = ingress.className ?? 'alb';
     if (className === 'alb') requireLoadBalancerController(this, this.cluster);
     if (className === 'nginx') Addons.require(this, Addon.ingressNginx());
-    new k8s.KubeIngress(this.chart, 'ingress', {
+    this.ingress = new k8s.KubeIngress(this.chart, 'ingress', {
       metadata: {
         name: this.name,
         annotations: className === 'alb' ? {
