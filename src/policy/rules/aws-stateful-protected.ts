@@ -1,7 +1,7 @@
 import { PolicyRule } from '../rule';
 
-/** Resource types that hold data (or keys to it): losing one loses data. */
-export const STATEFUL_TYPES = ['aws_s3_bucket', 'aws_db_instance', 'aws_kms_key', 'aws_fsx_lustre_file_system', 'aws_efs_file_system', 'aws_ecr_repository'];
+/** Resource types that hold data (or keys to it, or the workloads' cluster): losing one loses data. */
+export const STATEFUL_TYPES = ['aws_s3_bucket', 'aws_db_instance', 'aws_kms_key', 'aws_fsx_lustre_file_system', 'aws_efs_file_system', 'aws_ecr_repository', 'aws_eks_cluster'];
 
 export const AwsStatefulProtected: PolicyRule = {
   id: 'MLOPS-AWS2',
