@@ -15,7 +15,7 @@ import { PrometheusInstance } from '../core/prometheus';
 import type { ModelRegistry } from '../registry/model-registry';
 import type { ServingEndpoint } from '../serving/serving-endpoint';
 import type { GpuTrainingCluster } from '../training/gpu-cluster';
-import { AlertReceiver, AlertRoute } from './alerting';
+import { AlertReceiver, AlertRoute, SecretKey } from './alerting';
 import { endpointDashboard } from './dashboard';
 import { driftAlertRules, driftRecordingRules, DriftThresholds, ReferenceProfile } from './drift';
 import { durationSeconds, RuleGroup } from './promql';
@@ -228,7 +228,7 @@ export class MonitoringStack extends Construct {
     if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region);
     if (props.registry) this.addDatabaseAlarms(props.registry);
     if (props.cluster) this.addNodeAlarms(props.cluster);
-    this.addCostAttribution(props.budgets ?? []);
+    this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name));
   }
 
   private resolveObjective(e: ServingEndpoint, o: EndpointObjectives | undefined, i: number): ResolvedObjective {
@@ -256,6 +256,15 @@ export class MonitoringStack extends Construct {
     const names = receivers.map((r) => r.name);
     names.forEach((n) => NameRules.dnsLabel(this, 'alerting.receivers', n));
     check(new Set(names).size === names.length, this, 'alerting.receivers', names, 'must have unique names');
+    receivers.forEach((r, i) => {
+      const rendered = r.render(this.topicArn, region) as { slackConfigs?: Array<{ channel?: string; apiURL?: SecretKey }>; pagerdutyConfigs?: Array<{ routingKey?: SecretKey }> };
+      for (const c of rendered.slackConfigs ?? []) check(typeof c.channel === 'string' && /^[#@]?[^\s#@]+$/.test(c.channel), this, `alerting.receivers[${i}].channel`, c.channel, 'must name a Slack channel, e.g. \'#ml-alerts\' (not empty, no spaces)');
+      const refs = [...(rendered.slackConfigs ?? []).map((c) => ['webhookUrl', c.apiURL] as const), ...(rendered.pagerdutyConfigs ?? []).map((c) => ['routingKey', c.routingKey] as const)];
+      for (const [prop, ref] of refs) {
+        NameRules.dnsSubdomain(this, `alerting.receivers[${i}].${prop}.name`, ref?.name ?? '');
+        check(/^[-._a-zA-Z0-9]{1,253}$/.test(ref?.key ?? ''), this, `alerting.receivers[${i}].${prop}.key`, ref?.key, 'must be a Secret key: 1 to 253 letters, digits, \'-\', \'_\' or \'.\'');
+      }
+    });
     (alerting.routes ?? []).forEach((r, i) => check(names.includes(r.receiver), this, `alerting.routes[${i}].receiver`, r.receiver, `is not a receiver; receivers are ${names.map((n) => `'${n}'`).join(', ')}`));
     const routes: object[] = [];
     if (alerting.retrainingWebhookUrl) {
@@ -316,7 +325,7 @@ export class MonitoringStack extends Construct {
     this.alarm('nodes-cpu', { name: `${base}-system-nodes-cpu`, description: 'The cluster\'s system nodes run above 85% CPU for 15 minutes', namespace: 'AWS/EC2', metric: 'CPUUtilization', dimensions: asg, statistic: 'Average', comparison: 'GreaterThanThreshold', threshold: 85 });
   }
 
-  private addCostAttribution(budgets: CostBudget[]): void {
+  private addCostAttribution(budgets: CostBudget[], servedModels: string[]): void {
     for (const key of ['platform', 'environment', 'team', 'model']) {
       new CeCostAllocationTag(this, `cost-tag-${key}`, { tagKey: `${TAG_PREFIX}/${key}`, status: 'Active' });
     }
@@ -328,6 +337,7 @@ export class MonitoringStack extends Construct {
       thresholds.forEach((t) => check(t > 0 && t <= 1000, this, `budgets[${i}].thresholdsPercent`, thresholds, 'must be percentages from 1 to 1000'));
       // A budget filters on one tag (AWS Budgets takes one TagKeyValue filter): a team's, a model's or the platform's.
       check(!(b.team && b.model), this, `budgets[${i}]`, b.name, 'names both a team and a model; a budget filters on one tag, so make two budgets');
+      check(!b.model || servedModels.includes(b.model), this, `budgets[${i}].model`, b.model, `is served by none of this stack's endpoints, so no cost would carry its tag; the endpoints serve ${[...new Set(servedModels)].map((m) => `'${m}'`).join(', ')}`);
       const [key, value] = b.model ? ['model', b.model] : b.team ? ['team', b.team] : ['platform', context.name];
       const tagFilter = { name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/${key}$${value}`] };
       new BudgetsBudget(this, `budget-${b.name}`, {

@@ -199,6 +199,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     check(versioned || !context.environment.isProduction, this, 'versioned', versioned,
       `cannot be turned off in the production environment '${context.environment.name}': versions are how a deleted or overwritten model is recovered`);
     const logDays = props.logRetentionDays ?? 365;
+    checkIntegerRange(this, 'logRetentionDays', logDays, 1, 36500);
     const server = props.server ?? {};
     this.namespace = NameRules.dnsLabel(this, 'server.namespace', server.namespace ?? 'mlflow');
     this.artifactServing = server.artifactServing ?? ArtifactServing.PROXIED;

@@ -5,7 +5,7 @@ import { WorkloadIdentity } from '../core/identity';
 import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { CostAttribution } from '../core/tags';
-import { checkPinnedImage, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import { checkPinnedImage, checkQuantity, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import type { IModelRegistry } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, nodeShare, POOL_LABEL } from './gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from './storage';
@@ -101,6 +101,8 @@ export class TrainingJob extends Construct {
     this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.jobName });
     if (props.registry) props.registry.grantWrite(this.identity, { model: props.model });
 
+    checkQuantity(this, 'cpu', props.cpu, 'cpu');
+    checkQuantity(this, 'memory', props.memory, 'memory');
     const share = nodeShare(pool, gpus);
     const cpu = props.cpu ?? share.cpu;
     const memory = props.memory ?? share.memory;
