@@ -10,7 +10,9 @@ import type { TeamOptions } from './options';
 export const PRIORITY_CLASSES = { serving: 'mlops-serving', training: 'mlops-training' } as const;
 
 const GPU_NAMESPACE = 'nvidia-system';
+/** The NVIDIA device plugin image the GPU nodes run, pinned. */
 export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2';
+/** The NVIDIA DCGM exporter image (GPU metrics) the GPU nodes run, pinned. */
 export const DCGM_EXPORTER_IMAGE = 'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04';
 const GPU_TOLERATION: k8s.Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 /** Where the GPU node agents run: every GPU node, despite its taint, before anything else. */
