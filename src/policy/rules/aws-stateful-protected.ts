@@ -6,7 +6,7 @@ export const STATEFUL_TYPES = ['aws_s3_bucket', 'aws_db_instance', 'aws_kms_key'
 export const AwsStatefulProtected: PolicyRule = {
   id: 'MLOPS-AWS2',
   cause: 'A stateful resource can be destroyed by Terraform.',
-  explanation: 'Buckets, databases, file systems, repositories and keys carry `prevent_destroy`, so a renamed construct or a careless destroy fails instead of deleting data.',
+  explanation: 'Buckets, databases, file systems, repositories, keys and EKS clusters carry `prevent_destroy`, so a renamed construct or a careless destroy fails instead of deleting data.',
   evaluate(s) {
     if (s.kind !== 'terraform' || !STATEFUL_TYPES.includes(s.type)) return 'not-applicable';
     return s.config.lifecycle?.prevent_destroy === true ? 'compliant' : 'non-compliant';
