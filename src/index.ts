@@ -25,3 +25,4 @@ export * from './pipeline';
 export * from './policy';
 export * from './check';
 export * from './core/load-balancer-controller';
+export * from './review';

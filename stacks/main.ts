@@ -1,8 +1,6 @@
-// The app `cdktf synth` runs (compiled: node lib/stacks/main.js): Terraform JSON in cdktf.out/,
-// Kubernetes manifests in k8s.out/.
-import { PlatformApp } from '../src';
+// The app `npm run synth` runs (compiled: node lib/stacks/main.js), as does `cdktf synth` through
+// cdktf.json: Terraform JSON in cdktf.out/, Kubernetes manifests in k8s.out/.
+import { runApp } from './entry';
 import { buildReferencePlatform, REFERENCE_CONTEXT } from './platform';
 
-const app = new PlatformApp({ platform: REFERENCE_CONTEXT });
-buildReferencePlatform(app);
-app.synth();
+process.exitCode = runApp(REFERENCE_CONTEXT, buildReferencePlatform);

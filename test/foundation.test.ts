@@ -14,7 +14,7 @@ describe('platform context', () => {
   it.each([
     [{ name: 'Acme' }, /PlatformApp '': context\.name \('Acme'\) must be a DNS-1123 label/],
     [{ name: 'a-very-long-platform-name' }, /context\.name \('a-very-long-platform-name'\) must be at most 20 characters/],
-    [{ region: 'europe' }, /context\.region \('europe'\) must be an AWS region name/],
+    [{ region: 'europe' }, /context\.region \('europe'\) is not a region of the AWS partition this library writes ARNs for; use one of /],
     [{ accountId: '1234' }, /context\.accountId \('1234'\) must be a 12-digit AWS account id/],
     [{ team: 'ML Team' }, /context\.team \('ML Team'\) must be a DNS-1123 label/],
     [{ costTags: { 'cost center': 'x' } }, /context\.costTags \('cost center'\) keys must be valid Kubernetes label keys/],

@@ -53,6 +53,21 @@ export interface PlatformContextProps {
 /** The prefix of the cost-attribution tag and label keys this library writes. */
 export const TAG_PREFIX = 'mlops.io';
 
+/**
+ * The regions of the commercial `aws` partition (the AWS SDKs' partitions.json,
+ * aws/aws-sdk-js-v3 packages/util-endpoints/src/lib/aws/partitions.json, plus ap-east-2 and
+ * ap-southeast-6, opened in 2025). A name outside the list is refused rather than planned against an
+ * endpoint that does not exist. The China and GovCloud partitions are not in it: the library writes
+ * ARNs of the `aws` partition.
+ */
+export const AWS_REGIONS: readonly string[] = [
+  'af-south-1', 'ap-east-1', 'ap-east-2', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-south-1', 'ap-south-2',
+  'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7',
+  'ca-central-1', 'ca-west-1', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2', 'eu-west-1', 'eu-west-2',
+  'eu-west-3', 'il-central-1', 'me-central-1', 'me-south-1', 'mx-central-1', 'sa-east-1', 'us-east-1', 'us-east-2', 'us-west-1',
+  'us-west-2',
+];
+
 /** A validated platform context. */
 export class PlatformContext {
   public readonly name: string;
@@ -68,7 +83,8 @@ export class PlatformContext {
     this.environment = props.environment;
     NameRules.dnsLabel(scope, 'context.environment.name', props.environment.name);
     check(props.environment.name.length <= 12, scope, 'context.environment.name', props.environment.name, 'must be at most 12 characters');
-    check(/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(props.region), scope, 'context.region', props.region, 'must be an AWS region name such as \'eu-west-1\'');
+    check(AWS_REGIONS.includes(props.region), scope, 'context.region', props.region,
+      `is not a region of the AWS partition this library writes ARNs for; use one of ${AWS_REGIONS.join(', ')}`);
     this.region = props.region;
     check(/^\d{12}$/.test(props.accountId), scope, 'context.accountId', props.accountId, 'must be a 12-digit AWS account id');
     this.accountId = props.accountId;

@@ -166,6 +166,7 @@ export class KubernetesStack extends PlatformStack {
     super(scope, id, props);
     const app = PlatformApp.of(this);
     app.registerClusterWriter(this);
+    NameRules.eksClusterName(this, 'clusterName', props.clusterName);
     this.cluster = new DataAwsEksCluster(this, 'cluster', { name: props.clusterName });
     const connection = {
       host: this.cluster.endpoint,

@@ -50,6 +50,17 @@ export class NameRules {
     return value;
   }
 
+  /**
+   * An EKS cluster name, as the CreateCluster API takes it: 1 to 100 letters, digits, '-' and '_',
+   * starting with a letter or digit (Amazon EKS API Reference, CreateCluster, `name`).
+   */
+  public static eksClusterName(scope: IConstruct, prop: string, value: string): string {
+    if (Token.isUnresolved(value)) return value;
+    check(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(value), scope, prop, value,
+      'must be an EKS cluster name: 1 to 100 letters, digits, \'-\' and \'_\', starting with a letter or digit (no spaces)');
+    return value;
+  }
+
   /** An IAM role or policy name: at most `max` characters of alphanumerics and '+=,.@_-'. */
   public static iamName(scope: IConstruct, prop: string, value: string, max = 64): string {
     if (Token.isUnresolved(value)) return value;

@@ -32,6 +32,29 @@ export function resources(r: { cpu: string; memory: string; cpuLimit?: string; m
   };
 }
 
+/**
+ * A Kubernetes quantity, as the API server parses it (the grammar in the doc comment of
+ * k8s.io/apimachinery/pkg/api/resource/quantity.go): a signed decimal number, then a binary suffix
+ * (Ki..Ei), a decimal one (n, u, m, k, M..E) or an exponent (e3).
+ */
+const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+
+/**
+ * Checks a CPU or memory quantity from props: a valid Kubernetes quantity, above zero, and, for
+ * memory, not in millibytes (`512m` is half a byte, not 512 MiB). Undefined passes (the default applies).
+ */
+export function checkQuantity(scope: IConstruct, prop: string, value: string | undefined, kind: 'cpu' | 'memory'): void {
+  if (value === undefined) return;
+  const allowed = kind === 'cpu'
+    ? 'use cores (\'2\', \'0.5\') or millicores (\'500m\')'
+    : 'use bytes with a binary suffix (\'512Mi\', \'8Gi\') or a decimal one (\'2G\')';
+  const unit = /^(\d+(?:\.\d+)?)\s*([KMGTPE])i?B$/i.exec(value);
+  const hint = kind === 'memory' && unit ? `; '${unit[1]}${unit[2].toUpperCase()}i' is what '${value}' most likely means` : '';
+  check(QUANTITY.test(value), scope, prop, value, `is not a Kubernetes ${kind} quantity; ${allowed}${hint}`);
+  check(!/^[+-]?0*(\.0*)?([a-zA-Z]+|[eE].*)?$/.test(value) && !value.startsWith('-'), scope, prop, value, `must be above zero; ${allowed}`);
+  check(kind !== 'memory' || !/[0-9.]m$/.test(value), scope, prop, value, `is in millibytes ('m'); ${allowed}`);
+}
+
 /** The same as `resources`, as plain strings, for objects written without typed bindings (custom resources). */
 export function rawResources(r: Parameters<typeof resources>[0]): { requests: Record<string, string>; limits: Record<string, string> } {
   return {

@@ -17,7 +17,7 @@ import { PrometheusInstance } from '../core/prometheus';
 import type { ModelRegistry } from '../registry/model-registry';
 import type { ServingEndpoint } from '../serving/serving-endpoint';
 import type { GpuTrainingCluster } from '../training/gpu-cluster';
-import { AlertReceiver, AlertRoute, ReceiverSecret, SecretKey } from './alerting';
+import { AlertReceiver, AlertRoute, ReceiverContext, ReceiverSecret, SecretKey } from './alerting';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { endpointDashboard } from './dashboard';
 import { driftAlertRules, driftRecordingRules, DriftThresholds, ReferenceProfile } from './drift';
@@ -234,7 +234,7 @@ export class MonitoringStack extends Construct {
     if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region);
     if (props.registry) this.addDatabaseAlarms(props.registry);
     if (props.cluster) this.addNodeAlarms(props.cluster);
-    this.addCostAttribution(props.budgets ?? []);
+    this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name));
   }
 
   private resolveObjective(e: ServingEndpoint, o: EndpointObjectives | undefined, i: number): ResolvedObjective {
@@ -262,6 +262,23 @@ export class MonitoringStack extends Construct {
     const names = receivers.map((r) => r.name);
     names.forEach((n) => NameRules.dnsLabel(this, 'alerting.receivers', n));
     check(new Set(names).size === names.length, this, 'alerting.receivers', names, 'must have unique names');
+    receivers.forEach((r, i) => {
+      // Render once with a probe that checks each credential given as an existing Secret's key.
+      const props: Record<string, string> = { 'webhook-url': 'webhookUrl', 'routing-key': 'routingKey' };
+      const probe: ReceiverContext = {
+        topicArn: this.topicArn, region,
+        secretKey: (_receiver, field, value) => {
+          if (!(value instanceof ClusterValue)) {
+            const prop = `alerting.receivers[${i}].${props[field] ?? field}`;
+            NameRules.dnsSubdomain(this, `${prop}.name`, value.name ?? '');
+            check(/^[-._a-zA-Z0-9]{1,253}$/.test(value.key ?? ''), this, `${prop}.key`, value.key, 'must be a Secret key: 1 to 253 letters, digits, \'-\', \'_\' or \'.\'');
+          }
+          return { name: 'probe', key: 'probe' };
+        },
+      };
+      const rendered = r.render(probe) as { slackConfigs?: Array<{ channel?: string }> };
+      for (const c of rendered.slackConfigs ?? []) check(typeof c.channel === 'string' && /^[#@]?[^\s#@]+$/.test(c.channel), this, `alerting.receivers[${i}].channel`, c.channel, 'must name a Slack channel, e.g. \'#ml-alerts\' (not empty, no spaces)');
+    });
     (alerting.routes ?? []).forEach((r, i) => check(names.includes(r.receiver), this, `alerting.routes[${i}].receiver`, r.receiver, `is not a receiver; receivers are ${names.map((n) => `'${n}'`).join(', ')}`));
     const routes: object[] = [];
     if (alerting.retrainingWebhookUrl) {
@@ -335,7 +352,7 @@ export class MonitoringStack extends Construct {
     this.alarm('nodes-cpu', { name: `${base}-system-nodes-cpu`, description: 'The cluster\'s system nodes run above 85% CPU for 15 minutes', namespace: 'AWS/EC2', metric: 'CPUUtilization', dimensions: asg, statistic: 'Average', comparison: 'GreaterThanThreshold', threshold: 85 });
   }
 
-  private addCostAttribution(budgets: CostBudget[]): void {
+  private addCostAttribution(budgets: CostBudget[], servedModels: string[]): void {
     for (const key of ['platform', 'environment', 'team', 'model']) {
       new CeCostAllocationTag(this, `cost-tag-${key}`, { tagKey: `${TAG_PREFIX}/${key}`, status: 'Active' });
     }
@@ -347,6 +364,7 @@ export class MonitoringStack extends Construct {
       thresholds.forEach((t) => check(t > 0 && t <= 1000, this, `budgets[${i}].thresholdsPercent`, thresholds, 'must be percentages from 1 to 1000'));
       // A budget filters on one tag (AWS Budgets takes one TagKeyValue filter): a team's, a model's or the platform's.
       check(!(b.team && b.model), this, `budgets[${i}]`, b.name, 'names both a team and a model; a budget filters on one tag, so make two budgets');
+      check(!b.model || servedModels.includes(b.model), this, `budgets[${i}].model`, b.model, `is served by none of this stack's endpoints, so no cost would carry its tag; the endpoints serve ${[...new Set(servedModels)].map((m) => `'${m}'`).join(', ')}`);
       const [key, value] = b.model ? ['model', b.model] : b.team ? ['team', b.team] : ['platform', context.name];
       const tagFilter = { name: 'TagKeyValue', values: [`user:${TAG_PREFIX}/${key}$${value}`] };
       new BudgetsBudget(this, `budget-${b.name}`, {

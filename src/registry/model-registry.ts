@@ -264,6 +264,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     check(versioned || !context.environment.isProduction, this, 'versioned', versioned,
       `cannot be turned off in the production environment '${context.environment.name}': versions are how a deleted or overwritten model is recovered`);
     const logDays = props.logRetentionDays ?? 365;
+    checkIntegerRange(this, 'logRetentionDays', logDays, 1, 36500);
     const server = props.server ?? {};
     this.namespace = NameRules.dnsLabel(this, 'server.namespace', server.namespace ?? 'mlflow');
     this.artifactServing = server.artifactServing ?? ArtifactServing.PROXIED;
@@ -796,6 +797,7 @@ export class ModelVersion {
     public readonly model: RegisteredModel,
     public readonly version: string | undefined,
     public readonly alias: string | undefined,
+    /** Where the version's artifacts are and what produced it (its source and lineage), when declared. */
     public readonly details: ModelVersionDetails = {},
   ) {}
 

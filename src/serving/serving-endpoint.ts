@@ -14,7 +14,7 @@ import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
-import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import { baseEgressRules, checkPinnedImage, checkQuantity, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import { RegistryAccess } from '../registry/model-registry';
 import type { IModelRegistry, ModelVersion, RegistryCredentials } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
@@ -145,6 +145,8 @@ export class ServingEndpoint extends Construct {
       check(!!props.server.port(c.port), this, 'server', c.port, `checks port '${c.port}', which the server does not open`);
     }
     const res = props.resources ?? {};
+    checkQuantity(this, 'resources.cpu', res.cpu, 'cpu');
+    checkQuantity(this, 'resources.memory', res.memory, 'memory');
     const gpus = res.gpus ?? 0;
     checkIntegerRange(this, 'resources.gpus', gpus, 0, 16);
     const pool = this.gpuPool(props.cluster, res, gpus);
@@ -606,7 +608,10 @@ function kedaOperatorRole(scope: Construct, cluster: IEksCluster): { name: strin
 
 /** Splits `s3://bucket/prefix/` into bucket and prefix; the prefix ends with '/'. */
 function parseS3Uri(scope: Construct, prop: string, uri: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/.exec(uri);
-  check(!!m && (m[2] === '' || m[2].endsWith('/')), scope, prop, uri, 'must be an S3 prefix such as s3://bucket/path/ (ending with \'/\')');
+  const m = /^s3:\/\/([^/]*)\/(.*)$/.exec(uri);
+  check(!!m, scope, prop, uri, 'must be an S3 prefix such as s3://bucket/path/');
+  check(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m![1]), scope, prop, uri,
+    `names the bucket '${m![1]}', which is not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit)`);
+  check(m![2] === '' || m![2].endsWith('/'), scope, prop, uri, `must end with '/': it is a prefix (s3://${m![1]}/${m![2]}/)`);
   return { bucket: m![1], prefix: m![2] };
 }

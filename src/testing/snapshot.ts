@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { PlatformFinding } from '../check/check';
 import { PlatformApp, PlatformAppProps } from '../core/app';
 import { Environment, PlatformContextProps } from '../core/context';
+import { statefulAddresses } from '../review/report';
 
 /** What a platform synthesizes, in a stable form for review and `toMatchSnapshot`. */
 export interface PlatformSynthesis {
@@ -11,10 +12,6 @@ export interface PlatformSynthesis {
   readonly terraform: Record<string, any>;
   /** The manifests of each chart, by output file relative to `k8s.out`. */
   readonly manifests: Record<string, any[]>;
-  /** The Terraform output folder (under a temporary folder). */
-  readonly outdir: string;
-  /** The manifests output folder. */
-  readonly manifestsOutdir: string;
 }
 
 /** Helpers for testing platforms: a throwaway app and a stable synthesis for snapshots. */
@@ -49,32 +46,39 @@ export class PlatformTesting {
 
   /**
    * Synthesizes the app (Terraform JSON and manifests, with every validation and the platform check) and reads back what it
-   * wrote, with keys sorted and this machine's paths replaced, so the result is the same on any
-   * machine and can go into a snapshot.
+   * wrote, with keys sorted, so the result can go into a snapshot. Nothing is rewritten: what the
+   * library writes holds no path of the machine that synthesized it (state files are addressed
+   * relative to the stack's folder, manifests are keyed relative to `k8s.out`), so the result is the
+   * same on any machine and in any temporary folder. The output folders are `app.outdir` and
+   * `app.manifestsOutdir`; they are not part of the result.
    */
   public static synth(app: PlatformApp): PlatformSynthesis {
     app.synth();
-    const outdir = path.resolve(app.outdir);
-    const manifestsOutdir = path.resolve(app.manifestsOutdir);
-    const replacements: Array<[string, string]> = [[manifestsOutdir, '<k8s.out>'], [outdir, '<cdktf.out>'], [process.cwd(), '<cwd>'], [os.tmpdir(), '<tmp>']];
-    const clean = (text: string) => replacements.reduce((t, [from, to]) => t.split(from).join(to), text);
-
     const terraform: Record<string, any> = {};
-    const stacksDir = path.join(outdir, 'stacks');
+    const stacksDir = path.join(path.resolve(app.outdir), 'stacks');
     for (const stack of fs.existsSync(stacksDir) ? fs.readdirSync(stacksDir).sort() : []) {
       const file = path.join(stacksDir, stack, 'cdk.tf.json');
-      if (fs.existsSync(file)) terraform[stack] = sortKeys(withoutEngineVersion(JSON.parse(clean(fs.readFileSync(file, 'utf8')))));
+      if (fs.existsSync(file)) terraform[stack] = sortKeys(withoutEngineVersion(JSON.parse(fs.readFileSync(file, 'utf8'))));
     }
     const manifests: Record<string, any[]> = {};
-    for (const [file, docs] of Object.entries(app.manifests())) {
-      manifests[file] = docs.map((d) => sortKeys(JSON.parse(clean(JSON.stringify(d)))));
-    }
-    return { terraform, manifests, outdir, manifestsOutdir };
+    for (const [file, docs] of Object.entries(app.manifests())) manifests[file] = docs.map(sortKeys);
+    return { terraform, manifests };
+  }
+
+  /**
+   * The address (`<stack>/<type>.<name>`) of every stateful resource (`STATEFUL_TYPES`: buckets,
+   * databases, file systems, keys, ECR repositories, EKS clusters) a synthesis holds, sorted. Pin it
+   * in a test (`expect(PlatformTesting.statefulAddresses(out)).toEqual([...])`) so that a renamed
+   * construct id, which would make Terraform destroy the resource and create an empty one, fails
+   * the test instead of reaching a plan.
+   */
+  public static statefulAddresses(synthesis: Pick<PlatformSynthesis, 'terraform'>): string[] {
+    return statefulAddresses(synthesis);
   }
 }
 
 /** The stack's JSON without the engine version in its metadata, so a review does not depend on which engine (cdktf or CDK Terrain) wrote it. */
-function withoutEngineVersion(json: any): any {
+export function withoutEngineVersion(json: any): any {
   if (json?.['//']?.metadata) delete json['//'].metadata.version;
   return json;
 }

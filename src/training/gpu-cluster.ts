@@ -296,6 +296,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       check(p.name !== 'system' && !names.has(p.name), this, `${at}.name`, p.name, 'must be unique and not \'system\'');
       names.add(p.name);
       check(p.instanceTypes.length >= 1, this, `${at}.instanceTypes`, [], 'must name at least one instance type');
+      const unknown = p.instanceTypes.filter((t) => t.unknownReason).map((t) => t.name);
+      check(unknown.length === 0, this, `${at}.instanceTypes`, unknown, `are not GPU instance types of the catalogue: ${p.instanceTypes.map((t) => t.unknownReason).filter(Boolean).join('; ')}`);
       const cpuOnly = p.instanceTypes.filter((t) => !t.isGpu).map((t) => t.name);
       check(cpuOnly.length === 0, this, `${at}.instanceTypes`, cpuOnly, 'are CPU-only: a GPU pool takes GPU instance types (InstanceType.g5(...), g6, g6e, g5g, p4d, p5)');
       const archs = [...new Set(p.instanceTypes.map((t) => t.architecture))];

@@ -114,4 +114,17 @@ export class InstanceType {
   public get isKnown(): boolean {
     return !!this.spec || this.knownCpu;
   }
+
+  /**
+   * @internal Why a name that is not a GPU type of the catalogue is not one: a size its GPU family
+   * lacks (a typo such as `g5.12xlarg`), or a name of no known family; undefined for a known type.
+   */
+  public get unknownReason(): string | undefined {
+    if (this.spec) return undefined;
+    const [family] = this.name.split('.');
+    const f = FAMILIES[family];
+    if (f) return `'${this.name}' is not a size of the GPU family ${family} (its sizes: ${Object.keys(f.sizes).map((s) => `${family}.${s}`).join(', ')})`;
+    if (this.knownCpu) return undefined;
+    return `'${this.name}' is not a known instance type (GPU families: ${Object.keys(FAMILIES).join(', ')}; CPU names look like 'm7i.2xlarge')`;
+  }
 }

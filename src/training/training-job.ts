@@ -6,7 +6,7 @@ import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { CostAttribution } from '../core/tags';
-import { checkPinnedImage, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
+import { checkPinnedImage, checkQuantity, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import { RegistryAccess } from '../registry/model-registry';
 import type { IModelRegistry } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, nodeShare, POOL_LABEL } from './gpu-cluster';
@@ -103,6 +103,8 @@ export class TrainingJob extends Construct {
     this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.jobName });
     if (props.registry) props.registry.grantWrite(this.identity, { model: props.model });
 
+    checkQuantity(this, 'cpu', props.cpu, 'cpu');
+    checkQuantity(this, 'memory', props.memory, 'memory');
     const share = nodeShare(pool, gpus);
     const cpu = props.cpu ?? share.cpu;
     const memory = props.memory ?? share.memory;

@@ -53,7 +53,15 @@ export interface TerraformPlan {
 
 /** Bump when the way stacks are checked changes, so cached results are not reused. */
 const HARNESS_VERSION = '1';
-const CACHE = path.join(os.tmpdir(), 'mlops-terraform-harness');
+/**
+ * Results and work folders, in this run's temporary folder (jest's global setup gives each run its
+ * own TMPDIR, removed at the end), so concurrent runs share nothing. No plugin cache: `init` links the
+ * provider from the unpacked filesystem mirror, which terraform's plugin cache (not safe for
+ * concurrent use) would only copy.
+ */
+function cacheDir(): string {
+  return path.join(os.tmpdir(), 'mlops-terraform-harness');
+}
 
 /**
  * Runs the real terraform on one synthesized stack (`cdk.tf.json`), in a copy: `init` from the
@@ -66,6 +74,7 @@ export function checkWithTerraform(stackJson: string | object, options: { plan?:
   const config = JSON.parse(json);
   const override = JSON.stringify(offlineOverride(config), null, 2);
   const key = createHash('sha256').update(HARNESS_VERSION).update(override).update(json).update(String(options.plan ?? true)).digest('hex').slice(0, 16);
+  const CACHE = cacheDir();
   const resultFile = path.join(CACHE, `${key}.json`);
   if (fs.existsSync(resultFile)) return JSON.parse(fs.readFileSync(resultFile, 'utf8'));
 
@@ -85,9 +94,7 @@ export function checkWithTerraform(stackJson: string | object, options: { plan?:
     exclude = ["registry.terraform.io/*/*"]
   }
 }
-plugin_cache_dir = "${path.join(CACHE, 'plugin-cache')}"
 `);
-  fs.mkdirSync(path.join(CACHE, 'plugin-cache'), { recursive: true });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TF_CLI_CONFIG_FILE: cliConfig,
@@ -99,25 +106,29 @@ plugin_cache_dir = "${path.join(CACHE, 'plugin-cache')}"
   };
   delete env.AWS_PROFILE;
 
-  const init = run('terraform', ['init', '-input=false', '-no-color'], { cwd: dir, env });
-  if (init.status !== 0) throw new Error(`terraform init failed:\n${init.stdout}\n${init.stderr}`);
-  const validateRun = run('terraform', ['validate', '-json', '-no-color'], { cwd: dir, env });
-  const validate = JSON.parse(validateRun.stdout);
-  let result: TerraformCheck = { validate };
-  if (validate.valid && (options.plan ?? true)) {
-    const plan = run('terraform', ['plan', '-refresh=false', '-input=false', '-lock=false', '-no-color', '-out=plan.bin'], { cwd: dir, env });
-    if (plan.status !== 0) {
-      result = { validate, planError: `${plan.stdout}\n${plan.stderr}` };
-    } else {
-      const show = run('terraform', ['show', '-json', 'plan.bin'], { cwd: dir, env });
-      if (show.status !== 0) throw new Error(`terraform show failed:\n${show.stderr}`);
-      result = { validate, plan: JSON.parse(show.stdout) };
+  try {
+    const init = run('terraform', ['init', '-input=false', '-no-color'], { cwd: dir, env });
+    if (init.status !== 0) throw new Error(`terraform init failed:\n${init.stdout}\n${init.stderr}`);
+    const validateRun = run('terraform', ['validate', '-json', '-no-color'], { cwd: dir, env });
+    const validate = JSON.parse(validateRun.stdout);
+    let result: TerraformCheck = { validate };
+    if (validate.valid && (options.plan ?? true)) {
+      const plan = run('terraform', ['plan', '-refresh=false', '-input=false', '-lock=false', '-no-color', '-out=plan.bin'], { cwd: dir, env });
+      if (plan.status !== 0) {
+        result = { validate, planError: `${plan.stdout}\n${plan.stderr}` };
+      } else {
+        const show = run('terraform', ['show', '-json', 'plan.bin'], { cwd: dir, env });
+        if (show.status !== 0) throw new Error(`terraform show failed:\n${show.stderr}`);
+        result = { validate, plan: JSON.parse(show.stdout) };
+      }
     }
+    fs.writeFileSync(`${resultFile}.${process.pid}`, JSON.stringify(result));
+    fs.renameSync(`${resultFile}.${process.pid}`, resultFile);
+    return result;
+  } finally {
+    // the work folder goes, whether terraform passed, failed or threw
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  fs.writeFileSync(`${resultFile}.${process.pid}`, JSON.stringify(result));
-  fs.renameSync(`${resultFile}.${process.pid}`, resultFile);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return result;
 }
 
 /**
