@@ -75,13 +75,34 @@ describe('GpuTrainingCluster defaults', () => {
     expect(onlyResource(aws, 'aws_launch_template').metadata_options).toMatchObject({ http_tokens: 'required', http_put_response_hop_limit: 1 });
   });
 
-  it('shares an encrypted FSx for Lustre file system linked to a dataset bucket', () => {
+  it('shares an encrypted FSx for Lustre file system linked to a dataset bucket, one directory and bucket prefix per team', () => {
     expect(onlyResource(aws, 'aws_fsx_lustre_file_system')).toMatchObject({ deployment_type: 'PERSISTENT_2', storage_capacity: 1200, automatic_backup_retention_days: 7, lifecycle: { prevent_destroy: true } });
-    expect(onlyResource(aws, 'aws_fsx_data_repository_association').data_repository_path).toMatch(/^s3:\/\/\$\{aws_s3_bucket\.training_shared-storage_datasets_bucket_\w+\.bucket\}$/);
+    const link = onlyResource(aws, 'aws_fsx_data_repository_association');
+    expect(link.data_repository_path).toMatch(/^s3:\/\/\$\{aws_s3_bucket\.training_shared-storage_datasets_bucket_\w+\.bucket\}\/fraud\/$/);
+    expect(link.file_system_path).toBe('/teams/fraud');
     expect(Object.values(resourcesOf(aws, 'aws_s3_bucket')).map((b: any) => b.bucket)).toEqual(['acme-dev-training-datasets-123456789012']);
     const pv = onlyResource(kubernetes, 'kubernetes_persistent_volume_v1');
     expect(pv.metadata.name).toBe('acme-dev-training-shared-fraud');
     expect(pv.spec[0].persistent_volume_source.csi.driver).toBe('fsx.csi.aws.com');
+    // The fsx-csi-driver mounts `<dnsname>@tcp:/<mountname>` (pkg/driver/node.go): the team's volume is its own subdirectory.
+    expect(pv.spec[0].persistent_volume_source.csi.volume_attributes.mountname).toMatch(/^\$\{\S+lustre\S+mount_name\}\/teams\/fraud$/);
+  });
+
+  it('gives each team a volume of its own directory only, never the file system root', () => {
+    // GIVEN two teams on FSx for Lustre, and two on EFS
+    for (const storage of [SharedStorage.fsxLustre(), SharedStorage.efs()]) {
+      const out = synthCluster({ sharedStorage: storage, teams: [{ name: 'fraud', gpus: 4 }, { name: 'recsys', gpus: 4 }] });
+      const pvs = Object.values<any>(resourcesOf(out.kubernetes, 'kubernetes_persistent_volume_v1')).map((v) => v.spec[0].persistent_volume_source.csi);
+      // THEN the two volumes differ in handle and in what they mount
+      expect(new Set(pvs.map((c) => c.volume_handle)).size).toBe(2);
+      if (storage.kind === 'efs') {
+        // aws-efs-csi-driver: `<fs-id>::<access-point-id>` mounts through an access point confined to its root directory.
+        expect(pvs.map((c) => c.volume_handle)).toEqual(pvs.map(() => expect.stringMatching(/^\$\{\S+efs\S+id\}::\$\{\S+access-point\S+id\}$/)));
+        expect(Object.values<any>(resourcesOf(out.aws, 'aws_efs_access_point')).map((a) => a.root_directory.path).sort()).toEqual(['/teams/fraud', '/teams/recsys']);
+      } else {
+        expect(pvs.map((c) => c.volume_attributes.mountname.split('}')[1]).sort()).toEqual(['/teams/fraud', '/teams/recsys']);
+      }
+    }
   });
 
   it('creates immutable, scanned, encrypted ECR repositories that expire untagged images', () => {
