@@ -94,4 +94,24 @@ describe('the network check', () => {
     expect(gpuPolicy).toBeDefined();
     expect(PlatformTesting.findings(app)).toEqual([]);
   });
+
+  it('finds what the reference platform broke before its fix: unenforced policies, the ALB shut out, DCGM unscraped', () => {
+    // GIVEN the reference platform as it was: no enableNetworkPolicy, the fraud endpoint's policy without the VPC rule,
+    // and an nvidia-system policy that admits nobody
+    const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
+    buildReferencePlatform(app);
+    const out = JSON.parse(JSON.stringify(PlatformTesting.synth(app)));
+    for (const a of Object.values<any>(out.terraform.platform.resource.aws_eks_addon)) if (a.addon_name === 'vpc-cni') delete a.configuration_values;
+    const docs = Object.values<any[]>(out.manifests).flat();
+    const fraud = docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.namespace === 'serving' && d.metadata.name === 'fraud');
+    fraud.spec.ingress = fraud.spec.ingress.filter((r: any) => !r.from?.some((p: any) => p.ipBlock));
+    docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.namespace === 'nvidia-system').spec.ingress = [];
+    // THEN the check names each
+    const problems = networkCheck.check(new PlatformModel({ terraform: out.terraform, manifests: out.manifests })).map((f) => f.problem);
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/vpc-cni add-on does not set enableNetworkPolicy/),
+      expect.stringMatching(/^The ALB \(VPC addresses, target type ip\) cannot reach \w+ serving\/fraud\S* on port 8000/),
+      expect.stringMatching(/^Prometheus \(monitoring\) cannot reach DaemonSet nvidia-system\/dcgm-exporter on port 9400/),
+    ]));
+  });
 });

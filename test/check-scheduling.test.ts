@@ -47,6 +47,19 @@ describe('the scheduling check', () => {
     expect(schedulingCheck.check(model({ containers: [container('1')], affinity }))).toEqual([]);
   });
 
+  it('reads Karpenter NodePools: their instance types, labels and taints', () => {
+    const nodePool = (types: string[]) => ({
+      apiVersion: 'karpenter.sh/v1', kind: 'NodePool', metadata: { name: 'cpu' },
+      spec: { template: { metadata: { labels: { 'mlops.io/pool': 'cpu' } }, spec: { requirements: [{ key: 'node.kubernetes.io/instance-type', operator: 'In', values: types }], taints: [{ key: 'mlops.io/pool', value: 'cpu', effect: 'NoSchedule' }] } } },
+    });
+    const m = (types: string[]) => new PlatformModel({
+      terraform: {},
+      manifests: { 'a.k8s.yaml': [nodePool(types), { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'a', namespace: 's' }, spec: { template: { metadata: { labels: {} }, spec: { containers: [container('4')], nodeSelector: { 'mlops.io/pool': 'cpu' }, tolerations: [{ key: 'mlops.io/pool', operator: 'Equal', value: 'cpu', effect: 'NoSchedule' }] } } } }] },
+    });
+    expect(schedulingCheck.check(m(['m6i.xlarge']))[0].problem).toMatch(/too small: 'cpu' \(m6i\.xlarge: 3920m CPU/);
+    expect(schedulingCheck.check(m(['m6i.xlarge', 'm6i.2xlarge']))).toEqual([]);
+  });
+
   it('says nothing when the platform declares no node pools (an existing cluster)', () => {
     const m = new PlatformModel({ terraform: {}, manifests: { 'a.k8s.yaml': [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'a' }, spec: { template: { spec: { containers: [container('64')] } } } }] } });
     expect(schedulingCheck.check(m)).toEqual([]);
