@@ -316,4 +316,19 @@ describeWithTool(terraformTool, 'GpuTrainingCluster checked by terraform', () =>
     expect(plannedResources(p, 'aws_placement_group')[0].values.strategy).toBe('cluster');
     expect(plannedResources(p, 'aws_fsx_lustre_file_system')[0].values).toMatchObject({ deployment_type: 'PERSISTENT_2', automatic_backup_retention_days: 7 });
   });
+
+  it('plans a tainted CPU pool, the VPC CNI enforcing NetworkPolicies and an EFS access point per team', () => {
+    const out = synthCluster({
+      cpuPools: [{ name: 'cpu', instanceTypes: [InstanceType.of('m6i.2xlarge')], maxSize: 3 }],
+      sharedStorage: SharedStorage.efs(), teams: [{ name: 'fraud', gpus: 4 }, { name: 'recsys', gpus: 4 }],
+    });
+    const p = expectTerraformOk(checkWithTerraform(out.aws));
+    const cpu = plannedResources(p, 'aws_eks_node_group').find((g) => g.values.node_group_name === 'cpu')!.values;
+    expect(cpu).toMatchObject({ capacity_type: 'ON_DEMAND', ami_type: 'AL2023_x86_64_STANDARD', instance_types: ['m6i.2xlarge'], labels: { 'mlops.io/pool': 'cpu' }, taint: [{ key: 'mlops.io/pool', value: 'cpu', effect: 'NO_SCHEDULE' }] });
+    const cni = plannedResources(p, 'aws_eks_addon').find((a) => a.values.addon_name === 'vpc-cni')!.values;
+    expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: 'true' });
+    const points = plannedResources(p, 'aws_efs_access_point').map((a) => a.values.root_directory[0]);
+    expect(points.map((r) => r.path).sort()).toEqual(['/teams/fraud', '/teams/recsys']);
+    expect(points[0].creation_info[0]).toMatchObject({ owner_uid: 1000, owner_gid: 1000, permissions: '0750' });
+  });
 });
