@@ -161,6 +161,7 @@ describe('GpuTrainingCluster with Karpenter, EFS, a public endpoint and an exist
     autoscaler: NodeAutoscaler.karpenter(),
     sharedStorage: SharedStorage.efs(),
     gpuPools: [{ name: 'p5', instanceTypes: [InstanceType.p5_48xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2, efa: true }],
+    cpuPools: [{ name: 'cpu', instanceTypes: [InstanceType.of('c7g.4xlarge')], maxSize: 4 }],
     ecrRepositories: ['llm-training'],
     adminRoleArns: ['arn:aws:iam::123456789012:role/admins'],
   });
@@ -181,6 +182,13 @@ describe('GpuTrainingCluster with Karpenter, EFS, a public endpoint and an exist
     expect(docs.find((d) => d.kind === 'EC2NodeClass').spec.role).toBe('acme-dev-training-node');
     expect((Object.values(resourcesOf(kubernetes, 'helm_release')) as any[]).map((r) => r.name)).toContain('karpenter');
     expect(onlyResource(aws, 'aws_sqs_queue').name).toBe('acme-dev-training-karpenter');
+  });
+
+  it('runs a CPU pool as a NodePool labelled and tainted with its name, its CPUs capped at maxSize nodes', () => {
+    const pool = docs.find((d) => d.kind === 'NodePool' && d.metadata.name === 'cpu');
+    expect(pool.spec.template.spec.taints).toEqual([{ key: 'mlops.io/pool', value: 'cpu', effect: 'NoSchedule' }]);
+    expect(pool.spec.template.metadata.labels).toEqual({ 'mlops.io/pool': 'cpu' });
+    expect(pool.spec.limits).toEqual({ cpu: 64 });
   });
 
   it('uses encrypted EFS with backups and the EFS CSI driver', () => {
