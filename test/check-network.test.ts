@@ -95,7 +95,7 @@ describe('the network check', () => {
     expect(PlatformTesting.findings(app)).toEqual([]);
   });
 
-  it('finds what the reference platform broke before its fix: unenforced policies, the ALB shut out, DCGM unscraped', () => {
+  it('finds what the reference platform broke before its fix (unenforced policies, the ALB shut out, DCGM unscraped), and every other flow it relies on', () => {
     // GIVEN the reference platform as it was: no enableNetworkPolicy, the fraud endpoint's policy without the VPC rule,
     // and an nvidia-system policy that admits nobody
     const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
@@ -106,12 +106,16 @@ describe('the network check', () => {
     const fraud = docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.namespace === 'serving' && d.metadata.name === 'fraud');
     fraud.spec.ingress = fraud.spec.ingress.filter((r: any) => !r.from?.some((p: any) => p.ipBlock));
     docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.namespace === 'nvidia-system').spec.ingress = [];
+    // ... and, to show the other flows are evaluated too, a retraining trigger and an MLflow that admit nobody
+    for (const d of docs.filter((x) => x.kind === 'NetworkPolicy' && (x.metadata.name.endsWith('-trigger') || x.metadata.namespace === 'mlflow'))) d.spec.ingress = [];
     // THEN the check names each
     const problems = networkCheck.check(new PlatformModel({ terraform: out.terraform, manifests: out.manifests })).map((f) => f.problem);
     expect(problems).toEqual(expect.arrayContaining([
       expect.stringMatching(/vpc-cni add-on does not set enableNetworkPolicy/),
       expect.stringMatching(/^The ALB \(VPC addresses, target type ip\) cannot reach \w+ serving\/fraud\S* on port 8000/),
       expect.stringMatching(/^Prometheus \(monitoring\) cannot reach DaemonSet nvidia-system\/dcgm-exporter on port 9400/),
+      expect.stringMatching(/^Alertmanager \(monitoring\) cannot reach Deployment \S+\/fraud-retrain-trigger on port 12000/),
+      expect.stringMatching(/^Job fraud\/fraud-train cannot reach Deployment mlflow\/mlflow on port \d+ \(MLflow tracking URI/),
     ]));
   });
 });

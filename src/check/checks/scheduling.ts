@@ -62,6 +62,7 @@ export function nodePoolsOf(model: PlatformModel): NodePoolModel[] {
   for (const g of model.resources('aws_eks_node_group')) {
     const c = g.config;
     const lt = templates.get(c.launch_template?.id ?? '');
+    // EKS picks t3.medium when neither the node group nor its launch template names a type.
     const types: string[] = c.instance_types ?? (lt?.config.instance_type ? [lt.config.instance_type] : ['t3.medium']);
     const arch = String(c.ami_type ?? '').includes('ARM') ? 'arm64' : 'amd64';
     pools.push({
@@ -142,7 +143,9 @@ function show(r: Resources): string {
  * summed and at least its largest init container, must fit the node's allocatable). Allocatable is
  * estimated from the instance type less kube-reserved as the EKS AMI computes it
  * (awslabs/amazon-eks-ami: 6/1/0.5/0.25% of cores; 11 MiB × maxPods + 255 MiB), the 100 MiB
- * eviction threshold, and the requests of the DaemonSets that run on that node. A pod that fits no
+ * eviction threshold, and the requests of the DaemonSets that run on that node (the platform's own
+ * manifests and the EKS add-ons' aws-node and kube-proxy; those of Helm charts are not seen, so the
+ * estimate errs towards fitting and a finding is a certain failure). A pod that fits no
  * pool stays Pending, and neither the Cluster Autoscaler nor Karpenter adds a node for it. When the
  * platform declares no node pools (an existing cluster), there is nothing to check.
  */
