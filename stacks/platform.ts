@@ -65,6 +65,8 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       // Serving-grade capacity that is not interrupted.
       { name: 'g6-ondemand', instanceTypes: [InstanceType.g6('xlarge')], capacityType: CapacityType.ON_DEMAND, maxSize: 4 },
     ],
+    // CPU serving and batch scoring: the system nodes (m6i.large, about 1.9 allocatable CPUs) have no room for them.
+    cpuPools: [{ name: 'cpu-serving', instanceTypes: [InstanceType.of('m6i.2xlarge')], minSize: 1, maxSize: 8 }],
     teams: [{ name: 'fraud', gpus: 16 }, { name: 'recsys', gpus: 8 }],
   });
   const registry = new ModelRegistry(aws, 'registry', {
@@ -99,7 +101,7 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     cluster, namespace: 'batch-scoring', team: 'recsys',
     model: registry.model('churn').version('12'),
     server: ModelServer.mlflow(),
-    resources: { cpu: '4', memory: '16Gi' },
+    resources: { cpu: '4', memory: '16Gi', pool: 'cpu-serving' },
     mode: ServingMode.batch({
       schedule: '0 2 * * *', parallelism: 4,
       inputUri: 's3://acme-ml-prod-customer-features/daily/', outputUri: 's3://acme-ml-prod-predictions/churn/',
@@ -112,7 +114,7 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     cluster, namespace: 'serving', team: 'recsys',
     model: registry.model('recommender').version('31'),
     server: ModelServer.mlflow(),
-    resources: { cpu: '2', memory: '4Gi' },
+    resources: { cpu: '2', memory: '4Gi', pool: 'cpu-serving' },
     mode: ServingMode.realtime({ minReplicas: 3, maxReplicas: 12 }),
     allowedNamespaces: ['storefront'],
   });

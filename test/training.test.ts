@@ -75,13 +75,34 @@ describe('GpuTrainingCluster defaults', () => {
     expect(onlyResource(aws, 'aws_launch_template').metadata_options).toMatchObject({ http_tokens: 'required', http_put_response_hop_limit: 1 });
   });
 
-  it('shares an encrypted FSx for Lustre file system linked to a dataset bucket', () => {
+  it('shares an encrypted FSx for Lustre file system linked to a dataset bucket, one directory and bucket prefix per team', () => {
     expect(onlyResource(aws, 'aws_fsx_lustre_file_system')).toMatchObject({ deployment_type: 'PERSISTENT_2', storage_capacity: 1200, automatic_backup_retention_days: 7, lifecycle: { prevent_destroy: true } });
-    expect(onlyResource(aws, 'aws_fsx_data_repository_association').data_repository_path).toMatch(/^s3:\/\/\$\{aws_s3_bucket\.training_shared-storage_datasets_bucket_\w+\.bucket\}$/);
+    const link = onlyResource(aws, 'aws_fsx_data_repository_association');
+    expect(link.data_repository_path).toMatch(/^s3:\/\/\$\{aws_s3_bucket\.training_shared-storage_datasets_bucket_\w+\.bucket\}\/fraud\/$/);
+    expect(link.file_system_path).toBe('/teams/fraud');
     expect(Object.values(resourcesOf(aws, 'aws_s3_bucket')).map((b: any) => b.bucket)).toEqual(['acme-dev-training-datasets-123456789012']);
     const pv = onlyResource(kubernetes, 'kubernetes_persistent_volume_v1');
     expect(pv.metadata.name).toBe('acme-dev-training-shared-fraud');
     expect(pv.spec[0].persistent_volume_source.csi.driver).toBe('fsx.csi.aws.com');
+    // The fsx-csi-driver mounts `<dnsname>@tcp:/<mountname>` (pkg/driver/node.go): the team's volume is its own subdirectory.
+    expect(pv.spec[0].persistent_volume_source.csi.volume_attributes.mountname).toMatch(/^\$\{\S+lustre\S+mount_name\}\/teams\/fraud$/);
+  });
+
+  it('gives each team a volume of its own directory only, never the file system root', () => {
+    // GIVEN two teams on FSx for Lustre, and two on EFS
+    for (const storage of [SharedStorage.fsxLustre(), SharedStorage.efs()]) {
+      const out = synthCluster({ sharedStorage: storage, teams: [{ name: 'fraud', gpus: 4 }, { name: 'recsys', gpus: 4 }] });
+      const pvs = Object.values<any>(resourcesOf(out.kubernetes, 'kubernetes_persistent_volume_v1')).map((v) => v.spec[0].persistent_volume_source.csi);
+      // THEN the two volumes differ in handle and in what they mount
+      expect(new Set(pvs.map((c) => c.volume_handle)).size).toBe(2);
+      if (storage.kind === 'efs') {
+        // aws-efs-csi-driver: `<fs-id>::<access-point-id>` mounts through an access point confined to its root directory.
+        expect(pvs.map((c) => c.volume_handle)).toEqual(pvs.map(() => expect.stringMatching(/^\$\{\S+efs\S+id\}::\$\{\S+access-point\S+id\}$/)));
+        expect(Object.values<any>(resourcesOf(out.aws, 'aws_efs_access_point')).map((a) => a.root_directory.path).sort()).toEqual(['/teams/fraud', '/teams/recsys']);
+      } else {
+        expect(pvs.map((c) => c.volume_attributes.mountname.split('}')[1]).sort()).toEqual(['/teams/fraud', '/teams/recsys']);
+      }
+    }
   });
 
   it('creates immutable, scanned, encrypted ECR repositories that expire untagged images', () => {
@@ -144,6 +165,7 @@ describe('GpuTrainingCluster with Karpenter, EFS, a public endpoint and an exist
     autoscaler: NodeAutoscaler.karpenter(),
     sharedStorage: SharedStorage.efs(),
     gpuPools: [{ name: 'p5', instanceTypes: [InstanceType.p5_48xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2, efa: true }],
+    cpuPools: [{ name: 'cpu', instanceTypes: [InstanceType.of('c7g.4xlarge')], maxSize: 4 }],
     ecrRepositories: ['llm-training'],
     adminRoleArns: ['arn:aws:iam::123456789012:role/admins'],
   });
@@ -164,6 +186,13 @@ describe('GpuTrainingCluster with Karpenter, EFS, a public endpoint and an exist
     expect(docs.find((d) => d.kind === 'EC2NodeClass').spec.role).toBe('acme-dev-training-node');
     expect((Object.values(resourcesOf(kubernetes, 'helm_release')) as any[]).map((r) => r.name)).toContain('karpenter');
     expect(onlyResource(aws, 'aws_sqs_queue').name).toBe('acme-dev-training-karpenter');
+  });
+
+  it('runs a CPU pool as a NodePool labelled and tainted with its name, its CPUs capped at maxSize nodes', () => {
+    const pool = docs.find((d) => d.kind === 'NodePool' && d.metadata.name === 'cpu');
+    expect(pool.spec.template.spec.taints).toEqual([{ key: 'mlops.io/pool', value: 'cpu', effect: 'NoSchedule' }]);
+    expect(pool.spec.template.metadata.labels).toEqual({ 'mlops.io/pool': 'cpu' });
+    expect(pool.spec.limits).toEqual({ cpu: 64 });
   });
 
   it('uses encrypted EFS with backups and the EFS CSI driver', () => {
@@ -298,5 +327,20 @@ describeWithTool(terraformTool, 'GpuTrainingCluster checked by terraform', () =>
     expect(efa.values.network_interfaces[0].interface_type).toBe('efa');
     expect(plannedResources(p, 'aws_placement_group')[0].values.strategy).toBe('cluster');
     expect(plannedResources(p, 'aws_fsx_lustre_file_system')[0].values).toMatchObject({ deployment_type: 'PERSISTENT_2', automatic_backup_retention_days: 7 });
+  });
+
+  it('plans a tainted CPU pool, the VPC CNI enforcing NetworkPolicies and an EFS access point per team', () => {
+    const out = synthCluster({
+      cpuPools: [{ name: 'cpu', instanceTypes: [InstanceType.of('m6i.2xlarge')], maxSize: 3 }],
+      sharedStorage: SharedStorage.efs(), teams: [{ name: 'fraud', gpus: 4 }, { name: 'recsys', gpus: 4 }],
+    });
+    const p = expectTerraformOk(checkWithTerraform(out.aws));
+    const cpu = plannedResources(p, 'aws_eks_node_group').find((g) => g.values.node_group_name === 'cpu')!.values;
+    expect(cpu).toMatchObject({ capacity_type: 'ON_DEMAND', ami_type: 'AL2023_x86_64_STANDARD', instance_types: ['m6i.2xlarge'], labels: { 'mlops.io/pool': 'cpu' }, taint: [{ key: 'mlops.io/pool', value: 'cpu', effect: 'NO_SCHEDULE' }] });
+    const cni = plannedResources(p, 'aws_eks_addon').find((a) => a.values.addon_name === 'vpc-cni')!.values;
+    expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: 'true' });
+    const points = plannedResources(p, 'aws_efs_access_point').map((a) => a.values.root_directory[0]);
+    expect(points.map((r) => r.path).sort()).toEqual(['/teams/fraud', '/teams/recsys']);
+    expect(points[0].creation_info[0]).toMatchObject({ owner_uid: 1000, owner_gid: 1000, permissions: '0750' });
   });
 });

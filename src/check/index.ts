@@ -2,9 +2,11 @@ import { PlatformCheck } from './check';
 import { addonsCheck } from './checks/addons';
 import { applyOrderCheck } from './checks/apply-order';
 import { namespacesCheck } from './checks/namespaces';
+import { networkCheck } from './checks/network';
 import { podSecurityCheck } from './checks/pod-security';
 import { referencesCheck } from './checks/references';
 import { rolloutsCheck } from './checks/rollouts';
+import { schedulingCheck } from './checks/scheduling';
 
 export * from './check';
 export * from './model';
@@ -14,6 +16,8 @@ export { applyOrderCheck, kubectlApplyOrder, walkOrder } from './checks/apply-or
 export { namespacesCheck } from './checks/namespaces';
 export { podContainers, podSecurityCheck, podSecurityViolations } from './checks/pod-security';
 export { rolloutsCheck } from './checks/rollouts';
+export { networkCheck } from './checks/network';
+export { schedulingCheck } from './checks/scheduling';
 
 /** The library's platform checks, run at every `PlatformApp.synth()`. */
-export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck, rolloutsCheck];
+export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck, rolloutsCheck, schedulingCheck, networkCheck];

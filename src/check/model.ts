@@ -109,13 +109,27 @@ export class PlatformModel {
     return this.terraformObjects.filter((r) => r.type === type);
   }
 
-  /** The Helm releases the platform installs. */
+  /**
+   * A Terraform string as it will be at apply, where the model can know it: a reference to a
+   * Kubernetes resource's name (`${kubernetes_namespace_v1.x.metadata[0].name}`, what a reference to
+   * a namespace resource synthesizes to) is that resource's name; other strings are returned as they are.
+   */
+  public resolve(value: unknown): string | undefined {
+    if (typeof value !== 'string') return undefined;
+    const m = /^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.metadata(?:\[0\]|\.0)?\.name\}$/.exec(value);
+    if (!m) return value;
+    const target = this.terraformObjects.find((t) => t.type === m[1] && t.name === m[2]);
+    const md = [target?.config.metadata].flat()[0];
+    return typeof md?.name === 'string' ? md.name : value;
+  }
+
+  /** The Helm releases the platform installs (their namespace resolved). */
   public helmReleases(): HelmReleaseObject[] {
     return this.resources('helm_release').map((r) => ({
       ...r,
       release: r.config.name,
       chart: r.config.chart,
-      namespace: r.config.namespace ?? 'default',
+      namespace: this.resolve(r.config.namespace) ?? 'default',
       createNamespace: r.config.create_namespace === true,
       values: (r.config.values ?? []).reduce((acc: any, v: string) => deepMerge(acc, safeJson(v)), {}),
     }));

@@ -41,6 +41,19 @@ export interface ExistingPrometheusProps {
 const KPS_RELEASE = { release: 'kube-prometheus-stack' };
 
 /**
+ * The pods kube-prometheus-stack runs (release `kube-prometheus-stack`): prometheus-operator labels
+ * the pods of a Prometheus and an Alertmanager with `app.kubernetes.io/name` and
+ * `operator.prometheus.io/name` = the custom resource's name, which the chart names
+ * `<release>-prometheus` and `<release>-alertmanager`. The one place the library says so.
+ */
+export const KUBE_PROMETHEUS_STACK_PODS = {
+  chart: 'kube-prometheus-stack',
+  namespace: 'monitoring',
+  prometheus: { 'app.kubernetes.io/name': 'prometheus', 'operator.prometheus.io/name': 'kube-prometheus-stack-prometheus' } as Record<string, string>,
+  alertmanager: { 'app.kubernetes.io/name': 'alertmanager', 'alertmanager': 'kube-prometheus-stack-alertmanager' } as Record<string, string>,
+} as const;
+
+/**
  * The Prometheus (operator) instance that scrapes the platform, and what it selects. Objects this
  * library writes carry the labels the instance selects on, and tests check that its selectors match
  * them: kube-prometheus-stack ignores monitors and rules without its `release` label
@@ -51,7 +64,7 @@ export class PrometheusInstance {
   public static kubePrometheusStack(): PrometheusInstance {
     return new PrometheusInstance({
       url: 'http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090',
-      namespace: 'monitoring',
+      namespace: KUBE_PROMETHEUS_STACK_PODS.namespace,
       serviceMonitorSelector: { matchLabels: KPS_RELEASE },
       podMonitorSelector: { matchLabels: KPS_RELEASE },
       ruleSelector: { matchLabels: KPS_RELEASE },

@@ -31,7 +31,11 @@ export interface ServingResources {
   readonly memory?: string;
   /** NVIDIA GPUs per replica; needs `pool`. @default 0 */
   readonly gpus?: number;
-  /** The GPU pool of the cluster to run on. @default - none: CPU nodes */
+  /**
+   * The pool of the cluster to run on: a GPU pool when `gpus` is set, else one of the cluster's
+   * `cpuPools` (its nodes are labelled and tainted with the pool's name).
+   * @default - none: untainted nodes, i.e. the system nodes, which have room only for small pods
+   */
   readonly pool?: string;
 }
 
@@ -175,7 +179,8 @@ export class ServingEndpoint extends Construct {
       this.addService();
       this.scaler = this.addScaler(o.autoscaling ?? Autoscaling.cpu(70));
       if (o.ingress) this.addIngress(o.ingress, readiness.path);
-      this.addNetworkPolicy(props, registry, o.ingress?.className);
+      // The Ingress defaults to the ALB, whose targets (type ip) are reached from VPC addresses.
+      this.addNetworkPolicy(props, registry, o.ingress ? o.ingress.className ?? 'alb' : undefined);
     } else if (this.mode.kind === 'streaming') {
       const o = this.mode.streaming!;
       this.minReplicas = o.minReplicas ?? Math.max(this.latencyClass.minReplicas, 1);
@@ -228,22 +233,27 @@ export class ServingEndpoint extends Construct {
         : `is below the ${this.latencyClass.minReplicas} replicas latency class '${this.latencyClass.name}' keeps warm (spread across zones)`);
   }
 
-  private gpuPool(cluster: IEksCluster, res: ServingResources, gpus: number) {
+  private gpuPool(cluster: IEksCluster, res: ServingResources, gpus: number): { name: string; toleration: k8s.Toleration } | undefined {
+    const training = cluster instanceof GpuTrainingCluster ? cluster : undefined;
     if (gpus === 0) {
-      check(res.pool === undefined, this, 'resources.pool', res.pool, 'is set without resources.gpus; CPU replicas run on the system nodes');
-      return undefined;
+      if (res.pool === undefined) return undefined;
+      const cpu = training?.cpuPool(res.pool);
+      check(!!cpu, this, 'resources.pool', res.pool, training?.cpuPools.length
+        ? `is not a CPU pool of the cluster (and resources.gpus is 0); its CPU pools are ${training.cpuPools.map((p) => `'${p.name}'`).join(', ')}`
+        : 'names no CPU pool: the cluster has none (add cpuPools to the GpuTrainingCluster), and without resources.gpus a GPU pool is not used');
+      return { name: cpu!.name, toleration: { key: cpu!.taint.key, operator: 'Equal', value: cpu!.taint.value, effect: cpu!.taint.effect } };
     }
     check(res.pool !== undefined, this, 'resources.gpus', gpus, 'needs resources.pool: the GPU pool to run on');
-    const pools = cluster instanceof GpuTrainingCluster ? cluster.pools : [];
+    const pools = training?.pools ?? [];
     const pool = pools.find((p) => p.name === res.pool);
     check(!!pool, this, 'resources.pool', res.pool, pools.length
       ? `is not a GPU pool of the cluster; its GPU pools are ${pools.map((p) => `'${p.name}'`).join(', ')}`
       : 'is a pool that has no GPUs: the cluster has no GPU pools');
     check(gpus <= pool!.gpusPerNode, this, 'resources.gpus', gpus, `is more than the ${pool!.gpusPerNode} GPU(s) a node of pool '${pool!.name}' has`);
-    return pool!;
+    return { name: pool!.name, toleration: { key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect } };
   }
 
-  private podTemplate(props: ServingEndpointProps, registry: IModelRegistry, readiness: { path: string; port: string }, gpus: number, pool?: { name: string }): k8s.PodTemplateSpec {
+  private podTemplate(props: ServingEndpointProps, registry: IModelRegistry, readiness: { path: string; port: string }, gpus: number, pool?: { name: string; toleration: k8s.Toleration }): k8s.PodTemplateSpec {
     const s = props.server.props;
     const modelName = props.model.model.name;
     const modelDir = `${MODEL_REPOSITORY}/${modelName}`;
@@ -334,7 +344,7 @@ export class ServingEndpoint extends Construct {
           ...writable.map((_path, i) => ({ name: `writable-${i}`, emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } })),
         ],
         nodeSelector: pool ? { [POOL_LABEL]: pool.name } : undefined,
-        tolerations: pool ? [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }] : undefined,
+        tolerations: pool ? [pool.toleration] : undefined,
         topologySpreadConstraints: serving ? [
           { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: this.selectorLabels } },
           { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: this.selectorLabels } },

@@ -3,8 +3,8 @@ import type { PlatformChart } from '../core/kubernetes';
 import { ClusterManifest, PlatformNamespaces } from '../core/namespaces';
 import type { PrometheusInstance } from '../core/prometheus';
 import { suppress } from '../policy/rule';
-import { resources } from '../core/workloads';
-import type { GpuPool } from './gpu-cluster';
+import { baseEgressRules, fromNamespaces, resources } from '../core/workloads';
+import type { CpuPool, GpuPool } from './gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SharedDatasetStorage } from './storage';
 import type { TeamOptions } from './options';
 
@@ -105,6 +105,16 @@ export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: Promethe
     metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: dcgmLabels },
     spec: { selector: dcgmLabels, ports: [{ name: 'metrics', port: 9400, targetPort: k8s.IntOrString.fromString('metrics') }] },
   });
+  // The node agents talk to the kubelet over its sockets and need no network, save Prometheus
+  // scraping DCGM: nothing else reaches them, and they reach nothing but DNS.
+  new k8s.KubeNetworkPolicy(chart, 'gpu-namespace-isolation', {
+    metadata: { name: 'node-agents', namespace: GPU_NAMESPACE },
+    spec: {
+      podSelector: {}, policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: fromNamespaces([prometheus.namespace]), ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(9400) }] }],
+      egress: baseEgressRules().slice(0, 1),
+    },
+  });
   new ApiObject(chart, 'dcgm-service-monitor', {
     apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor',
     metadata: { name: 'dcgm-exporter', namespace: GPU_NAMESPACE, labels: { ...dcgmLabels, ...prometheus.labelsFor('ServiceMonitor') } },
@@ -192,3 +202,39 @@ export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: strin
   } as any);
 }
 
+
+/** A CPU pool under Karpenter: a NodePool labelled and tainted with its name, and its EC2NodeClass. */
+export function addKarpenterCpuPool(chart: Chart, pool: CpuPool, clusterName: string, nodeRoleName: string): void {
+  new ApiObject(chart, `nodeclass-${pool.name}`, {
+    apiVersion: 'karpenter.k8s.aws/v1', kind: 'EC2NodeClass',
+    metadata: { name: pool.name },
+    spec: {
+      role: nodeRoleName,
+      amiSelectorTerms: [{ alias: 'al2023@latest' }],
+      subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
+      securityGroupSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: '100Gi', volumeType: 'gp3', encrypted: true, deleteOnTermination: true } }],
+    },
+  } as any);
+  new ApiObject(chart, `nodepool-${pool.name}`, {
+    apiVersion: 'karpenter.sh/v1', kind: 'NodePool',
+    metadata: { name: pool.name },
+    spec: {
+      template: {
+        metadata: { labels: { 'mlops.io/pool': pool.name } },
+        spec: {
+          nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: pool.name },
+          requirements: [
+            { key: 'node.kubernetes.io/instance-type', operator: 'In', values: pool.instanceTypes.map((t) => t.name) },
+            { key: 'karpenter.sh/capacity-type', operator: 'In', values: [pool.capacityType === 'SPOT' ? 'spot' : 'on-demand'] },
+          ],
+          taints: [{ key: pool.taint.key, value: pool.taint.value, effect: pool.taint.effect }],
+          expireAfter: '720h',
+        },
+      },
+      limits: { cpu: pool.maxSize * Math.max(...pool.instanceTypes.map((t) => t.vcpus ?? 0)) || undefined },
+      disruption: { consolidationPolicy: 'WhenEmptyOrUnderutilized', consolidateAfter: '5m' },
+    },
+  } as any);
+}

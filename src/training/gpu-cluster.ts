@@ -23,9 +23,9 @@ import { PrometheusInstance } from '../core/prometheus';
 import { NameRules } from '../core/names';
 import { InstanceType } from './instances';
 import { ClusterNetwork, NetworkAttributes, PlatformVpc } from './network';
-import { CapacityType, EndpointAccess, GpuPoolOptions, KubernetesVersion, NodeAutoscaler, SharedStorage, TeamOptions } from './options';
+import { CapacityType, CpuPoolOptions, EndpointAccess, GpuPoolOptions, KubernetesVersion, NodeAutoscaler, SharedStorage, TeamOptions } from './options';
 import { SharedDatasetStorage } from './storage';
-import { addGpuSystemWorkloads, addKarpenterPool, addTeam, PRIORITY_CLASSES } from './cluster-workloads';
+import { addGpuSystemWorkloads, addKarpenterCpuPool, addKarpenterPool, addTeam, PRIORITY_CLASSES } from './cluster-workloads';
 import { KarpenterController } from './karpenter';
 
 /** Props of a GpuTrainingCluster. */
@@ -45,6 +45,12 @@ export interface GpuTrainingClusterProps {
   readonly systemPool?: { readonly instanceType?: string; readonly minSize?: number; readonly maxSize?: number };
   /** The GPU pools; each scales from zero. */
   readonly gpuPools: GpuPoolOptions[];
+  /**
+   * CPU pools for serving and batch work (selected by a ServingEndpoint's `resources.pool`); each
+   * node is labelled and tainted with `mlops.io/pool=<name>`.
+   * @default - none: CPU workloads without a pool run on the system nodes, which have room only for small pods
+   */
+  readonly cpuPools?: CpuPoolOptions[];
   /** @default NodeAutoscaler.clusterAutoscaler() */
   readonly autoscaler?: NodeAutoscaler;
   /** @default SharedStorage.fsxLustre() */
@@ -75,6 +81,24 @@ export interface GpuPool {
   readonly nodeGroup?: EksNodeGroup;
 }
 
+/** A CPU pool as the cluster built it. */
+export interface CpuPool {
+  /** The pool's name, also its `mlops.io/pool` label. */
+  readonly name: string;
+  /** Its instance types (no GPUs, one architecture). */
+  readonly instanceTypes: InstanceType[];
+  /** On-demand or spot. */
+  readonly capacityType: CapacityType;
+  /** The fewest nodes it keeps. */
+  readonly minSize: number;
+  /** The most nodes it may run. */
+  readonly maxSize: number;
+  /** The taint its nodes carry, `mlops.io/pool=<name>:NoSchedule`. */
+  readonly taint: { readonly key: string; readonly value: string; readonly effect: 'NoSchedule' };
+  /** Its managed node group (none under Karpenter, which uses a NodePool). */
+  readonly nodeGroup?: EksNodeGroup;
+}
+
 /** The label that selects a pool. */
 export const POOL_LABEL = 'mlops.io/pool';
 /** The taint every GPU node carries. */
@@ -99,6 +123,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   public readonly systemNodes: EksNodeGroup;
   public readonly vpc?: PlatformVpc;
   public readonly pools: GpuPool[];
+  /** The CPU pools for serving and batch work (`cpuPools`), as built. */
+  public readonly cpuPools: CpuPool[];
   public readonly storage?: SharedDatasetStorage;
   public readonly repositories: Record<string, EcrRepository> = {};
   public readonly chart: PlatformChart;
@@ -119,6 +145,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     }
     this.autoscaler = props.autoscaler ?? NodeAutoscaler.clusterAutoscaler();
     this.pools = this.validatePools(props.gpuPools);
+    this.cpuPools = this.validateCpuPools(props.cpuPools ?? []);
     this.teams = props.teams ?? [];
     this.validateTeams();
 
@@ -213,6 +240,9 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     const podIdentityAgent = new EksAddon(this, 'addon-pod-identity-agent', { clusterName: this.cluster.name, addonName: 'eks-pod-identity-agent', resolveConflictsOnUpdate: 'OVERWRITE' });
     new EksAddon(this, 'addon-vpc-cni', {
       clusterName: this.cluster.name, addonName: 'vpc-cni', resolveConflictsOnUpdate: 'OVERWRITE',
+      // Without it the VPC CNI writes no eBPF rules and every NetworkPolicy is ignored
+      // (EKS user guide, "Configure your cluster for Kubernetes network policies").
+      configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
       podIdentityAssociation: [{ roleArn: cni.arn, serviceAccount: 'aws-node' }], dependsOn: [podIdentityAgent],
     });
     new EksAddon(this, 'addon-kube-proxy', { clusterName: this.cluster.name, addonName: 'kube-proxy', resolveConflictsOnUpdate: 'OVERWRITE' });
@@ -225,11 +255,13 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     this.chart = new PlatformChart(this);
     if (this.autoscaler.kind === 'cluster-autoscaler') {
       this.pools = this.pools.map((pool) => ({ ...pool, nodeGroup: this.addNodeGroup(pool) }));
+      this.cpuPools = this.cpuPools.map((pool) => ({ ...pool, nodeGroup: this.addCpuNodeGroup(pool) }));
       this.addClusterAutoscaler();
     } else {
       const karpenter = new KarpenterController(this, 'karpenter', { cluster: this, nodeRole: this.nodeRole });
       new Ec2Tag(this, 'karpenter-security-group-tag', { resourceId: this.workloadSecurityGroupId, key: 'karpenter.sh/discovery', value: this.clusterName });
       for (const pool of this.pools) addKarpenterPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName);
+      for (const pool of this.cpuPools) addKarpenterCpuPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName);
     }
 
     // Shared storage
@@ -252,6 +284,11 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     const pool = this.pools.find((p) => p.name === name);
     check(!!pool, requester, prop, name, `is not a GPU pool of cluster '${this.node.path}'; its pools are ${this.pools.map((p) => `'${p.name}'`).join(', ')}`);
     return pool!;
+  }
+
+  /** The CPU pool named `name`, if there is one. */
+  public cpuPool(name: string): CpuPool | undefined {
+    return this.cpuPools.find((p) => p.name === name);
   }
 
   /** The team named `name`; throws naming the teams there are. */
@@ -315,6 +352,29 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       return {
         name: p.name, instanceTypes: p.instanceTypes, capacityType: p.capacityType ?? CapacityType.SPOT, minSize, maxSize: p.maxSize,
         gpusPerNode, maxGpus: gpusPerNode * p.maxSize, efa: p.efa ?? false,
+      };
+    });
+  }
+
+  private validateCpuPools(pools: CpuPoolOptions[]): CpuPool[] {
+    const names = new Set(this.pools.map((p) => p.name));
+    return pools.map((p, i) => {
+      const at = `cpuPools[${i}]`;
+      NameRules.dnsLabel(this, `${at}.name`, p.name);
+      check(p.name !== 'system' && !names.has(p.name), this, `${at}.name`, p.name, 'must be unique among the GPU and CPU pools and not \'system\'');
+      names.add(p.name);
+      check(p.instanceTypes.length >= 1, this, `${at}.instanceTypes`, [], 'must name at least one instance type');
+      const gpu = p.instanceTypes.filter((t) => t.isGpu).map((t) => t.name);
+      check(gpu.length === 0, this, `${at}.instanceTypes`, gpu, 'have GPUs: a CPU pool takes CPU instance types (m6i, c6i, r6i, m7i, ...); put GPU types in gpuPools');
+      const archs = [...new Set(p.instanceTypes.map((t) => t.architecture))];
+      check(archs.length === 1, this, `${at}.instanceTypes`, p.instanceTypes.map((t) => `${t.name} (${t.architecture})`), 'mix architectures; one node group runs one AMI, so use one architecture per pool');
+      const minSize = p.minSize ?? 0;
+      checkIntegerRange(this, `${at}.minSize`, minSize, 0, 1000);
+      checkIntegerRange(this, `${at}.maxSize`, p.maxSize, 1, 1000);
+      check(p.maxSize >= minSize, this, `${at}.maxSize`, p.maxSize, `must be at least ${at}.minSize (${minSize})`);
+      return {
+        name: p.name, instanceTypes: p.instanceTypes, capacityType: p.capacityType ?? CapacityType.ON_DEMAND, minSize, maxSize: p.maxSize,
+        taint: { key: POOL_LABEL, value: p.name, effect: 'NoSchedule' as const },
       };
     });
   }
@@ -385,6 +445,44 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     };
     Object.entries(asgTags).forEach(([key, value], i) => {
       new AutoscalingGroupTagA(this, `pool-${pool.name}-asg-tag-${i}`, {
+        autoscalingGroupName: nodeGroup.resources.get(0).autoscalingGroups.get(0).name,
+        tag: { key, value, propagateAtLaunch: false },
+      });
+    });
+    return nodeGroup;
+  }
+
+  private addCpuNodeGroup(pool: CpuPool): EksNodeGroup {
+    const template = new LaunchTemplate(this, `cpu-pool-${pool.name}-template`, {
+      name: `${this.clusterName}-${pool.name}`,
+      updateDefaultVersion: true,
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 100, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+    });
+    const labels = { [POOL_LABEL]: pool.name };
+    const nodeGroup = new EksNodeGroup(this, `cpu-pool-${pool.name}`, {
+      clusterName: this.cluster.name,
+      nodeGroupName: pool.name,
+      nodeRoleArn: this.nodeRole.arn,
+      subnetIds: this.privateSubnetIds,
+      instanceTypes: pool.instanceTypes.map((t) => t.name),
+      capacityType: pool.capacityType,
+      amiType: pool.instanceTypes[0].architecture === 'arm64' ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD',
+      scalingConfig: { minSize: pool.minSize, desiredSize: pool.minSize, maxSize: pool.maxSize },
+      launchTemplate: { id: template.id, version: Token.asString(template.latestVersion) },
+      labels,
+      taint: [{ key: pool.taint.key, value: pool.taint.value, effect: 'NO_SCHEDULE' }],
+      updateConfig: { maxUnavailable: 1 },
+      lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
+    });
+    const asgTags: Record<string, string> = {
+      'k8s.io/cluster-autoscaler/enabled': 'true',
+      [`k8s.io/cluster-autoscaler/${this.clusterName}`]: 'owned',
+      [`k8s.io/cluster-autoscaler/node-template/taint/${pool.taint.key}`]: `${pool.taint.value}:${pool.taint.effect}`,
+      [`k8s.io/cluster-autoscaler/node-template/label/${POOL_LABEL}`]: pool.name,
+    };
+    Object.entries(asgTags).forEach(([key, value], i) => {
+      new AutoscalingGroupTagA(this, `cpu-pool-${pool.name}-asg-tag-${i}`, {
         autoscalingGroupName: nodeGroup.resources.get(0).autoscalingGroups.get(0).name,
         tag: { key, value, propagateAtLaunch: false },
       });

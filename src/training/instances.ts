@@ -22,6 +22,25 @@ const FAMILIES: Record<string, { gpuMemoryGiB: number; arch: Architecture; sizes
   p4d: { gpuMemoryGiB: 40, arch: 'x86_64', sizes: { '24xlarge': [8, 96, 1152, true] } },
   p5: { gpuMemoryGiB: 80, arch: 'x86_64', sizes: { '48xlarge': [8, 192, 2048, true] } },
 };
+// CPU families: [vcpus, memory GiB] by size (general purpose 4 GiB per vCPU, compute 2, memory 8).
+const CPU_SIZES = (gibPerVcpu: number): Record<string, [number, number, number, boolean]> => Object.fromEntries(
+  ([['large', 2], ['xlarge', 4], ['2xlarge', 8], ['4xlarge', 16], ['8xlarge', 32], ['12xlarge', 48], ['16xlarge', 64], ['24xlarge', 96]] as Array<[string, number]>)
+    .map(([size, vcpus]) => [size, [0, vcpus, vcpus * gibPerVcpu, false]]));
+for (const [family, gib] of [['m6i', 4], ['m7i', 4], ['c6i', 2], ['c7i', 2], ['r6i', 8], ['r7i', 8]] as Array<[string, number]>) {
+  FAMILIES[family] = { gpuMemoryGiB: 0, arch: 'x86_64', sizes: CPU_SIZES(gib) };
+}
+for (const [family, gib] of [['m7g', 4], ['c7g', 2], ['r7g', 8]] as Array<[string, number]>) {
+  FAMILIES[family] = { gpuMemoryGiB: 0, arch: 'arm64', sizes: CPU_SIZES(gib) };
+}
+
+/**
+ * Pods per node as the EKS AMI's table sets `maxPods` for the VPC CNI (ENIs × (IPv4 addresses per
+ * ENI − 1) + 2, awslabs/amazon-eks-ami `eni-max-pods.txt`), by size; 110 where a size is not listed.
+ */
+const MAX_PODS: Record<string, number> = {
+  'large': 29, 'xlarge': 58, '2xlarge': 58, '4xlarge': 234, '8xlarge': 234, '12xlarge': 234, '16xlarge': 737, '24xlarge': 737, '48xlarge': 345, 'metal': 737,
+};
+
 /** CPU families, so that a CPU type handed to a GPU pool is recognised and refused by name. */
 const CPU_FAMILY = /^(c|m|r|t|x|z|i|d|h)\d[a-z0-9-]*\.[a-z0-9]+$/;
 
@@ -98,6 +117,11 @@ export class InstanceType {
 
   public get memoryGiB(): number | undefined {
     return this.spec?.memoryGiB;
+  }
+
+  /** Pods the kubelet admits (the EKS AMI's `maxPods` for the VPC CNI); an estimate from the size. */
+  public get maxPods(): number {
+    return MAX_PODS[this.name.split('.')[1]] ?? 110;
   }
 
   /** Whether the type supports Elastic Fabric Adapter. */

@@ -68,6 +68,30 @@ export interface GpuPoolOptions {
   readonly diskSizeGiB?: number;
 }
 
+/**
+ * A pool of CPU nodes for serving and batch work that the system nodes have no room for. Its nodes
+ * carry the label `mlops.io/pool=<name>` and the taint `mlops.io/pool=<name>:NoSchedule`, so only
+ * what names the pool runs there (a ServingEndpoint's `resources.pool`).
+ */
+export interface CpuPoolOptions {
+  /** The pool's name (a DNS label), unique among all pools and not 'system'. */
+  readonly name: string;
+  /** Instance types without GPUs, of one architecture. */
+  readonly instanceTypes: InstanceType[];
+  /**
+   * On-demand or spot capacity.
+   * @default CapacityType.ON_DEMAND - serving is not interrupted
+   */
+  readonly capacityType?: CapacityType;
+  /**
+   * The fewest nodes the pool keeps.
+   * @default 0 - the pool scales to zero when nothing runs there
+   */
+  readonly minSize?: number;
+  /** The most nodes the pool may run. */
+  readonly maxSize: number;
+}
+
 /** How GPU nodes are added and removed. */
 export abstract class NodeAutoscaler {
   /**

@@ -1,3 +1,4 @@
+import { EfsAccessPoint } from '@cdktf/provider-aws/lib/efs-access-point';
 import { EfsBackupPolicy } from '@cdktf/provider-aws/lib/efs-backup-policy';
 import { EfsFileSystem } from '@cdktf/provider-aws/lib/efs-file-system';
 import { EfsMountTarget } from '@cdktf/provider-aws/lib/efs-mount-target';
@@ -18,6 +19,14 @@ import { SharedStorage } from './options';
 
 /** The claim name every team namespace has for the shared storage. */
 export const SHARED_STORAGE_CLAIM = 'shared-datasets';
+/** FSx for Lustre links at most this many data repository associations to one file system. */
+const MAX_DATA_REPOSITORY_ASSOCIATIONS = 8;
+
+/** The directory of the file system a team's volume sees (and nothing above it). */
+export function teamDirectory(team: string): string {
+  return `/teams/${team}`;
+}
+
 /** Where jobs mount the shared storage. */
 export const SHARED_STORAGE_MOUNT = '/mnt/shared';
 
@@ -34,7 +43,11 @@ export interface SharedDatasetStorageProps {
   readonly storage: SharedStorage;
   readonly cluster: ClusterLike;
   readonly key: PlatformKey;
-  /** The team namespaces that mount it (one PersistentVolume each, all on the same file system). */
+  /**
+   * The team namespaces that mount it: one PersistentVolume each, which sees only the team's own
+   * directory `/teams/<team>` (FSx for Lustre: a subdirectory mount, linked to the bucket prefix
+   * `<team>/`; EFS: an access point rooted there).
+   */
   readonly teams: string[];
 }
 
@@ -42,7 +55,8 @@ export interface SharedDatasetStorageProps {
  * Shared storage for datasets and checkpoints: FSx for Lustre linked to a dataset bucket, or EFS;
  * encrypted, backed up, admitting only the cluster's workloads, `prevent_destroy`. Each team
  * namespace gets a PersistentVolume (written by the KubernetesStack, since the file system id exists
- * only after apply) that its `shared-datasets` claim binds to by name.
+ * only after apply) that its `shared-datasets` claim binds to by name, and that sees only the team's
+ * own directory `/teams/<team>`: one team cannot read or overwrite another's datasets and checkpoints.
  */
 export class SharedDatasetStorage extends Construct {
   public readonly kind: SharedStorage['kind'];
@@ -76,8 +90,7 @@ export class SharedDatasetStorage extends Construct {
     });
 
     let driver: string;
-    let volumeHandle: string;
-    let attributes: Record<string, string> | undefined;
+    let volumeOf: (team: string) => { volumeHandle: string; volumeAttributes?: Record<string, string> };
     let mountOptions: string[] | undefined;
     if (props.storage.kind === 'fsx-lustre') {
       const o = props.storage.fsx ?? {};
@@ -103,18 +116,30 @@ export class SharedDatasetStorage extends Construct {
         skipFinalBackup: false,
         lifecycle: { preventDestroy: true },
       });
-      new FsxDataRepositoryAssociation(this, 'dataset-link', {
-        fileSystemId: this.lustre.id,
-        dataRepositoryPath: `s3://${this.datasetBucket.bucketName}`,
-        fileSystemPath: '/datasets',
-        batchImportMetaDataOnCreate: true,
-        deleteDataInFilesystem: false,
-        s3: { autoImportPolicy: { events: ['NEW', 'CHANGED', 'DELETED'] }, autoExportPolicy: { events: ['NEW', 'CHANGED', 'DELETED'] } },
-      });
+      // Each team sees only its own directory, `/teams/<team>`, linked to its own prefix of the
+      // dataset bucket: the association creates the directory the team's volume mounts (FSx for
+      // Lustre mounts a subdirectory as `<dnsname>@tcp:/<mountname>/<path>`).
+      check(props.teams.length <= MAX_DATA_REPOSITORY_ASSOCIATIONS, scope, 'teams', props.teams.map((t) => t),
+        `are ${props.teams.length}; FSx for Lustre links at most ${MAX_DATA_REPOSITORY_ASSOCIATIONS} data repository associations (one per team directory) to a file system`);
+      const links = props.teams.length ? props.teams.map((team) => ({ id: `dataset-link-${team}`, fs: teamDirectory(team), s3: `s3://${this.datasetBucket!.bucketName}/${team}/` }))
+        : [{ id: 'dataset-link', fs: '/datasets', s3: `s3://${this.datasetBucket.bucketName}` }];
+      for (const link of links) {
+        new FsxDataRepositoryAssociation(this, link.id, {
+          fileSystemId: this.lustre.id,
+          dataRepositoryPath: link.s3,
+          fileSystemPath: link.fs,
+          batchImportMetaDataOnCreate: true,
+          deleteDataInFilesystem: false,
+          s3: { autoImportPolicy: { events: ['NEW', 'CHANGED', 'DELETED'] }, autoExportPolicy: { events: ['NEW', 'CHANGED', 'DELETED'] } },
+        });
+      }
       this.capacity = `${capacity}Gi`;
       driver = 'fsx.csi.aws.com';
-      volumeHandle = this.lustre.id;
-      attributes = { dnsname: this.lustre.dnsName, mountname: this.lustre.mountName };
+      const lustre = this.lustre;
+      volumeOf = (team) => ({
+        volumeHandle: `${lustre.id}:${teamDirectory(team)}`,
+        volumeAttributes: { dnsname: lustre.dnsName, mountname: `${lustre.mountName}${teamDirectory(team)}` },
+      });
       mountOptions = ['flock'];
       Addons.require(this, Addon.fsxCsiDriver());
     } else {
@@ -129,13 +154,22 @@ export class SharedDatasetStorage extends Construct {
       new EksAddon(this, 'efs-csi-driver', { clusterName: cluster.cluster.name, addonName: 'aws-efs-csi-driver', resolveConflictsOnUpdate: 'OVERWRITE' });
       this.capacity = '1Ti';
       driver = 'efs.csi.aws.com';
-      volumeHandle = this.efs.id;
+      // An access point per team: EFS creates its root directory (owned by the restricted pods'
+      // uid/gid) and confines every mount through it to that directory.
+      const efs = this.efs;
+      const points = Object.fromEntries(props.teams.map((team) => [team, new EfsAccessPoint(this, `access-point-${team}`, {
+        fileSystemId: efs.id,
+        posixUser: { uid: 1000, gid: 1000 },
+        rootDirectory: { path: teamDirectory(team), creationInfo: { ownerUid: 1000, ownerGid: 1000, permissions: '0750' } },
+        tags: { Name: `${cluster.clusterName}-${team}` },
+      })]));
+      volumeOf = (team) => ({ volumeHandle: `${efs.id}::${points[team].id}` });
       mountOptions = ['tls'];
     }
 
     for (const team of props.teams) {
       ClusterValues.persistentVolume(this, {
-        name: this.volumeName(team), capacity: this.capacity, driver, volumeHandle, volumeAttributes: attributes, mountOptions,
+        name: this.volumeName(team), capacity: this.capacity, driver, ...volumeOf(team), mountOptions,
       });
     }
   }

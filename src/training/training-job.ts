@@ -101,7 +101,11 @@ export class TrainingJob extends Construct {
     CostAttribution.team(this, team.name);
     if (props.model) CostAttribution.model(this, props.model);
     this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.jobName });
-    if (props.registry) props.registry.grantWrite(this.identity, { model: props.model });
+    if (props.registry) {
+      props.registry.grantWrite(this.identity, { model: props.model });
+      // The job logs to MLflow: the registry's NetworkPolicy admits its namespace.
+      props.registry.allowNamespace(this.namespace);
+    }
 
     checkQuantity(this, 'cpu', props.cpu, 'cpu');
     checkQuantity(this, 'memory', props.memory, 'memory');

@@ -31,15 +31,6 @@ export function namespaceCreators(model: PlatformModel): Map<string, Creator[]> 
   return out;
 }
 
-/** A namespace as written in Terraform: a name, or a reference to a namespace resource's name, resolved. */
-export function resolveNamespace(model: PlatformModel, value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const ref = /^\$\{(kubernetes_namespace(?:_v1)?)\.([^.]+)\.metadata\[0\]\.name\}$/.exec(value);
-  if (!ref) return value;
-  const r = model.resources(ref[1]).find((x) => x.name === ref[2]);
-  return r ? ([r.config.metadata].flat()[0] ?? {}).name : value;
-}
-
 /** Where each object the platform writes lives: manifests, Terraform kubernetes_* objects, Helm releases. */
 export function namespaceUsers(model: PlatformModel): Array<{ namespace: string; on: ManifestObject | TerraformObject }> {
   const out: Array<{ namespace: string; on: ManifestObject | TerraformObject }> = [];
@@ -48,12 +39,12 @@ export function namespaceUsers(model: PlatformModel): Array<{ namespace: string;
   }
   for (const r of model.terraformObjects) {
     if (r.type === 'helm_release') {
-      out.push({ namespace: resolveNamespace(model, r.config.namespace) ?? 'default', on: r });
+      out.push({ namespace: model.resolve(r.config.namespace) ?? 'default', on: r });
     } else if (r.type === 'kubernetes_manifest') {
       const ns = r.config.manifest?.metadata?.namespace;
       if (ns) out.push({ namespace: ns, on: r });
     } else if (r.type.startsWith('kubernetes_') && !/^kubernetes_namespace(_v1)?$/.test(r.type)) {
-      const ns = resolveNamespace(model, ([r.config.metadata].flat()[0] ?? {}).namespace);
+      const ns = model.resolve(([r.config.metadata].flat()[0] ?? {}).namespace);
       if (ns) out.push({ namespace: ns, on: r });
     }
   }

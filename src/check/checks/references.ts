@@ -90,22 +90,9 @@ export function writtenObjects(p: PlatformModel): Written[] {
     const maps = [r.config.data, r.config.binary_data].filter((d) => d !== undefined);
     const keys = maps.every((d) => d && typeof d === 'object' && !Array.isArray(d)) ? maps.flatMap((d) => Object.keys(d)) : undefined;
     const clusterScoped = kind === 'PersistentVolume' || kind === 'StorageClass';
-    out.push({ kind, namespace: clusterScoped ? undefined : resolveTerraformString(p, md.namespace ?? 'default'), name: resolveTerraformString(p, md.name) ?? '', keys });
+    out.push({ kind, namespace: clusterScoped ? undefined : p.resolve(md.namespace ?? 'default'), name: p.resolve(md.name) ?? '', keys });
   }
   return out;
-}
-
-/**
- * A Terraform string as it will be at apply: `${kubernetes_namespace_v1.x.metadata[0].name}` (what a resource's
- * reference to a namespace resource synthesizes to) is that resource's name.
- */
-function resolveTerraformString(p: PlatformModel, value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const m = /^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.metadata(?:\[0\]|\.0)?\.name\}$/.exec(value);
-  if (!m) return value;
-  const target = p.terraformObjects.find((t) => t.type === m[1] && t.name === m[2]);
-  const md = [target?.config.metadata].flat()[0];
-  return typeof md?.name === 'string' ? md.name : value;
 }
 
 function exists(written: Written[], kind: string, name: string, namespace?: string): Written | undefined {
