@@ -386,6 +386,8 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
   it('appends a record per change to its own stream of the log group, then relays', async () => {
     const r = await request(gate, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'fraud', alias: 'staging', version: '3' });
     expect(r.status).toBe(200);
+    // The outcome record ('done') may be written just after the answer is relayed: wait for it (2 s at most).
+    for (let i = 0; i < 40 && calls().length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     const [create, ...puts] = calls();
     expect(create).toMatchObject({ call: 'create_log_stream', logGroupName: '/mlops/acme-dev-registry/registry-changes' });
     const records = puts.map((p) => JSON.parse(p.logEvents[0].message));
