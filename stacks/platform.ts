@@ -56,7 +56,8 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     adminRoleArns: ['arn:aws:iam::111122223333:role/platform-admins'],
     gpuPools: [
       // Single-GPU experiments and fine-tuning: spot, from zero.
-      { name: 'g5-single', instanceTypes: [InstanceType.g5('xlarge'), InstanceType.g5('2xlarge')], maxSize: 8 },
+      // One shape per pool: the Cluster Autoscaler scales a node group as if all its nodes were alike.
+      { name: 'g5-single', instanceTypes: [InstanceType.g5('xlarge')], maxSize: 8 },
       // Multi-node data-parallel training, 4 × A10G per node.
       { name: 'g5-multi', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 },
       // Serving-grade capacity that is not interrupted.
