@@ -59,9 +59,10 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       // One shape per pool: the Cluster Autoscaler scales a node group as if all its nodes were alike.
       { name: 'g5-single', instanceTypes: [InstanceType.g5('xlarge')], maxSize: 8 },
       // Multi-node data-parallel training, 4 × A10G per node.
-      { name: 'g5-multi', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 },
+      // Dedicated to the fraud model's training: its nodes count towards the fraud budgets.
+      { name: 'g5-multi', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4, costAttribution: { team: 'fraud', model: 'fraud-detector' } },
       // Serving-grade capacity that is not interrupted.
-      { name: 'g6-ondemand', instanceTypes: [InstanceType.g6('xlarge')], capacityType: CapacityType.ON_DEMAND, maxSize: 4 },
+      { name: 'g6-ondemand', instanceTypes: [InstanceType.g6('xlarge')], capacityType: CapacityType.ON_DEMAND, maxSize: 4, costAttribution: { team: 'fraud', model: 'fraud-detector' } },
     ],
     teams: [{ name: 'fraud', gpus: 16 }, { name: 'recsys', gpus: 8 }],
   });

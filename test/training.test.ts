@@ -139,7 +139,7 @@ describe('GpuTrainingCluster with Karpenter, EFS, a public endpoint and an exist
     endpointAccess: EndpointAccess.publicAndPrivate(['203.0.113.0/24']),
     autoscaler: NodeAutoscaler.karpenter(),
     sharedStorage: SharedStorage.efs(),
-    gpuPools: [{ name: 'p5', instanceTypes: [InstanceType.p5_48xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2, efa: true }],
+    gpuPools: [{ name: 'p5', instanceTypes: [InstanceType.p5_48xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2 }],
     ecrRepositories: ['llm-training'],
     adminRoleArns: ['arn:aws:iam::123456789012:role/admins'],
   });

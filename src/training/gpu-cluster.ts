@@ -18,6 +18,7 @@ import { PlatformApp } from '../core/app';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, PodIdentityTarget, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
+import { TAG_PREFIX } from '../core/context';
 import { CostAttribution } from '../core/tags';
 import { PlatformChart } from '../core/kubernetes';
 import { PrometheusInstance } from '../core/prometheus';
@@ -73,6 +74,8 @@ export interface GpuPool {
   /** The most GPUs the pool can run at once. */
   readonly maxGpus: number;
   readonly efa: boolean;
+  /** Cost-attribution tags of the pool's instances and volumes (the pool's, its team's, its model's). */
+  readonly costTags: Record<string, string>;
   readonly nodeGroup?: EksNodeGroup;
 }
 
@@ -110,6 +113,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   public readonly autoscaler: NodeAutoscaler;
   public readonly teams: TeamOptions[];
   private readonly jobDemands: Array<{ path: string; pool: string; gpus: number }> = [];
+  private readonly pendingTeams?: TeamOptions[];
   private readonly nodeGroupPrerequisites: Array<EksAddon | IamRolePolicyAttachment>;
 
   constructor(scope: Construct, id: string, props: GpuTrainingClusterProps) {
@@ -124,6 +128,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       check(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr) && !cidr.endsWith('/0'), this, 'endpointAccess', cidr, 'must be an IPv4 CIDR block other than x.x.x.x/0: a public API endpoint is open only to an allow-list');
     }
     this.autoscaler = props.autoscaler ?? NodeAutoscaler.clusterAutoscaler();
+    this.pendingTeams = props.teams ?? [];
     this.pools = this.validatePools(props.gpuPools);
     this.teams = props.teams ?? [];
     this.validateTeams();
@@ -251,7 +256,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       ...['addon-pod-identity-agent', 'addon-vpc-cni', 'addon-kube-proxy'].map((addonId) => this.node.findChild(addonId) as EksAddon),
       ...nodePolicies,
     ];
-    systemNodes.dependsOn = this.nodeGroupPrerequisites.map((d) => d.fqn);
+    systemNodes.dependsOn = this.nodeGroupPrerequisites.map((d) => `${d.terraformResourceType}.${d.friendlyUniqueId}`);
 
     this.chart = new PlatformChart(this);
     if (this.autoscaler.kind === 'cluster-autoscaler') {
@@ -261,7 +266,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       const karpenter = new KarpenterController(this, 'karpenter', { cluster: this, nodeRole: this.nodeRole });
       new Ec2Tag(this, 'karpenter-security-group-tag', { resourceId: this.workloadSecurityGroupId, key: 'karpenter.sh/discovery', value: this.clusterName });
       for (const pool of this.pools) {
-        addKarpenterPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName, { ...CostAttribution.tagsOf(this), [POOL_LABEL]: pool.name });
+        addKarpenterPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName, { ...CostAttribution.tagsOf(this), ...pool.costTags });
       }
     }
 
@@ -355,9 +360,21 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       const gpusPerNode = Math.min(...p.instanceTypes.map((t) => t.gpus));
       return {
         name: p.name, instanceTypes: p.instanceTypes, capacityType: p.capacityType ?? CapacityType.SPOT, minSize, maxSize: p.maxSize,
-        gpusPerNode, maxGpus: gpusPerNode * p.maxSize, efa: p.efa ?? false,
+        gpusPerNode, maxGpus: gpusPerNode * p.maxSize, efa: p.efa ?? false, costTags: this.poolCostTags(p, at),
       };
     });
+  }
+
+  private poolCostTags(p: GpuPoolOptions, at: string): Record<string, string> {
+    const tags: Record<string, string> = { [POOL_LABEL]: p.name };
+    const { team, model } = p.costAttribution ?? {};
+    if (team !== undefined) {
+      const teams = (this.pendingTeams ?? []).map((t) => t.name);
+      check(teams.includes(team), this, `${at}.costAttribution.team`, team, `is not a team of the cluster; its teams are ${teams.map((t) => `'${t}'`).join(', ') || 'none'}`);
+      tags[`${TAG_PREFIX}/team`] = team;
+    }
+    if (model !== undefined) tags[`${TAG_PREFIX}/model`] = NameRules.labelValue(this, `${at}.costAttribution.model`, model);
+    return tags;
   }
 
   private validateTeams(): void {
@@ -389,7 +406,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   private addNodeGroup(pool: GpuPool): EksNodeGroup {
     const arch = pool.instanceTypes[0].architecture;
     const placement = pool.efa ? new PlacementGroup(this, `pool-${pool.name}-placement`, { name: `${this.clusterName}-${pool.name}`, strategy: 'cluster' }) : undefined;
-    const template = this.launchTemplate(pool.name, { [POOL_LABEL]: pool.name }, 200, {
+    const template = this.launchTemplate(pool.name, pool.costTags, 200, {
       networkInterfaces: pool.efa ? [{ deviceIndex: 0, interfaceType: 'efa', deleteOnTermination: 'true', securityGroups: [this.workloadSecurityGroupId] }] : undefined,
       placement: placement ? { groupName: placement.name } : undefined,
     });
