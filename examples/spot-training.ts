@@ -9,7 +9,7 @@ export function build(app: PlatformApp) {
   const stack = new PlatformStack(app, 'training');
   const cluster = new GpuTrainingCluster(stack, 'gpu', {
     network: ClusterNetwork.create({ availabilityZones: ['us-east-1a', 'us-east-1b'] }),
-    gpuPools: [{ name: 'g5-spot', instanceTypes: [InstanceType.g5('12xlarge'), InstanceType.g5('24xlarge')], maxSize: 4 }],
+    gpuPools: [{ name: 'g5-spot', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 }],
     teams: [{ name: 'vision', gpus: 8 }],
   });
   const registry = new ModelRegistry(stack, 'registry', { cluster });

@@ -59,11 +59,13 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     adminRoleArns: ['arn:aws:iam::111122223333:role/platform-admins'],
     gpuPools: [
       // Single-GPU experiments and fine-tuning: spot, from zero.
-      { name: 'g5-single', instanceTypes: [InstanceType.g5('xlarge'), InstanceType.g5('2xlarge')], maxSize: 8 },
+      // One shape per pool: the Cluster Autoscaler scales a node group as if all its nodes were alike.
+      { name: 'g5-single', instanceTypes: [InstanceType.g5('xlarge')], maxSize: 8 },
       // Multi-node data-parallel training, 4 × A10G per node.
-      { name: 'g5-multi', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 },
+      // Dedicated to the fraud model's training: its nodes count towards the fraud budgets.
+      { name: 'g5-multi', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4, costAttribution: { team: 'fraud', model: 'fraud-detector' } },
       // Serving-grade capacity that is not interrupted.
-      { name: 'g6-ondemand', instanceTypes: [InstanceType.g6('xlarge')], capacityType: CapacityType.ON_DEMAND, maxSize: 4 },
+      { name: 'g6-ondemand', instanceTypes: [InstanceType.g6('xlarge')], capacityType: CapacityType.ON_DEMAND, maxSize: 4, costAttribution: { team: 'fraud', model: 'fraud-detector' } },
     ],
     // CPU serving and batch scoring: the system nodes (m6i.large, about 1.9 allocatable CPUs) have no room for them.
     cpuPools: [{ name: 'cpu-serving', instanceTypes: [InstanceType.of('m6i.2xlarge')], minSize: 1, maxSize: 8 }],

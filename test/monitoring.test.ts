@@ -40,6 +40,7 @@ const FULL = (e: ServingEndpoint): Partial<MonitoringStackProps> => ({
     retrainingWebhookUrl: 'http://fraud-retrain-trigger.pipelines.svc.cluster.local:12000/retrain',
   },
   budgets: [{ name: 'fraud', team: 'fraud', monthlyLimitUsd: 1000 }],
+  activateCostAllocationTags: true,
 });
 
 describe('MonitoringStack', () => {

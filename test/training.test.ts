@@ -71,8 +71,10 @@ describe('GpuTrainingCluster defaults', () => {
     });
   });
 
-  it('requires IMDSv2 with one hop on GPU nodes, so pods cannot use the node role', () => {
-    expect(onlyResource(aws, 'aws_launch_template').metadata_options).toMatchObject({ http_tokens: 'required', http_put_response_hop_limit: 1 });
+  it('requires IMDSv2 with one hop on GPU and system nodes, so pods cannot use the node role', () => {
+    const templates = Object.values(resourcesOf(aws, 'aws_launch_template')) as any[];
+    expect(templates.map((t) => t.name).sort()).toEqual(['acme-dev-training-g5', 'acme-dev-training-system']);
+    for (const t of templates) expect(t.metadata_options).toMatchObject({ http_tokens: 'required', http_put_response_hop_limit: 1 });
   });
 
   it('shares an encrypted FSx for Lustre file system linked to a dataset bucket, one directory and bucket prefix per team', () => {
@@ -164,7 +166,7 @@ describe('GpuTrainingCluster with Karpenter, EFS, a public endpoint and an exist
     endpointAccess: EndpointAccess.publicAndPrivate(['203.0.113.0/24']),
     autoscaler: NodeAutoscaler.karpenter(),
     sharedStorage: SharedStorage.efs(),
-    gpuPools: [{ name: 'p5', instanceTypes: [InstanceType.p5_48xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2, efa: true }],
+    gpuPools: [{ name: 'p5', instanceTypes: [InstanceType.p5_48xlarge()], capacityType: CapacityType.ON_DEMAND, maxSize: 2 }],
     cpuPools: [{ name: 'cpu', instanceTypes: [InstanceType.of('c7g.4xlarge')], maxSize: 4 }],
     ecrRepositories: ['llm-training'],
     adminRoleArns: ['arn:aws:iam::123456789012:role/admins'],

@@ -1,7 +1,8 @@
 import { EksPodIdentityAssociation } from '@cdktf/provider-aws/lib/eks-pod-identity-association';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { Construct } from '../engine';
+import type { ITerraformDependable } from '../engine';
+import { Construct, TerraformStack } from '../engine';
 import { check } from './errors';
 import { PlatformApp } from './app';
 import { NameRules } from './names';
@@ -23,6 +24,23 @@ export interface IEksCluster {
    * @default IdentityMechanism.podIdentity()
    */
   readonly identityMechanism?: IdentityMechanism;
+  /**
+   * For a cluster created in the same Terraform stack: the cluster's name as a reference to the
+   * cluster resource and what Pod Identity associations must wait for (the Pod Identity agent
+   * add-on), so that `CreatePodIdentityAssociation` runs only after the cluster exists.
+   * @default - none: associations name an existing cluster by its literal name
+   */
+  readonly podIdentityTarget?: PodIdentityTarget;
+}
+
+/** Where Pod Identity associations of a cluster created in the same stack point. */
+export interface PodIdentityTarget {
+  /** The Terraform stack the cluster is in; associations in other stacks use the literal name. */
+  readonly stack: TerraformStack;
+  /** The cluster's name as a reference to the cluster resource (`aws_eks_cluster.x.name`). */
+  readonly clusterNameRef: string;
+  /** Resources associations depend on (the Pod Identity agent add-on). */
+  readonly dependsOn: ITerraformDependable[];
 }
 
 /** How a cluster's workloads assume their IAM roles. */
@@ -51,7 +69,8 @@ export type EksClusterAttributes = IEksCluster;
 export class EksCluster {
   /** An existing cluster, by its attributes (tokens from another stack are fine). */
   public static fromAttributes(attrs: EksClusterAttributes): IEksCluster {
-    return { ...attrs, privateSubnetIds: [...attrs.privateSubnetIds] };
+    // An existing cluster: associations name it literally (it exists before this stack applies).
+    return { ...attrs, privateSubnetIds: [...attrs.privateSubnetIds], podIdentityTarget: undefined };
   }
 }
 
@@ -160,8 +179,13 @@ export class WorkloadIdentity extends Construct implements IGrantable {
       this.serviceAccountAnnotations = { 'eks.amazonaws.com/role-arn': `arn:aws:iam::${context.accountId}:role/${roleName}` };
     } else {
       this.serviceAccountAnnotations = {};
+      // A cluster of this stack is referenced, so that Terraform creates the association after the
+      // cluster and its Pod Identity agent; an external cluster is named literally.
+      const target = props.cluster.podIdentityTarget;
+      const sameStack = target !== undefined && target.stack === TerraformStack.of(this);
       this.association = new EksPodIdentityAssociation(this, 'association', {
-        clusterName: props.cluster.clusterName,
+        clusterName: sameStack ? target.clusterNameRef : props.cluster.clusterName,
+        dependsOn: sameStack ? target.dependsOn : undefined,
         namespace: this.namespace,
         serviceAccount: this.serviceAccount,
         roleArn: this.grantRole.arn,

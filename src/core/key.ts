@@ -24,6 +24,25 @@ export interface KeyServiceStatement {
   readonly conditions?: Record<string, Record<string, string | string[]>>;
 }
 
+/**
+ * A key-policy statement for IAM roles of this account matched by ARN pattern, for roles whose exact
+ * ARN is not known before the key (service-linked roles named after the resource they serve). The
+ * principal is `*`, narrowed by `aws:PrincipalArn` and `kms:CallerAccount`.
+ */
+export interface KeyRoleStatement {
+  /** The statement id. */
+  readonly sid: string;
+  /** The role ARNs allowed (`StringLike`, may end in `*`). */
+  readonly principalArnLike: string;
+  /** The KMS actions allowed, named (no wildcard). */
+  readonly actions: string[];
+  /**
+   * More conditions, beside the principal ARN and the caller account.
+   * @default - none
+   */
+  readonly conditions?: Record<string, Record<string, string | string[]>>;
+}
+
 /** Props of a PlatformKey. */
 export interface PlatformKeyProps {
   /** What the key protects. */
@@ -35,6 +54,11 @@ export interface PlatformKeyProps {
    * @default - none
    */
   readonly serviceStatements?: KeyServiceStatement[];
+  /**
+   * Statements for roles of this account known only by an ARN pattern.
+   * @default - none
+   */
+  readonly roleStatements?: KeyRoleStatement[];
 }
 
 /**
@@ -60,6 +84,14 @@ export class PlatformKey extends Construct {
           ...(props.serviceStatements ?? []).map((s) => ({
             Sid: s.sid, Effect: 'Allow', Principal: { Service: s.service }, Action: s.actions, Resource: '*',
             ...(s.conditions ? { Condition: s.conditions } : {}),
+          })),
+          ...(props.roleStatements ?? []).map((s) => ({
+            Sid: s.sid, Effect: 'Allow', Principal: { AWS: '*' }, Action: s.actions, Resource: '*',
+            Condition: {
+              ...s.conditions,
+              StringLike: { ...s.conditions?.StringLike, 'aws:PrincipalArn': s.principalArnLike },
+              StringEquals: { ...s.conditions?.StringEquals, 'kms:CallerAccount': accountId },
+            },
           })),
         ],
       }),

@@ -99,6 +99,15 @@ export interface MonitoringStackProps {
   readonly gpuIdle?: { readonly belowPercent?: number; readonly for?: string };
   /** @default - none */
   readonly budgets?: CostBudget[];
+  /**
+   * Activate the platform's tag keys (`mlops.io/platform`, `environment`, `team`, `model`) as cost
+   * allocation tags, which budgets filter on. Only the payer (management or standalone) account can
+   * activate them, and only once AWS has seen the keys on resources (up to 24 hours after the first
+   * apply): turn this on in a later apply, in the payer account; otherwise activate them there in
+   * the Billing console.
+   * @default false - no `aws_ce_cost_allocation_tag`: the first apply does not fail on keys AWS has not seen yet
+   */
+  readonly activateCostAllocationTags?: boolean;
 }
 
 /**
@@ -234,7 +243,7 @@ export class MonitoringStack extends Construct {
     if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region);
     if (props.registry) this.addDatabaseAlarms(props.registry);
     if (props.cluster) this.addNodeAlarms(props.cluster);
-    this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name));
+    this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name), props.activateCostAllocationTags ?? false);
   }
 
   private resolveObjective(e: ServingEndpoint, o: EndpointObjectives | undefined, i: number): ResolvedObjective {
@@ -352,9 +361,11 @@ export class MonitoringStack extends Construct {
     this.alarm('nodes-cpu', { name: `${base}-system-nodes-cpu`, description: 'The cluster\'s system nodes run above 85% CPU for 15 minutes', namespace: 'AWS/EC2', metric: 'CPUUtilization', dimensions: asg, statistic: 'Average', comparison: 'GreaterThanThreshold', threshold: 85 });
   }
 
-  private addCostAttribution(budgets: CostBudget[], servedModels: string[]): void {
-    for (const key of ['platform', 'environment', 'team', 'model']) {
-      new CeCostAllocationTag(this, `cost-tag-${key}`, { tagKey: `${TAG_PREFIX}/${key}`, status: 'Active' });
+  private addCostAttribution(budgets: CostBudget[], servedModels: string[], activateTags: boolean): void {
+    if (activateTags) {
+      for (const key of ['platform', 'environment', 'team', 'model']) {
+        new CeCostAllocationTag(this, `cost-tag-${key}`, { tagKey: `${TAG_PREFIX}/${key}`, status: 'Active' });
+      }
     }
     const context = PlatformApp.of(this).context;
     budgets.forEach((b, i) => {

@@ -282,13 +282,20 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.key = new PlatformKey(this, 'key', {
       description: `Model registry ${base}: artifacts, metadata database, audit trail`,
       alias: base,
-      serviceStatements: [...(createTrail ? [{
-        sid: 'CloudTrailEncryptsAuditLogs', service: 'cloudtrail.amazonaws.com', actions: ['kms:GenerateDataKey', 'kms:DescribeKey'],
-        conditions: {
-          StringEquals: { 'aws:SourceArn': trailArn },
-          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${context.accountId}:trail/*` },
+      // The CloudTrail guide, "Configure AWS KMS key policies for CloudTrail": GenerateDataKey under the
+      // trail's encryption context; DescribeKey, which carries no encryption context, on its own; and,
+      // since the audit bucket has an S3 Bucket Key, Decrypt (CreateTrail fails without it).
+      serviceStatements: [...(createTrail ? [
+        {
+          sid: 'CloudTrailEncryptsAuditLogs', service: 'cloudtrail.amazonaws.com', actions: ['kms:GenerateDataKey'],
+          conditions: {
+            StringEquals: { 'aws:SourceArn': trailArn },
+            StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${context.accountId}:trail/*` },
+          },
         },
-      }] : []), {
+        { sid: 'CloudTrailDescribesKey', service: 'cloudtrail.amazonaws.com', actions: ['kms:DescribeKey'], conditions: { StringEquals: { 'aws:SourceArn': trailArn } } },
+        { sid: 'CloudTrailUsesBucketKey', service: 'cloudtrail.amazonaws.com', actions: ['kms:Decrypt'], conditions: { StringEquals: { 'aws:SourceArn': trailArn } } },
+      ] : []), {
         // CloudWatch Logs encrypts the change log with this key (its docs: encrypt-log-data-kms).
         sid: 'CloudWatchLogsEncryptsChangeLog', service: `logs.${context.region}.amazonaws.com`,
         actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey'],

@@ -165,9 +165,10 @@ export function addTeam(chart: PlatformChart, team: TeamOptions, storage?: Share
 
 /**
  * A GPU pool under Karpenter: a NodePool whose `nvidia.com/gpu` limit is what the pool may run,
- * tainted for GPU work, and its EC2NodeClass (AL2023; Karpenter picks the NVIDIA variant).
+ * tainted for GPU work, and its EC2NodeClass (AL2023; Karpenter picks the NVIDIA variant) with the
+ * cost-attribution `tags` for what it launches.
  */
-export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: string, nodeRoleName: string): void {
+export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: string, nodeRoleName: string, tags: Record<string, string> = {}): void {
   new ApiObject(chart, `nodeclass-${pool.name}`, {
     apiVersion: 'karpenter.k8s.aws/v1', kind: 'EC2NodeClass',
     metadata: { name: pool.name },
@@ -178,6 +179,8 @@ export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: strin
       securityGroupSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
       metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
       blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: '200Gi', volumeType: 'gp3', encrypted: true, deleteOnTermination: true } }],
+      // Karpenter puts these on the instances, volumes and launch templates it creates: cost attribution.
+      tags,
     },
   } as any);
   new ApiObject(chart, `nodepool-${pool.name}`, {

@@ -10,21 +10,23 @@ import { EksCluster as AwsEksCluster } from '@cdktf/provider-aws/lib/eks-cluster
 import { EksNodeGroup } from '@cdktf/provider-aws/lib/eks-node-group';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
-import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
+import { LaunchTemplate, LaunchTemplateConfig } from '@cdktf/provider-aws/lib/launch-template';
 import { PlacementGroup } from '@cdktf/provider-aws/lib/placement-group';
-import { Construct, Token } from '../engine';
+import { Construct, TerraformStack, Token } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';
 import { check, checkIntegerRange } from '../core/errors';
-import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
+import { grant, IEksCluster, PodIdentityTarget, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
+import { TAG_PREFIX } from '../core/context';
+import { CostAttribution } from '../core/tags';
 import { PlatformChart } from '../core/kubernetes';
 import { PrometheusInstance } from '../core/prometheus';
 import { NameRules } from '../core/names';
 import { InstanceType } from './instances';
 import { ClusterNetwork, NetworkAttributes, PlatformVpc } from './network';
 import { CapacityType, CpuPoolOptions, EndpointAccess, GpuPoolOptions, KubernetesVersion, NodeAutoscaler, SharedStorage, TeamOptions } from './options';
-import { SharedDatasetStorage } from './storage';
+import { datasetBucketName, SharedDatasetStorage } from './storage';
 import { addGpuSystemWorkloads, addKarpenterCpuPool, addKarpenterPool, addTeam, PRIORITY_CLASSES } from './cluster-workloads';
 import { KarpenterController } from './karpenter';
 
@@ -78,6 +80,8 @@ export interface GpuPool {
   /** The most GPUs the pool can run at once. */
   readonly maxGpus: number;
   readonly efa: boolean;
+  /** Cost-attribution tags of the pool's instances and volumes (the pool's, its team's, its model's). */
+  readonly costTags: Record<string, string>;
   readonly nodeGroup?: EksNodeGroup;
 }
 
@@ -101,6 +105,8 @@ export interface CpuPool {
 
 /** The label that selects a pool. */
 export const POOL_LABEL = 'mlops.io/pool';
+/** The label the Cluster Autoscaler reads to know a node has GPUs (its value: the GPU model). */
+export const ACCELERATOR_LABEL = 'k8s.amazonaws.com/accelerator';
 /** The taint every GPU node carries. */
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' } as const;
 
@@ -117,6 +123,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   public readonly vpcCidr: string;
   public readonly privateSubnetIds: string[];
   public readonly workloadSecurityGroupId: string;
+  /** Pod Identity associations in this stack reference the cluster and wait for the Pod Identity agent. */
+  public readonly podIdentityTarget: PodIdentityTarget;
   public readonly key: PlatformKey;
   public readonly nodeRole: IamRole;
   /** The on-demand node group of controllers. */
@@ -131,6 +139,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   public readonly autoscaler: NodeAutoscaler;
   public readonly teams: TeamOptions[];
   private readonly jobDemands: Array<{ path: string; pool: string; gpus: number }> = [];
+  private readonly pendingTeams?: TeamOptions[];
+  private readonly nodeGroupPrerequisites: Array<EksAddon | IamRolePolicyAttachment>;
 
   constructor(scope: Construct, id: string, props: GpuTrainingClusterProps) {
     super(scope, id);
@@ -144,6 +154,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       check(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr) && !cidr.endsWith('/0'), this, 'endpointAccess', cidr, 'must be an IPv4 CIDR block other than x.x.x.x/0: a public API endpoint is open only to an allow-list');
     }
     this.autoscaler = props.autoscaler ?? NodeAutoscaler.clusterAutoscaler();
+    this.pendingTeams = props.teams ?? [];
     this.pools = this.validatePools(props.gpuPools);
     this.cpuPools = this.validateCpuPools(props.cpuPools ?? []);
     this.teams = props.teams ?? [];
@@ -164,6 +175,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     this.vpcCidr = network.vpcCidr;
     this.privateSubnetIds = network.privateSubnetIds;
 
+    const storage = props.sharedStorage ?? SharedStorage.fsxLustre();
+    const datasetBucket = datasetBucketName(storage, this.clusterName, context.accountId);
     this.key = new PlatformKey(this, 'key', {
       description: `EKS cluster ${this.clusterName}: secrets, logs, images, shared storage`,
       alias: this.clusterName,
@@ -172,6 +185,18 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
         actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
         conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${context.region}:${context.accountId}:log-group:/aws/eks/${this.clusterName}/*` } },
       }],
+      // FSx for Lustre reads and writes the SSE-KMS dataset bucket as its S3 service-linked role
+      // (named after the file system, hence the pattern), through S3 only, for that bucket only:
+      // the statement of the FSx for Lustre guide, "Working with server-side encrypted Amazon S3 buckets".
+      roleStatements: storage.kind === 'fsx-lustre' ? [{
+        sid: 'FsxLustreReadsAndWritesDatasetBucket',
+        principalArnLike: `arn:aws:iam::${context.accountId}:role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_*`,
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `s3.${context.region}.amazonaws.com` },
+          StringLike: { 'kms:EncryptionContext:aws:s3:arn': [`arn:aws:s3:::${datasetBucket}`, `arn:aws:s3:::${datasetBucket}/*`] },
+        },
+      }] : [],
     });
 
     // Control plane
@@ -215,9 +240,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       name: `${this.clusterName}-node`,
       assumeRolePolicy: servicePrincipalTrust('ec2.amazonaws.com', ['sts:AssumeRole']),
     });
-    for (const [i, policy] of ['AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryPullOnly'].entries()) {
-      new IamRolePolicyAttachment(this, `node-policy-${i}`, { role: this.nodeRole.name, policyArn: `arn:aws:iam::aws:policy/${policy}` });
-    }
+    const nodePolicies = ['AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryPullOnly'].map((policy, i) =>
+      new IamRolePolicyAttachment(this, `node-policy-${i}`, { role: this.nodeRole.name, policyArn: `arn:aws:iam::aws:policy/${policy}` }));
     const system = props.systemPool ?? {};
     const systemMin = system.minSize ?? 2;
     const systemMax = system.maxSize ?? 4;
@@ -225,11 +249,13 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     checkIntegerRange(this, 'systemPool.maxSize', systemMax, 1, 100);
     check(systemMax >= systemMin, this, 'systemPool.maxSize', systemMax, `must be at least systemPool.minSize (${systemMin})`);
     const systemType = InstanceType.of(system.instanceType ?? 'm6i.large');
+    const systemTemplate = this.launchTemplate('system', { [POOL_LABEL]: 'system' }, 50);
     const systemNodes = this.systemNodes = new EksNodeGroup(this, 'system-nodes', {
       clusterName: this.cluster.name, nodeGroupName: 'system', nodeRoleArn: this.nodeRole.arn, subnetIds: this.privateSubnetIds,
       instanceTypes: [systemType.name], capacityType: 'ON_DEMAND',
       amiType: systemType.architecture === 'arm64' ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD',
       scalingConfig: { minSize: systemMin, desiredSize: systemMin, maxSize: systemMax },
+      launchTemplate: { id: systemTemplate.id, version: Token.asString(systemTemplate.latestVersion) },
       updateConfig: { maxUnavailable: 1 },
       labels: { [POOL_LABEL]: 'system' },
     });
@@ -238,6 +264,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     const cni = this.addonIdentity('vpc-cni', 'AmazonEKS_CNI_Policy');
     const ebs = this.addonIdentity('ebs-csi', 'service-role/AmazonEBSCSIDriverPolicy');
     const podIdentityAgent = new EksAddon(this, 'addon-pod-identity-agent', { clusterName: this.cluster.name, addonName: 'eks-pod-identity-agent', resolveConflictsOnUpdate: 'OVERWRITE' });
+    this.podIdentityTarget = { stack: TerraformStack.of(this), clusterNameRef: this.cluster.name, dependsOn: [podIdentityAgent] };
     new EksAddon(this, 'addon-vpc-cni', {
       clusterName: this.cluster.name, addonName: 'vpc-cni', resolveConflictsOnUpdate: 'OVERWRITE',
       // Without it the VPC CNI writes no eBPF rules and every NetworkPolicy is ignored
@@ -252,6 +279,15 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       podIdentityAssociation: [{ roleArn: ebs.arn, serviceAccount: 'ebs-csi-controller-sa' }], dependsOn: [systemNodes, podIdentityAgent],
     });
 
+    // With bootstrap_self_managed_addons = false a node has no CNI, kube-proxy or Pod Identity agent
+    // until their add-ons exist, and cannot join before its role has the node policies: node groups
+    // created earlier fail with NodeCreationFailure. (Found by id: the add-ons' config is not touched here.)
+    this.nodeGroupPrerequisites = [
+      ...['addon-pod-identity-agent', 'addon-vpc-cni', 'addon-kube-proxy'].map((addonId) => this.node.findChild(addonId) as EksAddon),
+      ...nodePolicies,
+    ];
+    systemNodes.dependsOn = this.nodeGroupPrerequisites.map((d) => `${d.terraformResourceType}.${d.friendlyUniqueId}`);
+
     this.chart = new PlatformChart(this);
     if (this.autoscaler.kind === 'cluster-autoscaler') {
       this.pools = this.pools.map((pool) => ({ ...pool, nodeGroup: this.addNodeGroup(pool) }));
@@ -260,12 +296,13 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     } else {
       const karpenter = new KarpenterController(this, 'karpenter', { cluster: this, nodeRole: this.nodeRole });
       new Ec2Tag(this, 'karpenter-security-group-tag', { resourceId: this.workloadSecurityGroupId, key: 'karpenter.sh/discovery', value: this.clusterName });
-      for (const pool of this.pools) addKarpenterPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName);
+      for (const pool of this.pools) {
+        addKarpenterPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName, { ...CostAttribution.tagsOf(this), ...pool.costTags });
+      }
       for (const pool of this.cpuPools) addKarpenterCpuPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName);
     }
 
     // Shared storage
-    const storage = props.sharedStorage ?? SharedStorage.fsxLustre();
     this.storage = new SharedDatasetStorage(this, 'shared-storage', {
       storage, cluster: this, key: this.key, teams: this.teams.map((t) => t.name),
     });
@@ -339,6 +376,17 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       check(cpuOnly.length === 0, this, `${at}.instanceTypes`, cpuOnly, 'are CPU-only: a GPU pool takes GPU instance types (InstanceType.g5(...), g6, g6e, g5g, p4d, p5)');
       const archs = [...new Set(p.instanceTypes.map((t) => t.architecture))];
       check(archs.length === 1, this, `${at}.instanceTypes`, p.instanceTypes.map((t) => `${t.name} (${t.architecture})`), 'mix architectures; one node group runs one AMI, so use one architecture per pool');
+      if (this.autoscaler.kind === 'cluster-autoscaler') {
+        // The Cluster Autoscaler assumes every node of a node group has the same CPUs, memory and GPUs
+        // (its AWS FAQ: "all nodes in a node group have the same resources"); it builds the node it
+        // simulates from one type, so a mixed pool is scaled on the wrong shape.
+        const shapes = new Set(p.instanceTypes.map((t) => `${t.vcpus}/${t.memoryGiB}/${t.gpus}/${t.gpuModel}`));
+        check(shapes.size === 1, this, `${at}.instanceTypes`, p.instanceTypes.map((t) => `${t.name} (${t.vcpus} vCPU, ${t.memoryGiB} GiB, ${t.gpus} × ${t.gpuModel})`),
+          'differ in CPUs, memory or GPUs; the Cluster Autoscaler needs one shape per node group, so make one pool per shape (or use NodeAutoscaler.karpenter())');
+      } else {
+        // Karpenter builds its own nodes; an EC2NodeClass here has no EFA interfaces or placement group.
+        check(!p.efa, this, `${at}.efa`, true, 'is not supported with NodeAutoscaler.karpenter() (its EC2NodeClass would launch nodes without EFA interfaces); use NodeAutoscaler.clusterAutoscaler() for EFA pools');
+      }
       const minSize = p.minSize ?? 0;
       checkIntegerRange(this, `${at}.minSize`, minSize, 0, 1000);
       checkIntegerRange(this, `${at}.maxSize`, p.maxSize, 1, 1000);
@@ -351,7 +399,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       const gpusPerNode = Math.min(...p.instanceTypes.map((t) => t.gpus));
       return {
         name: p.name, instanceTypes: p.instanceTypes, capacityType: p.capacityType ?? CapacityType.SPOT, minSize, maxSize: p.maxSize,
-        gpusPerNode, maxGpus: gpusPerNode * p.maxSize, efa: p.efa ?? false,
+        gpusPerNode, maxGpus: gpusPerNode * p.maxSize, efa: p.efa ?? false, costTags: this.poolCostTags(p, at),
       };
     });
   }
@@ -379,6 +427,18 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     });
   }
 
+  private poolCostTags(p: GpuPoolOptions, at: string): Record<string, string> {
+    const tags: Record<string, string> = { [POOL_LABEL]: p.name };
+    const { team, model } = p.costAttribution ?? {};
+    if (team !== undefined) {
+      const teams = (this.pendingTeams ?? []).map((t) => t.name);
+      check(teams.includes(team), this, `${at}.costAttribution.team`, team, `is not a team of the cluster; its teams are ${teams.map((t) => `'${t}'`).join(', ') || 'none'}`);
+      tags[`${TAG_PREFIX}/team`] = team;
+    }
+    if (model !== undefined) tags[`${TAG_PREFIX}/model`] = NameRules.labelValue(this, `${at}.costAttribution.model`, model);
+    return tags;
+  }
+
   private validateTeams(): void {
     const totalGpus = this.pools.reduce((n, p) => n + p.maxGpus, 0);
     const names = new Set<string>();
@@ -399,7 +459,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   private addonIdentity(name: string, managedPolicy: string): IamRole {
     const role = new IamRole(this, `${name}-role`, {
       name: `${this.clusterName}-${name}`,
-      assumeRolePolicy: servicePrincipalTrust('pods.eks.amazonaws.com', ['sts:AssumeRole', 'sts:TagSession']),
+      assumeRolePolicy: servicePrincipalTrust('pods.eks.amazonaws.com', ['sts:AssumeRole', 'sts:TagSession'], PlatformApp.of(this).context.accountId),
     });
     new IamRolePolicyAttachment(this, `${name}-policy`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/${managedPolicy}` });
     return role;
@@ -408,20 +468,19 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   private addNodeGroup(pool: GpuPool): EksNodeGroup {
     const arch = pool.instanceTypes[0].architecture;
     const placement = pool.efa ? new PlacementGroup(this, `pool-${pool.name}-placement`, { name: `${this.clusterName}-${pool.name}`, strategy: 'cluster' }) : undefined;
-    const template = new LaunchTemplate(this, `pool-${pool.name}-template`, {
-      name: `${this.clusterName}-${pool.name}`,
-      updateDefaultVersion: true,
-      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 200, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
-      // IMDSv2 only, one hop: pods use EKS Pod Identity and cannot borrow the node's role.
-      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+    const template = this.launchTemplate(pool.name, pool.costTags, 200, {
       networkInterfaces: pool.efa ? [{ deviceIndex: 0, interfaceType: 'efa', deleteOnTermination: 'true', securityGroups: [this.workloadSecurityGroupId] }] : undefined,
       placement: placement ? { groupName: placement.name } : undefined,
     });
-    const labels = { [POOL_LABEL]: pool.name, 'nvidia.com/gpu.present': 'true' };
+    // The accelerator label is how the Cluster Autoscaler tells GPU nodes apart (its AWS provider docs:
+    // GPU node groups carry `k8s.amazonaws.com/accelerator`), e.g. not to count an unready GPU node as ready.
+    const labels = { [POOL_LABEL]: pool.name, 'nvidia.com/gpu.present': 'true', [ACCELERATOR_LABEL]: pool.instanceTypes[0].gpuModel };
     const nodeGroup = new EksNodeGroup(this, `pool-${pool.name}`, {
       clusterName: this.cluster.name,
       nodeGroupName: pool.name,
       nodeRoleArn: this.nodeRole.arn,
+      // Multi-node (EFA, cluster placement group) pools run in the file system's subnet: one zone,
+      // next to FSx for Lustre, which lives in privateSubnetIds[0].
       subnetIds: pool.efa ? [this.privateSubnetIds[0]] : this.privateSubnetIds,
       instanceTypes: pool.instanceTypes.map((t) => t.name),
       capacityType: pool.capacityType,
@@ -433,6 +492,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       updateConfig: { maxUnavailable: 1 },
       // The Cluster Autoscaler owns the size; Terraform must not reset it on every apply.
       lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
+      dependsOn: this.nodeGroupPrerequisites,
     });
     // Node-template tags on the node group's ASG, so the Cluster Autoscaler can scale up from zero
     // knowing the GPU count, labels and taint a new node will have.
@@ -453,12 +513,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   }
 
   private addCpuNodeGroup(pool: CpuPool): EksNodeGroup {
-    const template = new LaunchTemplate(this, `cpu-pool-${pool.name}-template`, {
-      name: `${this.clusterName}-${pool.name}`,
-      updateDefaultVersion: true,
-      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 100, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
-      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
-    });
+    // IMDSv2 with one hop, an encrypted root volume, and the cost tags on what it launches, as every pool.
+    const template = this.launchTemplate(pool.name, { [POOL_LABEL]: pool.name }, 100);
     const labels = { [POOL_LABEL]: pool.name };
     const nodeGroup = new EksNodeGroup(this, `cpu-pool-${pool.name}`, {
       clusterName: this.cluster.name,
@@ -474,6 +530,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       taint: [{ key: pool.taint.key, value: pool.taint.value, effect: 'NO_SCHEDULE' }],
       updateConfig: { maxUnavailable: 1 },
       lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
+      // Nodes join only once the CNI, kube-proxy and Pod Identity agent exist and the node role has its policies.
+      dependsOn: this.nodeGroupPrerequisites,
     });
     const asgTags: Record<string, string> = {
       'k8s.io/cluster-autoscaler/enabled': 'true',
@@ -488,6 +546,23 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       });
     });
     return nodeGroup;
+  }
+
+  /**
+   * A node launch template: IMDSv2 with one hop (pods use EKS Pod Identity and cannot borrow the
+   * node's role), an encrypted gp3 root volume, and the cost-attribution tags (the platform's and
+   * the pool's) on the instances and volumes it launches: node-group tags reach neither.
+   */
+  private launchTemplate(pool: string, poolTags: Record<string, string>, diskGiB: number, extra: Partial<LaunchTemplateConfig> = {}): LaunchTemplate {
+    const tags = { ...CostAttribution.tagsOf(this), ...poolTags, Name: `${this.clusterName}-${pool}` };
+    return new LaunchTemplate(this, `pool-${pool}-template`, {
+      name: `${this.clusterName}-${pool}`,
+      updateDefaultVersion: true,
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: diskGiB, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+      tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({ resourceType, tags })),
+      ...extra,
+    });
   }
 
   private addClusterAutoscaler(): void {
@@ -548,7 +623,9 @@ export function nodeShare(pool: GpuPool, gpus: number): { cpu: string; memory: s
 }
 
 /** A trust policy for an AWS service principal. */
-export function servicePrincipalTrust(service: string, actions: string[]): string {
-  return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: actions }] });
+export function servicePrincipalTrust(service: string, actions: string[], sourceAccount?: string): string {
+  // `aws:SourceAccount` guards against the confused deputy where the service sets it (EKS Pod Identity does).
+  const condition = sourceAccount ? { Condition: { StringEquals: { 'aws:SourceAccount': sourceAccount } } } : {};
+  return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: actions, ...condition }] });
 }
 

@@ -7,6 +7,7 @@ interface InstanceSpec {
   readonly vcpus: number;
   readonly memoryGiB: number;
   readonly efa: boolean;
+  readonly gpuModel: string;
 }
 
 const G_SIZES: Record<string, [number, number, number, boolean]> = {
@@ -14,23 +15,23 @@ const G_SIZES: Record<string, [number, number, number, boolean]> = {
   xlarge: [1, 4, 16, false], '2xlarge': [1, 8, 32, false], '4xlarge': [1, 16, 64, false], '8xlarge': [1, 32, 128, true],
   '12xlarge': [4, 48, 192, true], '16xlarge': [1, 64, 256, true], '24xlarge': [4, 96, 384, true], '48xlarge': [8, 192, 768, true],
 };
-const FAMILIES: Record<string, { gpuMemoryGiB: number; arch: Architecture; sizes: Record<string, [number, number, number, boolean]> }> = {
-  g5: { gpuMemoryGiB: 24, arch: 'x86_64', sizes: G_SIZES },
-  g6: { gpuMemoryGiB: 24, arch: 'x86_64', sizes: G_SIZES },
-  g6e: { gpuMemoryGiB: 48, arch: 'x86_64', sizes: G_SIZES },
-  g5g: { gpuMemoryGiB: 16, arch: 'arm64', sizes: { xlarge: [1, 4, 8, false], '2xlarge': [1, 8, 16, false], '4xlarge': [1, 16, 32, false], '8xlarge': [1, 32, 64, false], '16xlarge': [2, 64, 128, false], metal: [2, 64, 128, false] } },
-  p4d: { gpuMemoryGiB: 40, arch: 'x86_64', sizes: { '24xlarge': [8, 96, 1152, true] } },
-  p5: { gpuMemoryGiB: 80, arch: 'x86_64', sizes: { '48xlarge': [8, 192, 2048, true] } },
+const FAMILIES: Record<string, { gpuMemoryGiB: number; arch: Architecture; gpuModel: string; sizes: Record<string, [number, number, number, boolean]> }> = {
+  g5: { gpuModel: 'nvidia-a10g', gpuMemoryGiB: 24, arch: 'x86_64', sizes: G_SIZES },
+  g6: { gpuModel: 'nvidia-l4', gpuMemoryGiB: 24, arch: 'x86_64', sizes: G_SIZES },
+  g6e: { gpuModel: 'nvidia-l40s', gpuMemoryGiB: 48, arch: 'x86_64', sizes: G_SIZES },
+  g5g: { gpuModel: 'nvidia-t4g', gpuMemoryGiB: 16, arch: 'arm64', sizes: { xlarge: [1, 4, 8, false], '2xlarge': [1, 8, 16, false], '4xlarge': [1, 16, 32, false], '8xlarge': [1, 32, 64, false], '16xlarge': [2, 64, 128, false], metal: [2, 64, 128, false] } },
+  p4d: { gpuModel: 'nvidia-a100', gpuMemoryGiB: 40, arch: 'x86_64', sizes: { '24xlarge': [8, 96, 1152, true] } },
+  p5: { gpuModel: 'nvidia-h100', gpuMemoryGiB: 80, arch: 'x86_64', sizes: { '48xlarge': [8, 192, 2048, true] } },
 };
 // CPU families: [vcpus, memory GiB] by size (general purpose 4 GiB per vCPU, compute 2, memory 8).
 const CPU_SIZES = (gibPerVcpu: number): Record<string, [number, number, number, boolean]> => Object.fromEntries(
   ([['large', 2], ['xlarge', 4], ['2xlarge', 8], ['4xlarge', 16], ['8xlarge', 32], ['12xlarge', 48], ['16xlarge', 64], ['24xlarge', 96]] as Array<[string, number]>)
     .map(([size, vcpus]) => [size, [0, vcpus, vcpus * gibPerVcpu, false]]));
 for (const [family, gib] of [['m6i', 4], ['m7i', 4], ['c6i', 2], ['c7i', 2], ['r6i', 8], ['r7i', 8]] as Array<[string, number]>) {
-  FAMILIES[family] = { gpuMemoryGiB: 0, arch: 'x86_64', sizes: CPU_SIZES(gib) };
+  FAMILIES[family] = { gpuModel: '', gpuMemoryGiB: 0, arch: 'x86_64', sizes: CPU_SIZES(gib) };
 }
 for (const [family, gib] of [['m7g', 4], ['c7g', 2], ['r7g', 8]] as Array<[string, number]>) {
-  FAMILIES[family] = { gpuMemoryGiB: 0, arch: 'arm64', sizes: CPU_SIZES(gib) };
+  FAMILIES[family] = { gpuModel: '', gpuMemoryGiB: 0, arch: 'arm64', sizes: CPU_SIZES(gib) };
 }
 
 /**
@@ -86,7 +87,7 @@ export class InstanceType {
     const f = FAMILIES[family];
     const spec = f?.sizes[size];
     if (f && spec) {
-      return new InstanceType(name, f.arch, { gpus: spec[0], gpuMemoryGiB: f.gpuMemoryGiB * spec[0], vcpus: spec[1], memoryGiB: spec[2], efa: spec[3] });
+      return new InstanceType(name, f.arch, { gpus: spec[0], gpuMemoryGiB: f.gpuMemoryGiB * spec[0], vcpus: spec[1], memoryGiB: spec[2], efa: spec[3], gpuModel: f.gpuModel });
     }
     const arm = /^[a-z]+\dg[a-z]*\./.test(name);
     return new InstanceType(name, arm ? 'arm64' : 'x86_64', undefined, CPU_FAMILY.test(name) || !!f);
@@ -122,6 +123,11 @@ export class InstanceType {
   /** Pods the kubelet admits (the EKS AMI's `maxPods` for the VPC CNI); an estimate from the size. */
   public get maxPods(): number {
     return MAX_PODS[this.name.split('.')[1]] ?? 110;
+  }
+
+  /** The GPU model, as the `k8s.amazonaws.com/accelerator` label names it (e.g. `nvidia-a10g`); '' for CPU-only types. */
+  public get gpuModel(): string {
+    return this.spec?.gpuModel ?? '';
   }
 
   /** Whether the type supports Elastic Fabric Adapter. */

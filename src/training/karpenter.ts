@@ -1,12 +1,12 @@
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { EksAccessEntry } from '@cdktf/provider-aws/lib/eks-access-entry';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { Construct } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';
+import { check } from '../core/errors';
 import { grant, IEksCluster, WorkloadIdentity } from '../core/identity';
 
 /** Props of KarpenterController. */
@@ -17,7 +17,8 @@ export interface KarpenterControllerProps {
 
 /**
  * What Karpenter needs on AWS: a Pod Identity role with the actions it calls (each named), an SQS
- * queue of spot interruption and instance health events, and an access entry for its nodes.
+ * queue of spot interruption and instance health events (its nodes use the cluster's node role and
+ * its access entry).
  */
 export class KarpenterController extends Construct {
   public readonly identity: WorkloadIdentity;
@@ -40,22 +41,29 @@ export class KarpenterController extends Construct {
         ],
       }),
     });
+    // EventBridge rule names are at most 64 characters: 40 (the longest cluster name) + 11 + 9.
     const events: Record<string, object> = {
-      'spot-interruption': { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] },
+      spot: { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] },
       rebalance: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance Rebalance Recommendation'] },
-      'state-change': { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
-      'scheduled-change': { source: ['aws.health'], 'detail-type': ['AWS Health Event'] },
+      state: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
+      health: { source: ['aws.health'], 'detail-type': ['AWS Health Event'] },
     };
+    const ruleIds: Record<string, string> = { spot: 'spot-interruption', rebalance: 'rebalance', state: 'state-change', health: 'scheduled-change' };
     for (const [name, pattern] of Object.entries(events)) {
-      const rule = new CloudwatchEventRule(this, `rule-${name}`, { name: `${clusterName}-karpenter-${name}`, eventPattern: JSON.stringify(pattern) });
-      new CloudwatchEventTarget(this, `rule-${name}-target`, { rule: rule.name, arn: this.queue.arn, targetId: 'karpenter' });
+      const ruleName = `${clusterName}-karpenter-${name}`;
+      check(ruleName.length <= 64, this, 'cluster.clusterName', clusterName, `makes the EventBridge rule name '${ruleName}' longer than 64 characters`);
+      const rule = new CloudwatchEventRule(this, `rule-${ruleIds[name]}`, { name: ruleName, eventPattern: JSON.stringify(pattern) });
+      new CloudwatchEventTarget(this, `rule-${ruleIds[name]}-target`, { rule: rule.name, arn: this.queue.arn, targetId: 'karpenter' });
     }
-    new EksAccessEntry(this, 'node-access', { clusterName: props.cluster.cluster.name, principalArn: props.nodeRole.arn, type: 'EC2_LINUX' });
+    // No access entry for the nodes: they run as the cluster's node role, which its managed system
+    // node group already uses, and EKS creates that role's EC2_LINUX access entry itself (a second
+    // one fails with 409 ResourceInUseException).
 
     this.identity = new WorkloadIdentity(this, 'identity', {
       cluster: props.cluster, namespace: 'kube-system', serviceAccount: 'karpenter', roleName: `${clusterName}-karpenter`,
     });
     const region = context.region;
+    const created = ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'].map((t) => `arn:aws:ec2:${region}:*:${t}/*`);
     grant(this.identity, 'karpenter', [
       {
         sid: 'Discover',
@@ -64,17 +72,58 @@ export class KarpenterController extends Construct {
           'ec2:DescribeSubnets', 'pricing:GetProducts', 'ssm:GetParameter'],
         resources: ['*'],
       },
+      // The statements below follow the upstream controller policy (karpenter-provider-aws,
+      // website/content/en/v1.5/getting-started/getting-started-with-karpenter/cloudformation.yaml):
+      // what Karpenter creates carries the cluster's tags and a nodepool tag at creation, and it
+      // tags, terminates and deletes only what carries them.
       {
-        sid: 'LaunchInThisRegion',
-        actions: ['ec2:CreateFleet', 'ec2:RunInstances', 'ec2:CreateLaunchTemplate', 'ec2:CreateTags'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:RequestedRegion': region } },
+        sid: 'AllowScopedEC2InstanceAccessActions',
+        actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
+        resources: [`arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`, `arn:aws:ec2:${region}:*:security-group/*`, `arn:aws:ec2:${region}:*:subnet/*`, `arn:aws:ec2:${region}:*:capacity-reservation/*`],
       },
       {
-        sid: 'ManageOwnInstances',
+        sid: 'AllowScopedEC2LaunchTemplateAccessActions',
+        actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
+        resources: [`arn:aws:ec2:${region}:*:launch-template/*`],
+        conditions: { StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' }, StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' } },
+      },
+      {
+        sid: 'AllowScopedEC2InstanceActionsWithTags',
+        actions: ['ec2:RunInstances', 'ec2:CreateFleet', 'ec2:CreateLaunchTemplate'],
+        resources: created,
+        conditions: {
+          StringEquals: { [`aws:RequestTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': clusterName },
+          StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
+        },
+      },
+      {
+        sid: 'AllowScopedResourceCreationTagging',
+        actions: ['ec2:CreateTags'],
+        resources: created,
+        conditions: {
+          StringEquals: {
+            [`aws:RequestTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': clusterName,
+            'ec2:CreateAction': ['RunInstances', 'CreateFleet', 'CreateLaunchTemplate'],
+          },
+          StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
+        },
+      },
+      {
+        sid: 'AllowScopedResourceTagging',
+        actions: ['ec2:CreateTags'],
+        resources: [`arn:aws:ec2:${region}:*:instance/*`],
+        conditions: {
+          StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' },
+          StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+          StringEqualsIfExists: { 'aws:RequestTag/eks:eks-cluster-name': clusterName },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks:eks-cluster-name', 'karpenter.sh/nodeclaim', 'Name'] },
+        },
+      },
+      {
+        sid: 'AllowScopedDeletion',
         actions: ['ec2:TerminateInstances', 'ec2:DeleteLaunchTemplate'],
-        resources: ['*'],
-        conditions: { StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' } },
+        resources: [`arn:aws:ec2:${region}:*:instance/*`, `arn:aws:ec2:${region}:*:launch-template/*`],
+        conditions: { StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' }, StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' } },
       },
       { sid: 'PassNodeRole', actions: ['iam:PassRole'], resources: [props.nodeRole.arn], conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
       {

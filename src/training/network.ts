@@ -116,6 +116,16 @@ export class PlatformVpc extends Construct implements NetworkAttributes {
     new VpcEndpoint(this, 's3-endpoint', {
       vpcId: this.vpcId, serviceName: `com.amazonaws.${context.region}.s3`, vpcEndpointType: 'Gateway',
       routeTableIds: privateRouteTables.map((r) => r.id), tags: { Name: `${name}-s3` },
+      // Only buckets of this account, and the AWS-owned buckets nodes need to start (ECR image
+      // layers, Amazon Linux repositories): the gateway endpoint policy of the VPC and ECR docs.
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'BucketsOfThisAccount', Effect: 'Allow', Principal: '*', Action: 's3:*', Resource: '*', Condition: { StringEquals: { 'aws:ResourceAccount': context.accountId } } },
+          { Sid: 'EcrImageLayers', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: [`arn:aws:s3:::prod-${context.region}-starport-layer-bucket/*`] },
+          { Sid: 'AmazonLinuxRepositories', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: [`arn:aws:s3:::al2023-repos-${context.region}-de612dc2/*`, `arn:aws:s3:::amazonlinux-2-repos-${context.region}/*`] },
+        ],
+      }),
     });
     const endpointSg = new SecurityGroup(this, 'endpoint-security-group', {
       name: `${name}-endpoints`, description: 'HTTPS from the VPC to interface endpoints', vpcId: this.vpcId,

@@ -66,6 +66,13 @@ export interface GpuPoolOptions {
   readonly efa?: boolean;
   /** @default 200 */
   readonly diskSizeGiB?: number;
+  /**
+   * The team and/or model the pool's nodes are attributed to: its instances and volumes carry
+   * `mlops.io/team` / `mlops.io/model`, so that budgets of that team or model count them. For a pool
+   * dedicated to one team or model; a shared pool's nodes are attributed to the platform's team.
+   * @default - the platform's cost tags only
+   */
+  readonly costAttribution?: { readonly team?: string; readonly model?: string };
 }
 
 /**

@@ -38,6 +38,11 @@ interface ClusterLike extends Construct {
   readonly cluster: { readonly name: string };
 }
 
+/** The name of the FSx dataset bucket (known before the cluster's key, whose policy names it). */
+export function datasetBucketName(storage: SharedStorage, clusterName: string, accountId: string): string {
+  return storage.fsx?.datasetBucketName ?? `${clusterName}-datasets-${accountId}`;
+}
+
 /** Props of SharedDatasetStorage. */
 export interface SharedDatasetStorageProps {
   readonly storage: SharedStorage;
@@ -72,20 +77,23 @@ export class SharedDatasetStorage extends Construct {
     const context = PlatformApp.of(this).context;
     const cluster = props.cluster;
     this.kind = props.storage.kind;
+    // Rules are separate resources only: inline rules next to them make a perpetual diff (the aws
+    // provider's aws_security_group docs). Terraform removes the default allow-all egress rule.
     this.securityGroup = new SecurityGroup(this, 'security-group', {
       name: `${cluster.clusterName}-shared-storage`, description: 'Shared dataset storage: only the cluster workloads', vpcId: cluster.vpcId,
-      egress: [], revokeRulesOnDelete: true,
+      revokeRulesOnDelete: true,
     });
+    const rules: Array<VpcSecurityGroupIngressRule | VpcSecurityGroupEgressRule> = [];
     const ports: Array<[number, number]> = this.kind === 'fsx-lustre' ? [[988, 988], [1018, 1023]] : [[2049, 2049]];
     ports.forEach(([from, to], i) => {
-      new VpcSecurityGroupIngressRule(this, `from-cluster-${i}`, {
+      rules.push(new VpcSecurityGroupIngressRule(this, `from-cluster-${i}`, {
         securityGroupId: this.securityGroup.id, referencedSecurityGroupId: cluster.workloadSecurityGroupId, ipProtocol: 'tcp', fromPort: from, toPort: to,
         description: 'File system clients in the cluster',
-      });
+      }));
       if (this.kind === 'fsx-lustre') {
         // Lustre servers talk to each other on the same ports.
-        new VpcSecurityGroupIngressRule(this, `from-self-${i}`, { securityGroupId: this.securityGroup.id, referencedSecurityGroupId: this.securityGroup.id, ipProtocol: 'tcp', fromPort: from, toPort: to });
-        new VpcSecurityGroupEgressRule(this, `to-self-${i}`, { securityGroupId: this.securityGroup.id, referencedSecurityGroupId: this.securityGroup.id, ipProtocol: 'tcp', fromPort: from, toPort: to });
+        rules.push(new VpcSecurityGroupIngressRule(this, `from-self-${i}`, { securityGroupId: this.securityGroup.id, referencedSecurityGroupId: this.securityGroup.id, ipProtocol: 'tcp', fromPort: from, toPort: to }));
+        rules.push(new VpcSecurityGroupEgressRule(this, `to-self-${i}`, { securityGroupId: this.securityGroup.id, referencedSecurityGroupId: this.securityGroup.id, ipProtocol: 'tcp', fromPort: from, toPort: to }));
       }
     });
 
@@ -98,7 +106,7 @@ export class SharedDatasetStorage extends Construct {
       check(capacity === 1200 || (Number.isInteger(capacity) && capacity % 2400 === 0 && capacity > 0), scope, 'sharedStorage.storageCapacityGiB', capacity,
         'must be 1200 or a multiple of 2400 (FSx for Lustre PERSISTENT_2)');
       this.datasetBucket = new SecureBucket(this, 'datasets', {
-        bucketName: o.datasetBucketName ?? `${cluster.clusterName}-datasets-${context.accountId}`,
+        bucketName: datasetBucketName(props.storage, cluster.clusterName, context.accountId),
         bucketNameProp: 'sharedStorage.datasetBucketName',
         encryption: BucketEncryption.kms(props.key.key),
       });
@@ -115,6 +123,8 @@ export class SharedDatasetStorage extends Construct {
         copyTagsToBackups: true,
         skipFinalBackup: false,
         lifecycle: { preventDestroy: true },
+        // FSx checks that its servers reach each other on port 988 at creation: the rules first.
+        dependsOn: rules,
       });
       // Each team sees only its own directory, `/teams/<team>`, linked to its own prefix of the
       // dataset bucket: the association creates the directory the team's volume mounts (FSx for
@@ -149,7 +159,7 @@ export class SharedDatasetStorage extends Construct {
       });
       new EfsBackupPolicy(this, 'backups', { fileSystemId: this.efs.id, backupPolicy: { status: 'ENABLED' } });
       cluster.privateSubnetIds.forEach((subnetId, i) => {
-        new EfsMountTarget(this, `mount-target-${i}`, { fileSystemId: this.efs!.id, subnetId, securityGroups: [this.securityGroup.id] });
+        new EfsMountTarget(this, `mount-target-${i}`, { fileSystemId: this.efs!.id, subnetId, securityGroups: [this.securityGroup.id], dependsOn: rules });
       });
       new EksAddon(this, 'efs-csi-driver', { clusterName: cluster.cluster.name, addonName: 'aws-efs-csi-driver', resolveConflictsOnUpdate: 'OVERWRITE' });
       this.capacity = '1Ti';
