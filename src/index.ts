@@ -24,3 +24,4 @@ export * from './release';
 export * from './pipeline';
 export * from './policy';
 export * from './check';
+export * from './features';
