@@ -31,6 +31,10 @@ const STATEFUL_ADDRESSES = [
   'aws_ecr_repository.training_repository-serving_0DBDE6E0',
   'aws_eks_cluster.training_cluster_341BB387',
   'aws_kms_key.monitoring_key_08DE86CB',
+  'aws_kms_key.features_key_25BBC4BF',
+  'aws_s3_bucket.features_offline_bucket_1BB9D3ED',
+  'aws_dynamodb_table.features_online-card-activity_3028343D',
+  'aws_dynamodb_table.features_online-merchant-stats_124EB6F3',
 ];
 
 describe('reference platform', () => {
@@ -40,8 +44,8 @@ describe('reference platform', () => {
     expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
     expect(Object.keys(out.manifests)).toEqual([
       '00-cluster.k8s.yaml',
-      'platform/churn-batch.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-retrain.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
-      'platform/monitoring.k8s.yaml', 'platform/recsys-shadow.k8s.yaml', 'platform/recsys.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml',
+      'platform/churn-batch.k8s.yaml', 'platform/features.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-retrain.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
+      'platform/model-cards.k8s.yaml', 'platform/monitoring.k8s.yaml', 'platform/recsys-shadow.k8s.yaml', 'platform/recsys.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml',
     ]);
   });
 
@@ -53,14 +57,15 @@ describe('reference platform', () => {
       'batch-scoring': 'restricted', 'fraud': 'restricted', 'nvidia-system': 'privileged', 'recsys': 'restricted', 'serving': 'restricted',
     });
     expect(Object.fromEntries(byTerraform.map((r) => [r.metadata.name, level(r.metadata.labels)]))).toEqual({
-      'argo': 'restricted', 'argo-rollouts': 'restricted', 'keda': 'restricted', 'mlflow': 'restricted', 'monitoring': 'privileged',
+      'argo': 'restricted', 'argo-rollouts': 'restricted', 'feast': 'restricted', 'keda': 'restricted', 'mlflow': 'restricted', 'monitoring': 'privileged',
     });
     expect(out.manifests['00-cluster.k8s.yaml'].filter((d) => d.kind === 'PriorityClass').map((d) => d.metadata.name)).toEqual(['mlops-serving', 'mlops-training']);
     expect(PlatformTesting.findings((() => { const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT }); buildReferencePlatform(app); return app; })())).toEqual([]);
   });
 
   it('protects every stateful resource in the AWS stack from destroy, not only the pinned ones', () => {
-    const stateful = ['aws_s3_bucket', 'aws_kms_key', 'aws_db_instance', 'aws_fsx_lustre_file_system', 'aws_efs_file_system', 'aws_ecr_repository', 'aws_eks_cluster'];
+    const stateful = ['aws_s3_bucket', 'aws_kms_key', 'aws_db_instance', 'aws_fsx_lustre_file_system', 'aws_efs_file_system', 'aws_ecr_repository', 'aws_eks_cluster',
+      'aws_dynamodb_table', 'aws_elasticache_replication_group'];
     const resources = out.terraform.platform.resource;
     const all = stateful.flatMap((type) => Object.keys(resources[type] ?? {}).map((name) => `${type}.${name}`));
     expect(all.sort()).toEqual([...STATEFUL_ADDRESSES].sort());
