@@ -116,7 +116,7 @@ describe('FeatureStore defaults (DynamoDB)', () => {
 });
 
 describe('FeatureStore with every prop (Redis)', () => {
-  const { store, aws, kubernetes, of } = synthStore({
+  const { store, aws, kubernetes, manifests, of } = synthStore({
     project: 'fraud_features', namespace: 'features', offlineBucketName: 'acme-fraud-features-offline',
     registry: FeatureRegistryStore.s3({ prefix: 'feast-registry/' }),
     onlineStore: OnlineStore.redis({ nodeType: 'cache.r7g.large', replicas: 2, authTokenSecretArn: TOKEN_SECRET, engineVersion: '7.1' }),
@@ -166,6 +166,10 @@ describe('FeatureStore with every prop (Redis)', () => {
     expect(of('NetworkPolicy', 'feature-server').spec.egress).toEqual(expect.arrayContaining([{ to: [{ ipBlock: { cidr: TEST_CLUSTER.vpcCidr } }], ports: [{ protocol: 'TCP', port: 6379 }] }]));
     expect(of('ConfigMap').data['features.py']).toContain('card = Entity(name="card", join_keys=["card_id"], value_type=ValueType.INT64)');
     expect(of('ConfigMap').data['features.py']).toContain('timestamp_field="ts"');
+  });
+
+  it('produces manifests that pass the Kubernetes schemas', () => {
+    expect(manifestErrors(manifests)).toEqual([]);
   });
 
   it('grants no DynamoDB access with Redis', () => {
@@ -339,6 +343,27 @@ describe('FeatureStore and ModelCards in the reference platform', () => {
       expect(cm.data['card.md']).toContain(`| featureSet | \`mlops.lineage.feature_set\` | \`${platform.features.featureSetVersion}\` |`);
       expect(cm.data['card.md']).toContain('canary by `platform/fraud-release` (5% → 25% → 100%)');
     });
+  });
+});
+
+describe('grants refuse what would be ambiguous', () => {
+  const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
+  const p = buildReferencePlatform(app);
+
+  it('refuses a second feature set for one pipeline: a model is trained on one feature set', () => {
+    expect(() => new FeatureStore(p.aws, 'same-namespace', { cluster: p.cluster, onlineStore: OnlineStore.dynamodb(), features: [MERCHANT] }))
+      .toThrow("FeatureStore 'platform/same-namespace': namespace ('feast') is the namespace of FeatureStore 'platform/features'; each store runs its feature server in a namespace of its own.");
+    const other = new FeatureStore(p.aws, 'other-features', { cluster: p.cluster, namespace: 'feast-other', onlineStore: OnlineStore.dynamodb(), features: [MERCHANT] });
+    expect(() => other.grantOfflineRead(p.fraudRetrain)).toThrow(
+      `TrainingPipeline 'platform/fraud-retrain': mlops.lineage.feature_set ('${other.featureSetVersion}') is recorded already with another value (${p.features.featureSetVersion}): a model is trained on one feature set.`);
+    // Granting the same store again is harmless.
+    expect(() => p.features.grantOfflineRead(p.fraudRetrain)).not.toThrow();
+  });
+
+  it('refuses an environment variable set twice or with a bad name on an endpoint', () => {
+    expect(() => p.fraud.addEnvironment('FEAST_FEATURE_SERVER_URL', 'http://other:6566'))
+      .toThrow("ServingEndpoint 'platform/fraud': environment ('FEAST_FEATURE_SERVER_URL') is set already.");
+    expect(() => p.fraud.addEnvironment('FEAST-URL', 'x')).toThrow("ServingEndpoint 'platform/fraud': environment ('FEAST-URL') must be an environment variable name.");
   });
 });
 

@@ -68,13 +68,13 @@ export interface OnlineReadGrant {
 }
 
 /** A workload that reads features: a TrainingPipeline records the feature set version in its lineage. */
-interface ILineageRecorder {
+export interface ILineageRecorder {
   readonly identity: WorkloadIdentity;
   addLineageTag(key: string, value: string): void;
 }
 
 /** A ServingEndpoint, as far as the feature store needs it. */
-interface IFeatureConsumer extends Construct {
+export interface IFeatureConsumer extends Construct {
   readonly identity: WorkloadIdentity;
   readonly namespace: string;
   readonly selectorLabels: Record<string, string>;
@@ -82,6 +82,7 @@ interface IFeatureConsumer extends Construct {
   addEnvironment(name: string, value: string): void;
 }
 
+const storesByApp = new WeakMap<PlatformApp, FeatureStore[]>();
 const VIEW_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const PROJECT = /^[A-Za-z0-9][A-Za-z0-9_]{0,62}$/;
@@ -130,6 +131,11 @@ export class FeatureStore extends Construct {
     this.project = props.project ?? id.replace(/-/g, '_');
     check(PROJECT.test(this.project), this, 'project', this.project, 'must be a Feast project name: letters, digits and \'_\', starting with a letter or digit, at most 63 characters');
     this.namespace = NameRules.dnsLabel(this, 'namespace', props.namespace ?? 'feast');
+    const app = PlatformApp.of(this);
+    const stores = storesByApp.get(app) ?? [];
+    const clash = stores.find((s) => s.namespace === this.namespace);
+    check(!clash, this, 'namespace', this.namespace, `is the namespace of FeatureStore '${clash?.node.path}'; each store runs its feature server in a namespace of its own`);
+    storesByApp.set(app, [...stores, this]);
     this.onlineStore = props.onlineStore;
     this.views = props.features;
     this.checkViews(props.features);

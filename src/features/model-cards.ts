@@ -95,6 +95,9 @@ const LINEAGE_FIELDS = Object.entries(LINEAGE_TAGS) as Array<[string, string]>;
  * CanaryRollout of the endpoint) and monitoring thresholds and alert routes (the MonitoringStack
  * that watches it). Written as Markdown and JSON to `k8s.out/model-cards/`, and stored with the model
  * as a ConfigMap `model-card-<model>-<version>` in the registry's namespace.
+ *
+ * The cards are made in a synth hook; with a KubernetesStack that applies the manifests
+ * (`applyManifests`), create ModelCards before it, so that the card ConfigMaps are among them.
  */
 export class ModelCards extends Construct {
   private generated?: ModelCard[];
