@@ -67,7 +67,11 @@ describe('FeatureStore defaults (DynamoDB)', () => {
     expect(cm.data['features.py']).toContain('merchant = Entity(name="merchant", join_keys=["merchant_id"], value_type=ValueType.STRING)');
     expect(cm.data['features.py']).toContain('path="s3://acme-dev-features-offline-123456789012/data/merchant_stats/"');
     expect(cm.data['features.py']).toContain('Field(name="transactions_7d", dtype=Int64)');
-    expect(cm.data['features.py']).toContain(`tags={"mlops.feature_set": "${store.featureSetVersion}"}`);
+    expect(cm.data['features.py']).toContain(`# Feature set ${store.featureSetVersion}`);
+    // Feast's apply sets the tables' tags to these: the same tags Terraform gives them, so neither undoes the other.
+    const table = onlyResource(aws, 'aws_dynamodb_table');
+    expect(Object.keys(table.tags).length).toBeGreaterThan(0);
+    for (const [k, v] of Object.entries(table.tags)) expect(store.featureStoreYaml).toContain(`    ${JSON.stringify(k)}: ${JSON.stringify(v)}\n`);
   });
 
   it('runs the feature server non-root, read-only, probed on /health at 6566, with requests and limits, one replica outside production', () => {
@@ -107,7 +111,9 @@ describe('FeatureStore defaults (DynamoDB)', () => {
     const actionsOf = (roleId: string) => policies.filter((p) => p.role.includes(roleId)).flatMap((p) => policyStatements(p.policy).flatMap((s: any) => s.Action));
     const server = actionsOf('server-identity');
     expect(server.sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'kms:Decrypt', 'kms:Decrypt', 's3:GetObject', 's3:ListBucket']);
-    expect(actionsOf('materializer-identity')).toEqual(expect.arrayContaining(['dynamodb:BatchWriteItem', 's3:PutObject']));
+    expect(actionsOf('materializer-identity')).toEqual(expect.arrayContaining(['dynamodb:BatchWriteItem', 'dynamodb:TagResource', 's3:PutObject']));
+    expect(actionsOf('materializer-identity')).not.toContain('dynamodb:UntagResource');
+    expect(actionsOf('materializer-identity')).not.toContain('dynamodb:DeleteTable');
   });
 
   it('produces manifests that pass the Kubernetes schemas', () => {

@@ -16,6 +16,7 @@ import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { BucketEncryption, SecureBucket } from '../core/secure-bucket';
+import { CostAttribution } from '../core/tags';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import { LINEAGE_TAGS } from '../registry/lineage';
 import { featureSetVersion, FeatureRegistryStore, FeatureView, OnlineStore } from './options';
@@ -115,8 +116,7 @@ export class FeatureStore extends Construct {
   public readonly featureSetVersion: string;
   /** The in-cluster URL of the feature server (`FEAST_FEATURE_SERVER_URL`). */
   public readonly serverUrl: string;
-  /** The rendered `feature_store.yaml`. */
-  public readonly featureStoreYaml: string;
+  private readonly storeYamlLines: () => string[];
   /** The rendered feature repository (`features.py`). */
   public readonly featureRepository: string;
   public readonly onlineStore: OnlineStore;
@@ -158,7 +158,7 @@ export class FeatureStore extends Construct {
     this.materializerIdentity = new WorkloadIdentity(this, 'materializer-identity', { cluster: props.cluster, namespace: this.namespace, serviceAccount: 'feature-materializer', roleName: `${base}-materializer` });
 
     const onlineValues: Record<string, ClusterValue> = {};
-    let onlineYaml: string[];
+    let onlineYaml: () => string[];
     if (props.onlineStore.kind === 'dynamodb') {
       for (const view of props.features) {
         // Feast's default table_name_template is '{project}.{table_name}'.
@@ -174,11 +174,14 @@ export class FeatureStore extends Construct {
         });
       }
       onlineValues.tables = ClusterValue.of(Object.values(this.tables).map((t) => t.name).join(','));
-      onlineYaml = ['  type: dynamodb', `  region: ${context.region}`, "  table_name_template: '{project}.{table_name}'"];
+      // Feast's apply sets each table's tags to these (and removes others): the ones Terraform gives the tables.
+      onlineYaml = () => ['  type: dynamodb', `  region: ${context.region}`, "  table_name_template: '{project}.{table_name}'", '  tags:',
+        ...Object.entries(this.tableTags()).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `    ${JSON.stringify(k)}: ${JSON.stringify(v)}`)];
       grant(this.serverIdentity, `${base}-online-read`, this.onlineReadStatements());
       grant(this.materializerIdentity, `${base}-online-write`, [
         // Feast's apply creates each table; they exist (Terraform), so it gets ResourceInUseException and goes on.
-        { sid: 'WriteOnlineTables', actions: ['dynamodb:BatchWriteItem', 'dynamodb:CreateTable', 'dynamodb:DescribeTable', 'dynamodb:PutItem'], resources: this.tableArns() },
+        // Feast's apply then reads and sets the tables' tags (to the same tags Terraform gives them).
+        { sid: 'WriteOnlineTables', actions: ['dynamodb:BatchWriteItem', 'dynamodb:CreateTable', 'dynamodb:DescribeTable', 'dynamodb:ListTagsOfResource', 'dynamodb:PutItem', 'dynamodb:TagResource'], resources: this.tableArns() },
         { sid: 'UseStoreKeyThroughDynamoDb', actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${context.region}.amazonaws.com` } } },
       ]);
     } else {
@@ -190,7 +193,7 @@ export class FeatureStore extends Construct {
         data: { token: ClusterValue.fromSecretsManager(props.onlineStore.redis!.authTokenSecretArn, 'token') },
       });
       // Feast expands environment variables in feature_store.yaml.
-      onlineYaml = ['  type: redis', '  redis_type: redis', '  connection_string: "${REDIS_HOST}:${REDIS_PORT},ssl=true,password=${REDIS_PASSWORD}"'];
+      onlineYaml = () => ['  type: redis', '  redis_type: redis', '  connection_string: "${REDIS_HOST}:${REDIS_PORT},ssl=true,password=${REDIS_PASSWORD}"'];
     }
     // Deploy-time values (table names, Redis endpoint) reach the pods through a ConfigMap the KubernetesStack writes.
     ClusterValues.configMap(this, { namespace: this.namespace, name: 'feast-online-store', data: onlineValues });
@@ -199,7 +202,7 @@ export class FeatureStore extends Construct {
     this.grantRegistry(this.materializerIdentity, true);
     this.grantOfflineRead(this.materializerIdentity);
 
-    this.featureStoreYaml = [
+    this.storeYamlLines = () => [
       `project: ${this.project}`,
       'provider: aws',
       'registry:',
@@ -207,12 +210,12 @@ export class FeatureStore extends Construct {
       `  path: s3://${this.bucketNameValue}/${this.registryPrefix}registry.db`,
       '  cache_ttl_seconds: 60',
       'online_store:',
-      ...onlineYaml,
+      ...onlineYaml(),
       'offline_store:',
       '  type: dask',
       'entity_key_serialization_version: 3',
       '',
-    ].join('\n');
+    ];
     this.featureRepository = this.renderRepository();
     this.serverUrl = `http://feature-server.${this.namespace}.svc.cluster.local:${FEAST_SERVER_PORT}`;
     this.clientNamespaces.add(this.namespace);
@@ -220,6 +223,17 @@ export class FeatureStore extends Construct {
     this.chart = new PlatformChart(this, { namespace: this.namespace });
     PlatformNamespaces.use(this, this.namespace);
     this.addWorkloads(props, schedule, context.environment.isProduction, context.region);
+  }
+
+  /** The rendered `feature_store.yaml` (read when the manifests are written: tags added later are in). */
+  public get featureStoreYaml(): string {
+    return this.storeYamlLines().join('\n');
+  }
+
+  /** The tags of the online tables, as the cost-tag aspect gives them. */
+  private tableTags(): Record<string, string> {
+    const table = Object.values(this.tables)[0];
+    return table ? { ...CostAttribution.tagsOf(table), ...(table.tagsInput ?? {}) } : {};
   }
 
   /** The offline store's bucket name (known at synth). */
@@ -393,7 +407,6 @@ export class FeatureStore extends Construct {
         '    ],',
         '    online=True,',
         `    source=${p.name}_source,`,
-        `    tags={"mlops.feature_set": "${this.featureSetVersion}"},`,
         ')',
       );
     }
@@ -411,7 +424,7 @@ export class FeatureStore extends Construct {
     const redis = props.onlineStore.kind === 'redis';
     new k8s.KubeConfigMap(this.chart, 'repository', {
       metadata: { name: 'feast-repository', labels: { ...labels, 'mlops.io/feature-set': this.featureSetVersion.slice(7, 47) } },
-      data: { 'feature_store.yaml': this.featureStoreYaml, 'features.py': this.featureRepository },
+      data: { 'feature_store.yaml': KubernetesLazy.any({ produce: () => this.featureStoreYaml }) as unknown as string, 'features.py': this.featureRepository },
     });
     const env: k8s.EnvVar[] = [
       { name: 'AWS_REGION', value: region }, { name: 'AWS_DEFAULT_REGION', value: region },
