@@ -74,14 +74,17 @@ describe('FeatureStore defaults (DynamoDB)', () => {
     for (const [k, v] of Object.entries(table.tags)) expect(store.featureStoreYaml).toContain(`    ${JSON.stringify(k)}: ${JSON.stringify(v)}\n`);
   });
 
-  it('runs the feature server non-root, read-only, probed on /health at 6566, with requests and limits, one replica outside production', () => {
+  it('runs the feature server non-root, read-only, ready on /health at 6566, with requests and limits, one replica outside production', () => {
     const d = of('Deployment', 'feature-server');
     expect(d.spec.replicas).toBe(1);
     const c = d.spec.template.spec.containers[0];
     expect(c.image).toBe(FEAST_IMAGE);
     expect(c.command).toEqual(['feast', '--chdir', '/feast', 'serve', '--host', '0.0.0.0', '--port', '6566']);
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(c[p].httpGet).toEqual({ path: '/health', port: 'http' });
+    // Feast's /health answers 503 until the registry is loaded (feast-dev/feast sdk/python/feast/feature_server.py):
+    // it gates readiness; liveness and startup check the port, so a missing registry does not restart the pod.
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
+    for (const p of ['startupProbe', 'livenessProbe']) expect(c[p]).toMatchObject({ tcpSocket: { port: 'http' } });
     expect(c.ports).toEqual([{ name: 'http', containerPort: 6566, protocol: 'TCP' }]);
     expect(c.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } });
     expect(of('PodDisruptionBudget')).toBeUndefined();

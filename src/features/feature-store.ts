@@ -469,9 +469,11 @@ export class FeatureStore extends Construct {
               command: ['feast', '--chdir', '/feast', 'serve', '--host', '0.0.0.0', '--port', String(FEAST_SERVER_PORT)],
               env,
               ports: [{ name: 'http', containerPort: FEAST_SERVER_PORT, protocol: 'TCP' }],
-              startupProbe: probe({ periodSeconds: 5, failureThreshold: 60 }),
+              // /health answers 503 until the registry is loaded (before the first `feast apply`, or while S3 is
+              // unreachable): that takes the pod out of the Service, but must not restart it, so liveness is the port.
+              startupProbe: { tcpSocket: { port: k8s.IntOrString.fromString('http') }, periodSeconds: 5, failureThreshold: 60 },
               readinessProbe: probe({ periodSeconds: 10, failureThreshold: 3 }),
-              livenessProbe: probe({ periodSeconds: 20, failureThreshold: 3 }),
+              livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('http') }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 5 },
               resources: resources(r),
               securityContext: restrictedContainerSecurityContext(),
               volumeMounts: mounts,
