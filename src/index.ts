@@ -26,3 +26,4 @@ export * from './policy';
 export * from './check';
 export * from './core/load-balancer-controller';
 export * from './review';
+export * from './features';

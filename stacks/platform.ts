@@ -1,5 +1,5 @@
 import {
-  AlertReceiver, Autoscaling, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
+  AlertReceiver, Autoscaling, FeatureStore, FeatureView, ModelCards, OnlineStore, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
   KubernetesStack, MetricGate, ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack,
   ReferenceProfile, ReleaseStrategy, ServingEndpoint, ServingMode, TrafficRouting, TrainingJob, TrainingPipeline,
 } from '../src';
@@ -39,6 +39,10 @@ export interface ReferencePlatform {
   readonly fraudRelease: CanaryRollout;
   /** Recommender versions are first shadowed (Istio mirroring). */
   readonly recsysRelease: CanaryRollout;
+  /** Fraud features: the fraud pipeline trains on the offline store, the fraud endpoint reads the online store. */
+  readonly features: FeatureStore;
+  /** A card for every served model version. */
+  readonly modelCards: ModelCards;
 }
 
 /** The fraud model's training-data profile, as its training run writes it. */
@@ -162,8 +166,31 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       { name: 'fraud-detector', model: 'fraud-detector', monthlyLimitUsd: 8000, thresholdsPercent: [50, 80, 100] },
     ],
   });
+  const features = new FeatureStore(aws, 'features', {
+    cluster,
+    onlineStore: OnlineStore.dynamodb(),
+    features: [
+      FeatureView.of({
+        name: 'merchant_stats', entity: { name: 'merchant', joinKey: 'merchant_id' }, source: 'merchant_stats/', ttlSeconds: 7 * 86400,
+        features: [{ name: 'merchant_risk', type: 'Float32' }, { name: 'chargeback_rate_30d', type: 'Float32' }, { name: 'transactions_7d', type: 'Int64' }],
+      }),
+      FeatureView.of({
+        name: 'card_activity', entity: { name: 'card', joinKey: 'card_id' }, source: 'card_activity/', ttlSeconds: 86400,
+        features: [{ name: 'amount_mean_24h', type: 'Float64' }, { name: 'transactions_1h', type: 'Int64' }, { name: 'countries_24h', type: 'Int32' }],
+      }),
+    ],
+  });
+  features.grantOfflineRead(fraudRetrain);
+  features.grantOnlineRead(fraud);
+  const modelCards = new ModelCards(aws, 'model-cards', {
+    descriptions: [{
+      endpoint: fraud,
+      purpose: 'Scores card payments for fraud in real time, before authorisation; payments above the threshold go to manual review.',
+      limitations: ['Trained on EU card-present and e-commerce payments only.', 'Not evaluated on merchants younger than 30 days (no merchant_stats history).'],
+    }],
+  });
   const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
   // It writes into the cluster the AWS stack creates, so it deploys after it.
   kubernetes.addDependency(aws);
-  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease };
+  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease, features, modelCards };
 }

@@ -29,8 +29,8 @@ describe('README examples', () => {
     const prelude = [
       `import { ${libraryExports.join(', ')} } from 'mlops-platform-constructs';`,
       'declare const app: PlatformApp; declare const aws: PlatformStack; declare const cluster: GpuTrainingCluster; declare const registry: ModelRegistry;',
-      'declare const fraud: ServingEndpoint; declare const recsys: ServingEndpoint; declare const ranker: ServingEndpoint;',
-      `void [app, aws, cluster, registry, fraud, recsys, ranker, ${libraryExports.join(', ')}];`,
+      'declare const fraud: ServingEndpoint; declare const recsys: ServingEndpoint; declare const ranker: ServingEndpoint; declare const fraudRetrain: TrainingPipeline;',
+      `void [app, aws, cluster, registry, fraud, recsys, ranker, fraudRetrain, ${libraryExports.join(', ')}];`,
     ].join('\n');
     const files = compiled.map((b) => {
       const file = path.join(dir, `readme-${b.line}.ts`);

@@ -30,6 +30,10 @@ const STATEFUL_ADDRESSES = [
   'aws_ecr_repository.training_repository-serving_0DBDE6E0',
   'aws_eks_cluster.training_cluster_341BB387',
   'aws_kms_key.monitoring_key_08DE86CB',
+  'aws_kms_key.features_key_25BBC4BF',
+  'aws_s3_bucket.features_offline_bucket_1BB9D3ED',
+  'aws_dynamodb_table.features_online-card-activity_3028343D',
+  'aws_dynamodb_table.features_online-merchant-stats_124EB6F3',
 ];
 
 describe('reference platform', () => {
@@ -39,8 +43,8 @@ describe('reference platform', () => {
     expect(Object.keys(out.terraform)).toEqual(['kubernetes', 'platform']);
     expect(Object.keys(out.manifests)).toEqual([
       '00-cluster.k8s.yaml',
-      'platform/churn-batch.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-retrain.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
-      'platform/monitoring.k8s.yaml', 'platform/recsys-shadow.k8s.yaml', 'platform/recsys.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml',
+      'platform/churn-batch.k8s.yaml', 'platform/features.k8s.yaml', 'platform/fraud-release.k8s.yaml', 'platform/fraud-retrain.k8s.yaml', 'platform/fraud-train.k8s.yaml', 'platform/fraud.k8s.yaml',
+      'platform/model-cards.k8s.yaml', 'platform/monitoring.k8s.yaml', 'platform/recsys-shadow.k8s.yaml', 'platform/recsys.k8s.yaml', 'platform/registry.k8s.yaml', 'platform/training.k8s.yaml',
     ]);
   });
 
@@ -54,7 +58,7 @@ describe('reference platform', () => {
     });
     // Terraform writes the registry credentials of the workloads in batch-scoring, fraud and serving: it creates those.
     expect(Object.fromEntries(byTerraform.map((r) => [r.metadata.name, level(r.metadata.labels)]))).toEqual({
-      'argo': 'restricted', 'argo-rollouts': 'restricted', 'batch-scoring': 'restricted', 'fraud': 'restricted', 'istio-system': 'restricted',
+      'argo': 'restricted', 'argo-rollouts': 'restricted', 'batch-scoring': 'restricted', 'feast': 'restricted', 'fraud': 'restricted', 'istio-system': 'restricted',
       'keda': 'restricted', 'mlflow': 'restricted', 'monitoring': 'privileged', 'serving': 'restricted',
     });
     expect(out.manifests['00-cluster.k8s.yaml'].filter((d) => d.kind === 'PriorityClass').map((d) => d.metadata.name)).toEqual(['mlops-serving', 'mlops-training']);

@@ -3,7 +3,7 @@ import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-ru
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
-import { ApiObject, Construct, k8s } from '../engine';
+import { ApiObject, Construct, k8s, KubernetesLazy } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';
 import { cronProblem } from '../core/cron';
@@ -90,6 +90,19 @@ export class TrainingPipeline extends Construct {
   /** The URL Alertmanager calls to start a run (with `triggers.onAlert`). */
   public readonly retrainingWebhookUrl?: string;
   public readonly queue?: SqsQueue;
+  /** The registered model the pipeline produces. */
+  public readonly model: string;
+  /** The registry it registers in. */
+  public readonly registry: ModelRegistry;
+  /** The git commit of the training code. */
+  public readonly codeCommit: string;
+  /** The training data's S3 URI (`s3://<registry bucket>/data/<prefix>`). */
+  public readonly dataUri: string;
+  /** The gates a candidate must pass, and the metrics evaluation produces. */
+  public readonly gates: MetricGate[];
+  public readonly metrics: string[];
+  /** Lineage tags recorded on every registered version (values in `{{...}}` are filled by the run). */
+  private readonly lineage: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: TrainingPipelineProps) {
     super(scope, id);
@@ -163,7 +176,13 @@ export class TrainingPipeline extends Construct {
       data: { 'validate.py': VALIDATE_SCRIPT.trimStart(), 'gate.py': GATE_SCRIPT.trimStart(), 'register.py': REGISTER_SCRIPT.trimStart(), 'trigger.py': TRIGGER_SCRIPT.trimStart() },
     });
 
-    const lineage = {
+    this.model = props.model;
+    this.registry = props.registry;
+    this.codeCommit = props.codeCommit;
+    this.dataUri = `s3://${props.registry.bucketName}/${dataPrefix}`;
+    this.gates = [...props.gates];
+    this.metrics = [...metrics];
+    const lineage: Record<string, string> = this.lineage = {
       [LINEAGE_TAGS.codeCommit]: props.codeCommit,
       [LINEAGE_TAGS.dataVersion]: '{{tasks.validate.outputs.parameters.data-version}}',
       [LINEAGE_TAGS.configHash]: this.configHash,
@@ -280,7 +299,7 @@ export class TrainingPipeline extends Construct {
             name: 'register', retryStrategy,
             container: script('register.py', [
               { name: 'MODEL_NAME', value: props.model }, { name: 'RUN_ID', value: '{{tasks.train.outputs.parameters.run-id}}' },
-              { name: 'LINEAGE_TAGS', value: JSON.stringify(lineage) }, { name: 'METRIC_TAGS', value: JSON.stringify(metricTags) },
+              { name: 'LINEAGE_TAGS', value: KubernetesLazy.any({ produce: () => JSON.stringify(lineage) }) }, { name: 'METRIC_TAGS', value: JSON.stringify(metricTags) },
               ...(props.promoteTo ? [{ name: 'PROMOTE_TO', value: props.promoteTo }] : []),
             ]),
             volumes: [{ name: 'tmp', emptyDir: {} }],
@@ -390,5 +409,17 @@ export class TrainingPipeline extends Construct {
         egress: [...baseEgressRules(), { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) }] }],
       },
     });
+  }
+
+  /** The lineage tags every registered version carries (values in `{{...}}` are filled in by the run). */
+  public get lineageTags(): Record<string, string> {
+    return { ...this.lineage };
+  }
+
+  /** Records one more lineage tag on every version the pipeline registers (e.g. a FeatureStore's feature set). */
+  public addLineageTag(key: string, value: string): void {
+    check(/^mlops\.lineage\.[a-z_]+$/.test(key), this, 'lineage tag', key, 'must be an mlops.lineage.* tag (LINEAGE_TAGS)');
+    check(this.lineage[key] === undefined || this.lineage[key] === value, this, key, value, `is recorded already with another value (${this.lineage[key]}): a model is trained on one feature set`);
+    this.lineage[key] = value;
   }
 }

@@ -15,6 +15,8 @@ export const LINEAGE_TAGS = {
   pipelineRun: 'mlops.lineage.pipeline_run',
   /** What started the run: `schedule`, `new-data`, `alert` or `manual`. */
   trigger: 'mlops.lineage.trigger',
+  /** `sha256:<64 hex>` of the feature definitions the model was trained on (a FeatureStore's `featureSetVersion`). */
+  featureSet: 'mlops.lineage.feature_set',
 } as const;
 
 /** What a model version was built from. */
@@ -28,6 +30,8 @@ export interface Lineage {
   readonly pipelineRun?: string;
   /** @default - not recorded */
   readonly trigger?: string;
+  /** @default - not recorded (the model reads no feature store) */
+  readonly featureSet?: string;
 }
 
 const RULES: Record<keyof Lineage, [RegExp, string]> = {
@@ -37,6 +41,7 @@ const RULES: Record<keyof Lineage, [RegExp, string]> = {
   imageDigest: [/^sha256:[0-9a-f]{64}$/, "'sha256:' and 64 lower-case hex digits"],
   pipelineRun: [/^[A-Za-z0-9._-]{1,253}$/, 'a run id of letters, digits and ._-'],
   trigger: [/^(schedule|new-data|alert|manual)$/, "one of 'schedule', 'new-data', 'alert', 'manual'"],
+  featureSet: [/^sha256:[0-9a-f]{64}$/, "'sha256:' and 64 lower-case hex digits"],
 };
 
 /** The model-version tags for a lineage record; throws naming the field when a value is malformed. */
@@ -45,7 +50,7 @@ export function lineageTags(lineage: Lineage): Record<string, string> {
   for (const field of Object.keys(RULES) as Array<keyof Lineage>) {
     const value = lineage[field];
     if (value === undefined) {
-      if (field === 'imageDigest' || field === 'pipelineRun' || field === 'trigger') continue;
+      if (field === 'imageDigest' || field === 'pipelineRun' || field === 'trigger' || field === 'featureSet') continue;
       throw new Error(`lineage.${field} is required: it must be ${RULES[field][1]}.`);
     }
     if (!RULES[field][0].test(value)) throw new Error(`lineage.${field} ('${value}') must be ${RULES[field][1]}.`);
@@ -62,6 +67,7 @@ export function parseLineage(tags: Record<string, string>): Lineage {
     ...(read('imageDigest') !== undefined ? { imageDigest: read('imageDigest') } : {}),
     ...(read('pipelineRun') !== undefined ? { pipelineRun: read('pipelineRun') } : {}),
     ...(read('trigger') !== undefined ? { trigger: read('trigger') } : {}),
+    ...(read('featureSet') !== undefined ? { featureSet: read('featureSet') } : {}),
   };
   lineageTags(lineage);
   return lineage;

@@ -1,5 +1,5 @@
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { ApiObject, Construct, Fn, JsonPatch, k8s, TerraformStack, Token } from '../engine';
+import { ApiObject, Construct, Fn, JsonPatch, k8s, KubernetesLazy, TerraformStack, Token } from '../engine';
 import type { ITerraformDependable } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PrometheusInstance } from '../core/prometheus';
@@ -116,6 +116,8 @@ export class ServingEndpoint extends Construct {
   public readonly allowedNamespaces: string[];
   /** The Ingress (real-time endpoints with `ingress`). */
   public ingress?: k8s.KubeIngress;
+  /** Environment other constructs add to the server container (`addEnvironment`). */
+  private readonly extraEnv: k8s.EnvVar[] = [];
 
   constructor(scope: Construct, id: string, props: ServingEndpointProps) {
     super(scope, id);
@@ -209,6 +211,13 @@ export class ServingEndpoint extends Construct {
     return `namespace="${this.namespace}",service="${this.serviceName}"`;
   }
 
+  /** Adds an environment variable to the server container, e.g. a feature server's address (FeatureStore.grantOnlineRead). */
+  public addEnvironment(name: string, value: string): void {
+    check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(name), this, 'environment', name, 'must be an environment variable name');
+    check(!this.extraEnv.some((e) => e.name === name), this, 'environment', name, 'is set already');
+    this.extraEnv.push({ name, value });
+  }
+
   /** The port clients call. */
   public get port(): number {
     return this.server.servingPort.port;
@@ -274,6 +283,8 @@ export class ServingEndpoint extends Construct {
       { name: 'HOME', value: '/tmp' },
       ...this.modeEnv(),
     ];
+    // Read when the chart is written, so that variables added later (addEnvironment) are in.
+    const envWithExtra = KubernetesLazy.any({ produce: () => [...env, ...this.extraEnv] }) as unknown as k8s.EnvVar[];
     const probe = (check: { path: string; port: string }, extra: Partial<k8s.Probe>): k8s.Probe => ({
       httpGet: { path: check.path, port: k8s.IntOrString.fromString(check.port) }, timeoutSeconds: 3, ...extra,
     });
@@ -301,7 +312,7 @@ export class ServingEndpoint extends Construct {
       image: ownImage ?? s.image,
       command: batch?.command ?? streaming?.command ?? s.command?.map(fill),
       args: batch || streaming ? undefined : s.args?.map(fill),
-      env,
+      env: envWithExtra,
       ports: s.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
       resources: resources({ cpu: res.cpu ?? '1', memory: res.memory ?? '2Gi', extra: gpus > 0 ? { 'nvidia.com/gpu': String(gpus) } : undefined }),
       securityContext: restrictedContainerSecurityContext(),

@@ -1,0 +1,3 @@
+export * from './options';
+export * from './feature-store';
+export * from './model-cards';
