@@ -16,13 +16,20 @@ const barrelPatterns = [{
   message: 'A provider barrel costs seconds and hundreds of MB for every user; import the resource\'s module, e.g. \'@cdktf/provider-aws/lib/s3-bucket\'.',
 }];
 
+// Provider classes come from the library's one module per provider (src/providers/<provider>.ts), so that
+// a provider package rename (e.g. to CDK Terrain's @cdktn/provider-aws) is a change in one file.
+const providerDeepPatterns = [{
+  regex: '^@(cdktf|cdktn)/provider-[a-z0-9-]+/',
+  message: 'Import provider classes from src/providers/<provider>.ts, the one module per provider that names the binding package.',
+}];
+
 export default [
   { ignores: ['lib/**', 'node_modules/**', 'cdktf.out/**', 'k8s.out/**', '.gen/**'] },
   {
     files: ['**/*.ts', '**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: { parser: tsParser, ecmaVersion: 2022, sourceType: 'module' },
     rules: {
-      'no-restricted-imports': ['error', { paths: barrels, patterns: [...enginePatterns, ...barrelPatterns] }],
+      'no-restricted-imports': ['error', { paths: barrels, patterns: [...enginePatterns, ...barrelPatterns, ...providerDeepPatterns] }],
       'no-restricted-syntax': ['error', {
         selector: "CallExpression[callee.name='require'][arguments.0.value=/^@(cdktf|cdktn)\\/provider-[a-z0-9-]+$/]",
         message: 'No provider barrel, not even through require().',
@@ -31,6 +38,10 @@ export default [
         message: 'Require the engine through src/engine.ts.',
       }],
     },
+  },
+  {
+    files: ['src/providers/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: barrels, patterns: [...enginePatterns, ...barrelPatterns] }] },
   },
   {
     files: ['src/engine.ts'],

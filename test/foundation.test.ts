@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
+import { S3Bucket } from '../src/providers/aws';
 import {
   Addon, Addons, ClusterValue, ClusterValues, CostAttribution, Environment, KubernetesStack, NameRules, PlatformApp, PlatformChart,
   PlatformNamespaces, PlatformStack, PlatformTesting, StateBackend,

@@ -1,6 +1,6 @@
 // The verification harness must be able to fail: each real tool is fed something broken and must
 // reject it, and something sound and must accept it.
-import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
+import { S3Bucket } from '../src/providers/aws';
 import { PlatformStack, PlatformTesting } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkRules, promtoolTool, testRules } from './harness/promtool';

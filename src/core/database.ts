@@ -1,8 +1,4 @@
-import { DbInstance } from '@cdktf/provider-aws/lib/db-instance';
-import { DbParameterGroup } from '@cdktf/provider-aws/lib/db-parameter-group';
-import { DbSubnetGroup } from '@cdktf/provider-aws/lib/db-subnet-group';
-import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { DbInstance, DbParameterGroup, DbSubnetGroup, SecurityGroup, VpcSecurityGroupIngressRule } from '../providers/aws';
 import { Construct, Token } from '../engine';
 import { check, checkIntegerRange } from './errors';
 import { PlatformApp } from './app';

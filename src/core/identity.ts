@@ -1,6 +1,4 @@
-import { EksPodIdentityAssociation } from '@cdktf/provider-aws/lib/eks-pod-identity-association';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { EksPodIdentityAssociation, IamRole, IamRolePolicy } from '../providers/aws';
 import type { ITerraformDependable } from '../engine';
 import { Construct, TerraformStack } from '../engine';
 import { check } from './errors';

@@ -1,5 +1,4 @@
-import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
-import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
+import { KmsAlias, KmsKey } from '../providers/aws';
 import { Construct } from '../engine';
 import { PlatformApp } from './app';
 

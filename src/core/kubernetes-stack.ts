@@ -1,13 +1,6 @@
-import { DataAwsEksCluster } from '@cdktf/provider-aws/lib/data-aws-eks-cluster';
-import { DataAwsSecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version';
-import { HelmProvider } from '@cdktf/provider-helm/lib/provider';
-import { Release } from '@cdktf/provider-helm/lib/release';
-import { ConfigMapV1 } from '@cdktf/provider-kubernetes/lib/config-map-v1';
-import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
-import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
-import { PersistentVolumeV1 } from '@cdktf/provider-kubernetes/lib/persistent-volume-v1';
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { SecretV1 } from '@cdktf/provider-kubernetes/lib/secret-v1';
+import { DataAwsEksCluster, DataAwsSecretsmanagerSecretVersion } from '../providers/aws';
+import { HelmProvider, Release } from '../providers/helm';
+import { ConfigMapV1, KubernetesProvider, Manifest, NamespaceV1, PersistentVolumeV1, SecretV1 } from '../providers/kubernetes';
 import type { IConstruct, ITerraformDependable } from '../engine';
 import { Construct, Fn } from '../engine';
 import { BUILT_IN_NAMESPACES } from '../check/model';

@@ -1,4 +1,4 @@
-import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { AwsProvider } from '../providers/aws';
 import { Aspects, Construct, LocalBackend, S3Backend, TerraformStack } from '../engine';
 import { PlatformApp } from './app';
 import { CostTagAspect } from './tags';

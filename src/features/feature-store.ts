@@ -1,10 +1,4 @@
-import { DataAwsSecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version';
-import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
-import { ElasticacheReplicationGroup } from '@cdktf/provider-aws/lib/elasticache-replication-group';
-import { ElasticacheSubnetGroup } from '@cdktf/provider-aws/lib/elasticache-subnet-group';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { DataAwsSecretsmanagerSecretVersion, DynamodbTable, ElasticacheReplicationGroup, ElasticacheSubnetGroup, IamRolePolicy, SecurityGroup, VpcSecurityGroupIngressRule } from '../providers/aws';
 import { Construct, k8s, KubernetesLazy } from '../engine';
 import { PlatformApp } from '../core/app';
 import { cronProblem } from '../core/cron';

@@ -1,8 +1,4 @@
-import { BudgetsBudget } from '@cdktf/provider-aws/lib/budgets-budget';
-import { CeCostAllocationTag } from '@cdktf/provider-aws/lib/ce-cost-allocation-tag';
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
-import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
-import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
+import { BudgetsBudget, CeCostAllocationTag, CloudwatchMetricAlarm, SnsTopic, SnsTopicPolicy } from '../providers/aws';
 import { ApiObject, Construct, k8s } from '../engine';
 import { PlatformApp } from '../core/app';
 import { TAG_PREFIX } from '../core/context';

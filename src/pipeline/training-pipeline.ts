@@ -1,8 +1,5 @@
 import { createHash } from 'crypto';
-import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
+import { CloudwatchEventRule, CloudwatchEventTarget, SqsQueue, SqsQueuePolicy } from '../providers/aws';
 import { ApiObject, Construct, k8s, KubernetesLazy } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';

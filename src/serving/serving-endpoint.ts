@@ -1,4 +1,4 @@
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { IamRolePolicy } from '../providers/aws';
 import { ApiObject, Construct, Fn, JsonPatch, k8s, KubernetesLazy, TerraformStack, Token } from '../engine';
 import type { ITerraformDependable } from '../engine';
 import { Addon, Addons } from '../core/addons';

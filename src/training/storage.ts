@@ -1,13 +1,4 @@
-import { EfsAccessPoint } from '@cdktf/provider-aws/lib/efs-access-point';
-import { EfsBackupPolicy } from '@cdktf/provider-aws/lib/efs-backup-policy';
-import { EfsFileSystem } from '@cdktf/provider-aws/lib/efs-file-system';
-import { EfsMountTarget } from '@cdktf/provider-aws/lib/efs-mount-target';
-import { EksAddon } from '@cdktf/provider-aws/lib/eks-addon';
-import { FsxDataRepositoryAssociation } from '@cdktf/provider-aws/lib/fsx-data-repository-association';
-import { FsxLustreFileSystem } from '@cdktf/provider-aws/lib/fsx-lustre-file-system';
-import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
-import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { EfsAccessPoint, EfsBackupPolicy, EfsFileSystem, EfsMountTarget, EksAddon, FsxDataRepositoryAssociation, FsxLustreFileSystem, SecurityGroup, VpcSecurityGroupEgressRule, VpcSecurityGroupIngressRule } from '../providers/aws';
 import { Construct } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';

@@ -2,10 +2,11 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { AWS_PROVIDER_PACKAGE } from '../../src/providers/aws';
 import { onPath, run, ToolStatus } from './tools';
 
 /** The hashicorp/aws provider version the installed binding (@cdktf/provider-aws) was generated for. */
-export const AWS_PROVIDER_VERSION: string = require('@cdktf/provider-aws/package.json').cdktf.provider.version;
+export const AWS_PROVIDER_VERSION: string = require(`${AWS_PROVIDER_PACKAGE}/package.json`).cdktf.provider.version;
 
 const MIRROR_CANDIDATES = [
   process.env.TF_PROVIDER_MIRROR,
