@@ -38,9 +38,11 @@ export function build(app: PlatformApp) {
       ] }),
     }],
     alerting: {
-      receivers: [AlertReceiver.slack('search-alerts', { channel: '#search-ml', webhookUrl: { name: 'slack-search', key: 'url' } })],
+      receivers: [AlertReceiver.slack('search-alerts', { channel: '#search-ml', webhookUrl: { name: 'slack-search', key: 'url' } }), AlertReceiver.sns('platform-alerts')],
       routes: [{ receiver: 'search-alerts', team: 'search' }],
+      defaultReceiver: 'platform-alerts',
     },
+    topicSubscriptions: [{ protocol: 'email', endpoint: 'platform-oncall@shop.example' }],
     budgets: [{ name: 'ranker', model: 'ranker', monthlyLimitUsd: 3000 }],
   });
   new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
