@@ -46,9 +46,11 @@ export function build(app: PlatformApp) {
       receivers: [AlertReceiver.slack('search-alerts', {
         channel: '#search-ml',
         webhookUrl: ClusterValue.fromSecretsManager('arn:aws:secretsmanager:eu-central-1:777788889999:secret:shop/search-alerts-Zx81Qa', 'slack-webhook-url'),
-      })],
+      }), AlertReceiver.sns('platform-alerts')],
       routes: [{ receiver: 'search-alerts', team: 'search' }],
+      defaultReceiver: 'platform-alerts',
     },
+    topicSubscriptions: [{ protocol: 'email', endpoint: 'platform-oncall@shop.example' }],
     budgets: [{ name: 'ranker', model: 'ranker', monthlyLimitUsd: 3000 }],
   });
   new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });

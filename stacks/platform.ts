@@ -155,12 +155,16 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
         AlertReceiver.slack('ml-alerts', { channel: '#ml-alerts', webhookUrl: ClusterValue.fromSecretsManager(ALERTING_SECRET_ARN, 'slack-ml-alerts-webhook-url') }),
         AlertReceiver.sns('aws-alerts'),
       ],
+      // Each team's alerts reach that team; the rest (platform-wide GPU alerts) go to the SNS topic.
       routes: [
         { receiver: 'fraud-oncall', severity: 'critical', team: 'fraud' },
-        { receiver: 'ml-alerts', severity: 'warning' },
+        { receiver: 'ml-alerts', team: 'fraud' },
+        { receiver: 'ml-alerts', team: 'recsys' },
       ],
+      defaultReceiver: 'aws-alerts',
       retrainingWebhookUrl: fraudRetrain.retrainingWebhookUrl,
     },
+    topicSubscriptions: [{ protocol: 'email', endpoint: 'ml-platform-oncall@acme.example' }],
     budgets: [
       { name: 'fraud-team', team: 'fraud', monthlyLimitUsd: 25000 },
       { name: 'fraud-detector', model: 'fraud-detector', monthlyLimitUsd: 8000, thresholdsPercent: [50, 80, 100] },

@@ -151,7 +151,7 @@ describe('references check on constructs', () => {
     const { app, stack } = testPlatform();
     const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER });
     const endpoint = new ServingEndpoint(stack, 'fraud', { cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('fraud').version('1'), server: ModelServer.mlflow() });
-    new MonitoringStack(stack, 'monitoring', { endpoints: [endpoint], alerting: { receivers: [receiver] } });
+    new MonitoringStack(stack, 'monitoring', { endpoints: [endpoint], topicSubscriptions: [{ protocol: 'email', endpoint: 'oncall@acme.example' }], alerting: { receivers: [receiver, AlertReceiver.sns('aws')], routes: [{ receiver: receiver.name, team: 'ml-platform' }] } });
     return app;
   }
 

@@ -239,7 +239,7 @@ describe('cost allocation tags', () => {
     const endpoint = new ServingEndpoint(stack, 'fraud', {
       cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('fraud-detector').version('1'), server: ModelServer.mlflow(), team: 'fraud',
     });
-    new MonitoringStack(stack, 'monitoring', { endpoints: [endpoint], budgets: [{ name: 'fraud', team: 'fraud', monthlyLimitUsd: 100 }], activateCostAllocationTags: activate });
+    new MonitoringStack(stack, 'monitoring', { endpoints: [endpoint], topicSubscriptions: [{ protocol: 'email', endpoint: 'oncall@acme.example' }], budgets: [{ name: 'fraud', team: 'fraud', monthlyLimitUsd: 100 }], activateCostAllocationTags: activate });
     return PlatformTesting.synth(app).terraform.aws;
   }
 

@@ -36,7 +36,7 @@ function monitoring(props: Partial<MonitoringStackProps>) {
   const { app, stack } = testPlatform();
   const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER });
   const e = new ServingEndpoint(stack, 'fraud', { cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('fraud-detector').version('1'), server: ModelServer.mlflow(), team: 'fraud' });
-  new MonitoringStack(stack, 'monitoring', { endpoints: [e], ...props });
+  new MonitoringStack(stack, 'monitoring', { endpoints: [e], topicSubscriptions: [{ protocol: 'email', endpoint: 'oncall@acme.example' }], ...props });
   return PlatformTesting.synth(app);
 }
 

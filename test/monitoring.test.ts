@@ -1,6 +1,6 @@
 import {
   Addon, AlertReceiver, ClusterNetwork, ClusterValue, GpuTrainingCluster, InstanceType, metricNamesIn, ModelRegistry, ModelServer, MonitoringStack,
-  MonitoringStackProps, PlatformTesting, PrometheusInstance, QUALITY_METRIC, ReferenceProfile, selectorMatches, ServingEndpoint, ServingMode,
+  MonitoringStackProps, PlatformTesting, DEFAULT_RUNBOOK_BASE_URL, PrometheusInstance, QUALITY_METRIC, ReferenceProfile, selectorMatches, ServingEndpoint, ServingMode,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkRules, promtoolTool, ruleFileOf, testRules } from './harness/promtool';
@@ -20,7 +20,7 @@ function setup(props: (e: ServingEndpoint) => Partial<MonitoringStackProps> = ()
   const endpoint = new ServingEndpoint(stack, 'fraud', {
     cluster, namespace: 'serving', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow(), team: 'fraud',
   });
-  const monitoring = new MonitoringStack(stack, 'monitoring', { endpoints: [endpoint], registry, ...props(endpoint), ...(gpu ? { cluster: cluster as GpuTrainingCluster } : {}) });
+  const monitoring = new MonitoringStack(stack, 'monitoring', { endpoints: [endpoint], registry, topicSubscriptions: [{ protocol: 'email', endpoint: 'oncall@acme.example' }], ...props(endpoint), ...(gpu ? { cluster: cluster as GpuTrainingCluster } : {}) });
   const out = PlatformTesting.synth(app);
   return { monitoring, endpoint, out, aws: out.terraform.aws, docs: out.manifests['aws/monitoring.k8s.yaml'] };
 }
@@ -82,8 +82,27 @@ describe('MonitoringStack', () => {
     expect(config.spec.receivers[0].pagerdutyConfigs[0].routingKey).toEqual({ name: 'monitoring-alert-receivers', key: 'oncall-routing-key' });
     expect(config.spec.receivers[1].slackConfigs[0].apiURL).toEqual({ name: 'monitoring-alert-receivers', key: 'ml-alerts-webhook-url' });
     expect(Object.keys(out.terraform.kubernetes.resource.kubernetes_secret_v1['secret-monitoring-monitoring-alert-receivers'].data)).toEqual(['ml-alerts-webhook-url', 'oncall-routing-key']);
+    // Unmatched alerts reach the team-neutral SNS receiver, not the first team's on-call.
+    expect(config.spec.route.receiver).toBe('aws');
+    expect(config.spec.inhibitRules).toContainEqual({
+      sourceMatch: [{ name: 'alertname', value: 'ModelDataDriftCritical', matchType: '=' }],
+      targetMatch: [{ name: 'alertname', value: 'ModelDataDriftWarning', matchType: '=' }],
+      equal: ['namespace', 'endpoint', 'feature'],
+    });
+    expect(Object.values(resourcesOf(aws, 'aws_sns_topic_subscription'))).toEqual([expect.objectContaining({ protocol: 'email', endpoint: 'oncall@acme.example' })]);
     expect(config.spec.receivers[2].snsConfigs[0].topicARN).toBe('arn:aws:sns:eu-west-1:123456789012:acme-dev-monitoring-alerts');
     expect(onlyResource(aws, 'aws_sns_topic').name).toBe('acme-dev-monitoring-alerts');
+  });
+
+  it('gives every alert a severity, a team, a summary, a description and a runbook URL', () => {
+    const alerts = monitoring.ruleGroups.flatMap((g) => g.rules).filter((r) => r.alert);
+    expect(alerts.length).toBeGreaterThan(10);
+    for (const a of alerts) {
+      expect({ alert: a.alert, severity: !!a.labels?.severity, team: !!a.labels?.team, summary: !!a.annotations?.summary, description: !!a.annotations?.description })
+        .toEqual({ alert: a.alert, severity: true, team: true, summary: true, description: true });
+      expect(a.annotations?.runbook_url).toBe(`${DEFAULT_RUNBOOK_BASE_URL}#${a.alert!.toLowerCase()}`);
+    }
+    expect(alerts.find((a) => a.alert === 'GpuNodeIdle')?.labels?.team).toBe('platform');
   });
 
   it('ships a Grafana dashboard per model whose every query reads a recorded or contract metric', () => {
@@ -130,6 +149,15 @@ describe('MonitoringStack bad input', () => {
     [(e: ServingEndpoint) => ({ scrapeInterval: '1m', quality: [{ endpoint: e, window: '1m' }] }), /quality\[0\]\.window \('1m'\) is shorter than two scrape intervals \(1m\)/],
     [(e: ServingEndpoint) => ({ objectives: [{ endpoint: e, latencyMs: -5 }] }), /objectives\[0\]\.latencyMs \(-5\) must be a positive number of milliseconds/],
     [() => ({ budgets: [{ name: 'fraud', team: 'fraud', model: 'fraud-detector', monthlyLimitUsd: 100 }] }), /budgets\[0\] \('fraud'\) names both a team and a model; a budget filters on one tag/],
+    [() => ({ topicSubscriptions: [] }), /topicSubscriptions \(\[\]\) must name at least one subscriber of the alert topic acme-dev-monitoring-alerts/],
+    [() => ({ topicSubscriptions: [{ protocol: 'https' as const, endpoint: 'http://chat.example/hook' }] }), /topicSubscriptions\[0\]\.endpoint \('http:\/\/chat\.example\/hook'\) must be an https:\/\/ URL/],
+    [() => ({ alerting: { receivers: [AlertReceiver.pagerDuty('oncall', { routingKey: { name: 'pd', key: 'key' } })], routes: [{ receiver: 'oncall', team: 'fraud' }] } }),
+      /alerting\.defaultReceiver \(undefined\) must name the receiver of alerts no route matches/],
+    [() => ({ alerting: { receivers: [AlertReceiver.pagerDuty('oncall', { routingKey: { name: 'pd', key: 'key' } })], routes: [{ receiver: 'oncall', team: 'fraud' }], defaultReceiver: 'oncall' } }),
+      /alerting\.defaultReceiver \('oncall'\) is a team's receiver/],
+    [() => ({ alerting: { receivers: [AlertReceiver.sns('aws'), AlertReceiver.pagerDuty('pd', { routingKey: { name: 'pd', key: 'key' } })], routes: [{ receiver: 'pd', team: 'search' }] } }),
+      /alerting\.routes \(\["search"\]\) name no route for team 'fraud'/],
+    [(e: ServingEndpoint) => ({ drift: [{ endpoint: e, profile: PROFILE, minSamples: 0 }] }), /drift\[0\]\.minSamples \(0\)/],
   ])('rejects %#', (props, message) => {
     expect(bad(props)).toThrow(message);
   });
@@ -168,6 +196,12 @@ describeWithTool(promtoolTool, 'MonitoringStack rules checked by promtool', () =
   const within = (expr: string, value: number, at: string, l: Record<string, string>) => ({
     expr: `abs(${expr} - ${value}) < bool 0.000001`, eval_time: at, exp_samples: [{ labels: labels(l), value: 1 }],
   });
+
+  /** The annotations of an alert that hold no template: its description and runbook URL. */
+  const fixed = (alert: string) => {
+    const a = monitoring.ruleGroups.flatMap((g) => g.rules).find((r) => r.alert === alert)!.annotations!;
+    return { description: a.description, runbook_url: a.runbook_url };
+  };
 
   it('passes promtool check rules', () => {
     const result = checkRules(rules);
@@ -208,6 +242,7 @@ describeWithTool(promtoolTool, 'MonitoringStack rules checked by promtool', () =
       exp_annotations: {
         summary: 'fraud is burning its 99.90% availability budget fast',
         description: 'Error ratio 10% over the long window; budget 0.100%.',
+        runbook_url: `${DEFAULT_RUNBOOK_BASE_URL}#errorbudgetburnfast`,
       },
     }];
     const result = testRules(rules, {
@@ -240,13 +275,14 @@ describeWithTool(promtoolTool, 'MonitoringStack rules checked by promtool', () =
 
   it('fires the critical drift alert only after its 30m for window, and nothing for a shift under the threshold', () => {
     // Live 0.1 / 0.3 / 0.6: PSI ≈ 1.083, critical. Live 0.48 / 0.31 / 0.21: PSI ≈ 0.001, no alert.
-    const critical = { exp_labels: { ...F, severity: 'critical', team: 'fraud', mlops_alert_kind: 'drift' }, exp_annotations: { summary: `Feature amount of fraud drifted: PSI ${psi([0.1, 0.3, 0.6]).toFixed(3)} > 0.25`, runbook: 'Compare the live and reference distributions; retrain on recent data if the shift is real.' } };
+    // 10 values a minute: the window holds the 200-value minimum from about 20m, so the critical fires after 50m.
+    const critical = { exp_labels: { ...F, severity: 'critical', team: 'fraud', mlops_alert_kind: 'drift' }, exp_annotations: { summary: `Feature amount of fraud drifted: PSI ${psi([0.1, 0.3, 0.6]).toFixed(3)} > 0.25`, ...fixed('ModelDataDriftCritical') } };
     const result = testRules(rules, {
       evaluation_interval: '1m',
       tests: [
         { interval: '1m', input_series: histogram(1, 4, 10), alert_rule_test: [
-          { eval_time: '20m', alertname: 'ModelDataDriftCritical', exp_alerts: [] },
-          { eval_time: '40m', alertname: 'ModelDataDriftCritical', exp_alerts: [critical] },
+          { eval_time: '45m', alertname: 'ModelDataDriftCritical', exp_alerts: [] },
+          { eval_time: '60m', alertname: 'ModelDataDriftCritical', exp_alerts: [critical] },
         ] },
         { interval: '1m', input_series: histogram(48, 79, 100), alert_rule_test: [
           { eval_time: '90m', alertname: 'ModelDataDriftCritical', exp_alerts: [] },
@@ -268,10 +304,126 @@ describeWithTool(promtoolTool, 'MonitoringStack rules checked by promtool', () =
         input_series: [fb('correct', '0+47.5x2016 95760+40x24'), fb('incorrect', '0+2.5x2016 5040+10x24')],
         alert_rule_test: [{ eval_time: '7d2h', alertname: 'ModelQualityDrop', exp_alerts: [{
           exp_labels: { ...E, severity: 'warning', team: 'fraud', mlops_alert_kind: 'quality' },
-          exp_annotations: { summary: 'fraud accuracy dropped significantly below its 7d baseline (z = 16.4)' },
+          exp_annotations: { summary: 'fraud accuracy dropped significantly below its 7d baseline (z = 16.4)', ...fixed('ModelQualityDrop') },
         }] }],
       }],
     });
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+});
+
+describeWithTool(promtoolTool, 'MonitoringStack alerts that fire when they should, checked by promtool', () => {
+  const { monitoring } = setup((e) => ({ drift: [{ endpoint: e, profile: PROFILE }], quality: [{ endpoint: e, floor: 0.9 }] }), true);
+  const rules = { groups: monitoring.ruleGroups };
+  const S = 'namespace="serving",service="fraud"';
+  /** A promtool expectation that `alert` is firing (or not) at `at`, read from the ALERTS series. */
+  const firing = (alert: string, at: string, yes: boolean) => ({
+    expr: `count by (alertname) (ALERTS{alertname="${alert}",alertstate="firing"})`, eval_time: at, exp_samples: yes ? [{ labels: `{alertname="${alert}"}`, value: 1 }] : [],
+  });
+  /** A promtool expectation that `alert` never fired in the `range` before `at`. */
+  const neverFired = (alert: string, at: string, range: string) => ({
+    expr: `count_over_time(ALERTS{alertname="${alert}",alertstate="firing"}[${range}])`, eval_time: at, exp_samples: [],
+  });
+  const psi = (q: number[], p = [0.5, 0.3, 0.2]) => q.reduce((sum, qi, i) => sum + (qi - p[i]) * Math.log(qi / p[i]), 0);
+  /** Cumulative bucket counters of the `amount` histogram from per-minute live shares, phase after phase. */
+  const histogram = (phases: Array<{ minutes: number; perMinute: number; shares: number[] }>) => ['10', '100', '+Inf'].map((le, b) => {
+    let value = 0;
+    const parts = phases.map((ph, i) => {
+      const step = Number((ph.perMinute * ph.shares.slice(0, b + 1).reduce((x, y) => x + y, 0)).toFixed(6));
+      const start = i === 0 ? value : value + step;
+      const count = i === 0 ? ph.minutes : ph.minutes - 1;
+      value = start + step * count;
+      return `${Number(start.toFixed(6))}+${step}x${count}`;
+    });
+    return { series: `mlops_feature_value_bucket{${S},feature="amount",le="${le}"}`, values: parts.join(' ') };
+  });
+  const run = (tests: object[]) => testRules(rules, { evaluation_interval: '1m', tests });
+
+  it('raises no drift alert below the minimum sample size, even at PSI 0.4', () => {
+    // GIVEN live shares 0.22 / 0.3 / 0.48 (PSI ≈ 0.4) at 3 values a minute: 180 an hour, under the 200 minimum
+    const shifted = [0.22, 0.3, 0.48];
+    expect(psi(shifted)).toBeGreaterThan(0.39);
+    const result = run([
+      { interval: '1m', input_series: histogram([{ minutes: 150, perMinute: 3, shares: shifted }]), promql_expr_test: [
+        neverFired('ModelDataDriftCritical', '150m', '150m'), neverFired('ModelDataDriftWarning', '150m', '150m'), neverFired('ModelDistributionShift', '150m', '150m'),
+      ] },
+      // THEN the same shift at 4 a minute (240 an hour) pages: the guard, not the data, kept it quiet
+      { interval: '1m', input_series: histogram([{ minutes: 150, perMinute: 4, shares: shifted }]), promql_expr_test: [firing('ModelDataDriftCritical', '150m', true)] },
+      // AND with no traffic at all nothing fires
+      { interval: '1m', input_series: histogram([{ minutes: 150, perMinute: 0, shares: shifted }]), promql_expr_test: [
+        neverFired('ModelDataDriftCritical', '150m', '150m'), neverFired('ModelDataDriftWarning', '150m', '150m'),
+      ] },
+    ]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('keeps the warning active while the PSI rises through 0.25, until the critical fires', () => {
+    // GIVEN 90 minutes at PSI ≈ 0.2, then a shift to PSI ≈ 0.4, at 100 values a minute
+    const before = [0.3, 0.3, 0.4];
+    const after = [0.22, 0.3, 0.48];
+    expect(psi(before)).toBeGreaterThan(0.15);
+    expect(psi(before)).toBeLessThan(0.25);
+    // The 1h window mixes the two: find the minute its PSI first exceeds 0.25.
+    const at = (t: number) => { const late = Math.min(Math.max(t - 90, 0), 60) / 60; return psi(before.map((b, i) => b * (1 - late) + after[i] * late)); };
+    let crossed = 90;
+    while (at(crossed) <= 0.25) crossed++;
+    const result = run([{
+      interval: '1m', input_series: histogram([{ minutes: 91, perMinute: 100, shares: before }, { minutes: 160, perMinute: 100, shares: after }]),
+      promql_expr_test: [
+        // THEN the warning fires on the PSI ≈ 0.2 and stays firing after the PSI passed 0.25, the critical not yet
+        firing('ModelDataDriftWarning', `${crossed - 5}m`, true),
+        firing('ModelDataDriftWarning', `${crossed + 10}m`, true),
+        firing('ModelDataDriftCritical', `${crossed + 10}m`, false),
+        // AND the critical fires once its 30m are over (Alertmanager then inhibits the warning)
+        firing('ModelDataDriftCritical', `${crossed + 35}m`, true),
+      ],
+    }]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('does not page at a true accuracy of 0.91 against a 0.9 floor with 300 labels an hour, and pages at 0.8', () => {
+    // GIVEN a day of labelled feedback, 5 labels a minute, each correct with probability 0.91 (seeded)
+    let seed = 20240611;
+    const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+    const sample = (p: number, minutes: number) => Array.from({ length: minutes }, () => Array.from({ length: 5 }, () => (random() < p ? 1 : 0) as number).reduce((a, b) => a + b, 0));
+    const cumulative = (xs: number[]) => { let c = 0; return [0, ...xs.map((x) => (c += x))].join(' '); };
+    const fb = (outcome: string, values: string) => ({ series: `${QUALITY_METRIC}{${S},outcome="${outcome}"}`, values });
+    const correct = sample(0.91, 1440);
+    // The point estimate of this sample dips under the floor for 30 minutes or more: the old rule would have paged.
+    let longest = 0;
+    for (let t = 60, run = 0; t <= 1440; t++) {
+      const c = correct.slice(t - 60, t).reduce((a, b) => a + b, 0);
+      run = c / 300 < 0.9 ? run + 1 : 0;
+      longest = Math.max(longest, run);
+    }
+    expect(longest).toBeGreaterThanOrEqual(30);
+    const worse = sample(0.8, 240);
+    const result = run([
+      { interval: '1m', input_series: [fb('correct', cumulative(correct)), fb('incorrect', cumulative(correct.map((c) => 5 - c)))],
+        promql_expr_test: [neverFired('ModelAccuracyBelowFloor', '1d', '1d')] },
+      // THEN at a true 0.8 the upper bound lies well under the floor and it pages
+      { interval: '1m', input_series: [fb('correct', cumulative(worse)), fb('incorrect', cumulative(worse.map((c) => 5 - c)))],
+        promql_expr_test: [firing('ModelAccuracyBelowFloor', '4h', true)] },
+      // AND with no labels at all, nothing fires
+      { interval: '1m', input_series: [fb('correct', '0x240'), fb('incorrect', '0x240')], promql_expr_test: [neverFired('ModelAccuracyBelowFloor', '4h', '4h')] },
+    ]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('opens a ticket for a 10x slow burn at 6 requests a minute, which the hourly guard would never reach', () => {
+    // GIVEN 6 requests a minute with 1% failing: 10 times a 99.9% budget, 3.6 failures an hour (< 5), 86 a day
+    const requests = (code: string, values: string) => ({ series: `rest_server_requests_total{${S},status_code="${code}"}`, values });
+    const result = run([
+      { interval: '1m', input_series: [requests('200', '0+5.94x1560'), requests('500', '0+0.06x1560')], promql_expr_test: [
+        firing('ErrorBudgetBurnSlow', '1d2h', true),
+        // while the last hour holds fewer than 5 failures: a ticket guarded by the page's hourly count would never open
+        { expr: `count(mlops:failure_rate:rate1h{endpoint="fraud"} * 3600 < 5)`, eval_time: '1d2h', exp_samples: [{ labels: '{}', value: 1 }] },
+      ] },
+      // AND with no requests at all, no burn-rate alert fires
+      { interval: '1m', input_series: [requests('200', '0x1560'), requests('500', '0x1560')], promql_expr_test: [
+        neverFired('ErrorBudgetBurnSlow', '1d2h', '1d2h'), neverFired('ErrorBudgetBurnFast', '1d2h', '1d2h'),
+      ] },
+    ]);
     expect(result.output).toMatch(/SUCCESS/);
   });
 });

@@ -82,7 +82,7 @@ describe('the platform creates the namespaces its constructs use', () => {
 
   it('creates add-on namespaces in Terraform with the level the chart meets; Helm does not create them', () => {
     const { app, stack, fraud } = platformWithEndpoints();
-    new MonitoringStack(stack, 'monitoring', { endpoints: [fraud] });
+    new MonitoringStack(stack, 'monitoring', { endpoints: [fraud], topicSubscriptions: [{ protocol: 'email', endpoint: 'oncall@acme.example' }] });
     const k = PlatformTesting.synth(app).terraform.kubernetes;
     const releases = Object.values(resourcesOf(k, 'helm_release')) as any[];
     expect(releases.every((r) => r.create_namespace === false)).toBe(true);

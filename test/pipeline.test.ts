@@ -58,7 +58,7 @@ describe('TrainingPipeline', () => {
     const register = template('pipeline').dag.tasks[4];
     expect(register.when).toBe("'{{tasks.gate.outputs.result}}' == 'passed'");
     expect(JSON.parse(env('gate').GATES)).toEqual([{ kind: 'at-least', metric: 'auc', value: 0.9 }, { kind: 'better-than-champion', metric: 'auc', min_delta: 0.001 }]);
-    expect(env('gate')).toMatchObject({ CANDIDATE_AUC: '{{tasks.evaluate.outputs.parameters.candidate-auc}}', CHAMPION_AUC: '{{tasks.evaluate.outputs.parameters.champion-auc}}' });
+    expect(env('gate')).toMatchObject({ CANDIDATE_AUC: '{{inputs.parameters.candidate-auc}}', CHAMPION_AUC: '{{inputs.parameters.champion-auc}}' });
     expect(template('gate').retryStrategy).toBeUndefined(); // a rejected candidate is not retried
   });
 
@@ -66,7 +66,7 @@ describe('TrainingPipeline', () => {
     const lineage = JSON.parse(env('register').LINEAGE_TAGS);
     expect(lineage).toEqual({
       [LINEAGE_TAGS.codeCommit]: COMMIT,
-      [LINEAGE_TAGS.dataVersion]: '{{tasks.validate.outputs.parameters.data-version}}',
+      [LINEAGE_TAGS.dataVersion]: '{{inputs.parameters.data-version}}',
       [LINEAGE_TAGS.configHash]: pipeline.configHash,
       [LINEAGE_TAGS.imageDigest]: `sha256:${'a'.repeat(64)}`,
       [LINEAGE_TAGS.pipelineRun]: '{{workflow.name}}',
@@ -75,6 +75,21 @@ describe('TrainingPipeline', () => {
     expect(pipeline.configHash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(env('register').PROMOTE_TO).toBe('staging');
     expect(env('train')).toMatchObject({ CODE_COMMIT: COMMIT, OUTPUT_URI: 's3://acme-dev-registry-123456789012/models/fraud-detector/runs/{{workflow.name}}/' });
+  });
+
+  it('passes every value a step reads as a DAG task argument into its declared inputs', () => {
+    // Argo resolves a leaf template's {{...}} only against its own inputs and workflow globals
+    // (argo-workflows workflow/validate/validate.go, resolveAllVariables): tasks.* is DAG scope only.
+    const tasks = Object.fromEntries(template('pipeline').dag.tasks.map((t: any) => [t.name, t]));
+    const args = (task: string) => Object.fromEntries((tasks[task].arguments?.parameters ?? []).map((p: any) => [p.name, p.value]));
+    const inputs = (name: string) => (template(name).inputs?.parameters ?? []).map((p: any) => p.name).sort();
+    expect(args('train')).toEqual({ 'data-version': '{{tasks.validate.outputs.parameters.data-version}}' });
+    expect(args('gate')).toEqual({ 'candidate-auc': '{{tasks.evaluate.outputs.parameters.candidate-auc}}', 'champion-auc': '{{tasks.evaluate.outputs.parameters.champion-auc}}' });
+    expect(args('register')).toEqual({
+      'run-id': '{{tasks.train.outputs.parameters.run-id}}', 'data-version': '{{tasks.validate.outputs.parameters.data-version}}', 'candidate-auc': '{{tasks.evaluate.outputs.parameters.candidate-auc}}',
+    });
+    for (const t of ['train', 'evaluate', 'gate', 'register']) expect(inputs(t)).toEqual(Object.keys(args(t)).sort());
+    for (const t of wf.templates.filter((x: any) => !x.dag)) expect(JSON.stringify(t)).not.toContain('{{tasks.');
   });
 
   it('runs one at a time, with retries and backoff, within a deadline', () => {

@@ -1,5 +1,6 @@
 import { PlatformCheck } from './check';
 import { addonsCheck } from './checks/addons';
+import { argoWorkflowsCheck } from './checks/argo-workflows';
 import { applyOrderCheck } from './checks/apply-order';
 import { namespacesCheck } from './checks/namespaces';
 import { networkCheck } from './checks/network';
@@ -18,6 +19,7 @@ export { podContainers, podSecurityCheck, podSecurityViolations } from './checks
 export { rolloutsCheck } from './checks/rollouts';
 export { networkCheck } from './checks/network';
 export { schedulingCheck } from './checks/scheduling';
+export { argoWorkflowsCheck } from './checks/argo-workflows';
 
 /** The library's platform checks, run at every `PlatformApp.synth()`. */
-export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck, rolloutsCheck, schedulingCheck, networkCheck];
+export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck, rolloutsCheck, schedulingCheck, networkCheck, argoWorkflowsCheck];

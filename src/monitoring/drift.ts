@@ -86,6 +86,8 @@ export function driftRecordingRules(profile: ReferenceProfile, selector: Record<
     const cum = (edge: number) => `sum(increase(${metric}{${[base, leMatcher(edge)].join(',')}}[${window}]))`;
     const total = cum(Infinity);
     const bounds = [...f.edges, Infinity];
+    // How many values the window holds: drift alerts wait for a minimum sample (a PSI of a handful of values is noise).
+    rules.push({ record: 'mlops:drift_sample_count', expr: total, labels: { ...labels, feature: f.name } });
     let refCdf = 0;
     bounds.forEach((edge, i) => {
       const l = { ...labels, feature: f.name, bucket: String(i) };
@@ -111,25 +113,41 @@ export function driftRecordingRules(profile: ReferenceProfile, selector: Record<
   return rules;
 }
 
-/** Alerts on the drift statistics: PSI warning and critical, KS warning, each held for `forDuration`. */
-export function driftAlertRules(labels: Record<string, string>, thresholds: Required<DriftThresholds>, forDuration: string, team: string): PrometheusRuleSpec[] {
+/**
+ * Alerts on the drift statistics: PSI warning and critical, KS warning, each held for `forDuration`
+ * and only over a window of at least `minSamples` values. The warning has no upper bound (a PSI
+ * rising past the critical threshold keeps it active until the critical fires); Alertmanager
+ * inhibits it while the critical is active (see MonitoringStack routing).
+ */
+export function driftAlertRules(labels: Record<string, string>, thresholds: Required<DriftThresholds>, forDuration: string, team: string, minSamples: number): PrometheusRuleSpec[] {
   const sel = matchers(labels);
   const common = { team, mlops_alert_kind: 'drift' };
+  const enough = `and on (endpoint, namespace, model, feature) mlops:drift_sample_count{${sel}} >= ${minSamples}`;
+  const sample = `over at least ${minSamples} values in the window`;
   return [
     {
-      alert: 'ModelDataDriftCritical', expr: `mlops:drift_psi{${sel}} > ${thresholds.psiCritical}`, for: forDuration,
+      alert: 'ModelDataDriftCritical', expr: `mlops:drift_psi{${sel}} > ${thresholds.psiCritical} ${enough}`, for: forDuration,
       labels: { ...common, severity: 'critical' },
-      annotations: { summary: `Feature {{ $labels.feature }} of ${labels.endpoint} drifted: PSI {{ $value | printf "%.3f" }} > ${thresholds.psiCritical}`, runbook: 'Compare the live and reference distributions; retrain on recent data if the shift is real.' },
+      annotations: {
+        summary: `Feature {{ $labels.feature }} of ${labels.endpoint} drifted: PSI {{ $value | printf "%.3f" }} > ${thresholds.psiCritical}`,
+        description: `The live distribution's PSI against the training reference stayed above ${thresholds.psiCritical} for ${forDuration} ${sample}. Compare the live and reference distributions; retrain on recent data if the shift is real.`,
+      },
     },
     {
-      alert: 'ModelDataDriftWarning', expr: `mlops:drift_psi{${sel}} > ${thresholds.psiWarning} and mlops:drift_psi{${sel}} <= ${thresholds.psiCritical}`, for: forDuration,
+      alert: 'ModelDataDriftWarning', expr: `mlops:drift_psi{${sel}} > ${thresholds.psiWarning} ${enough}`, for: forDuration,
       labels: { ...common, severity: 'warning' },
-      annotations: { summary: `Feature {{ $labels.feature }} of ${labels.endpoint} is shifting: PSI {{ $value | printf "%.3f" }} > ${thresholds.psiWarning}` },
+      annotations: {
+        summary: `Feature {{ $labels.feature }} of ${labels.endpoint} is shifting: PSI {{ $value | printf "%.3f" }} > ${thresholds.psiWarning}`,
+        description: `The live distribution's PSI against the training reference stayed above ${thresholds.psiWarning} for ${forDuration} ${sample}; silenced while the critical drift alert of the feature fires.`,
+      },
     },
     {
-      alert: 'ModelDistributionShift', expr: `mlops:drift_ks{${sel}} > ${thresholds.ksWarning}`, for: forDuration,
+      alert: 'ModelDistributionShift', expr: `mlops:drift_ks{${sel}} > ${thresholds.ksWarning} ${enough}`, for: forDuration,
       labels: { ...common, severity: 'warning' },
-      annotations: { summary: `Feature {{ $labels.feature }} of ${labels.endpoint}: KS statistic {{ $value | printf "%.3f" }} > ${thresholds.ksWarning}` },
+      annotations: {
+        summary: `Feature {{ $labels.feature }} of ${labels.endpoint}: KS statistic {{ $value | printf "%.3f" }} > ${thresholds.ksWarning}`,
+        description: `The largest CDF gap at the reference bucket edges (a lower bound of the sample KS statistic) stayed above ${thresholds.ksWarning} for ${forDuration} ${sample}; an effect size, not a significance test.`,
+      },
     },
   ];
 }

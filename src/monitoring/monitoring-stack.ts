@@ -1,4 +1,4 @@
-import { BudgetsBudget, CeCostAllocationTag, CloudwatchMetricAlarm, SnsTopic, SnsTopicPolicy } from '../providers/aws';
+import { BudgetsBudget, CeCostAllocationTag, CloudwatchMetricAlarm, SnsTopic, SnsTopicPolicy, SnsTopicSubscription } from '../providers/aws';
 import { ApiObject, Construct, k8s } from '../engine';
 import { PlatformApp } from '../core/app';
 import { TAG_PREFIX } from '../core/context';
@@ -27,8 +27,11 @@ export interface EndpointObjectives {
   readonly availability?: number | false;
   /** @default - the endpoint's latency class objective */
   readonly latencyMs?: number;
-  /** @default 5 */
-  readonly minFailuresPerHour?: number;
+  /**
+   * Failed requests a burn-rate alert needs within its own long window before it fires (1h and 6h for
+   * the page, 1d and 3d for the ticket). @default 5
+   */
+  readonly minFailures?: number;
 }
 
 /** Drift detection for one endpoint. */
@@ -42,6 +45,8 @@ export interface DriftDetection {
   readonly for?: string;
   /** @default - PSI 0.1 warning, 0.25 critical; KS 0.2 */
   readonly thresholds?: DriftThresholds;
+  /** Values the live window must hold before a drift alert may fire (a PSI over a few values is noise). @default 200 */
+  readonly minSamples?: number;
 }
 
 /** Model quality from labelled feedback for one endpoint. */
@@ -71,6 +76,30 @@ export interface CostBudget {
   readonly thresholdsPercent?: number[];
 }
 
+/** Where the platform's runbooks are, unless `runbookBaseUrl` says otherwise: the monitoring section of this library's README. */
+export const DEFAULT_RUNBOOK_BASE_URL = 'https://github.com/mlops-platform-constructs/mlops-platform-constructs/blob/main/README.md';
+
+/** A subscriber of the alert topic. */
+export interface TopicSubscription {
+  /** `email` (confirmed by the recipient), `https` (a chat or incident webhook), `sqs` or `lambda`. */
+  readonly protocol: 'email' | 'https' | 'sqs' | 'lambda';
+  /** The address, URL or ARN. */
+  readonly endpoint: string;
+}
+
+/** Alertmanager routing. */
+export interface AlertRouting {
+  readonly receivers: AlertReceiver[];
+  /** Team-specific routes first, then team-neutral ones; every monitored team needs a route naming it. @default - none */
+  readonly routes?: AlertRoute[];
+  /**
+   * The receiver of alerts no route matches: a team-neutral one (no route with a `team` sends to it).
+   * @default - the SNS receiver, when one is listed
+   */
+  readonly defaultReceiver?: string;
+  readonly retrainingWebhookUrl?: string;
+}
+
 /** Props of a MonitoringStack. */
 export interface MonitoringStackProps {
   /** The endpoints to monitor (real-time or streaming: batch endpoints expose no metrics). */
@@ -90,7 +119,16 @@ export interface MonitoringStackProps {
   /** @default - none */
   readonly quality?: QualityMonitoring[];
   /** @default - alerts stay in Alertmanager's default route */
-  readonly alerting?: { readonly receivers: AlertReceiver[]; readonly routes?: AlertRoute[]; readonly retrainingWebhookUrl?: string };
+  readonly alerting?: AlertRouting;
+  /**
+   * Who reads the alert topic that CloudWatch alarms, budgets and SNS receivers publish to: at least
+   * one subscription (an unread topic drops every alarm).
+   */
+  readonly topicSubscriptions?: TopicSubscription[];
+  /** Where runbooks live: each alert's `runbook_url` is `<base>#<alertname in lower case>`. @default DEFAULT_RUNBOOK_BASE_URL */
+  readonly runbookBaseUrl?: string;
+  /** The team that owns platform-wide alerts (GPU use). @default 'platform' */
+  readonly platformTeam?: string;
   /** @default - below 5% for 1h */
   readonly gpuIdle?: { readonly belowPercent?: number; readonly for?: string };
   /** @default - none */
@@ -163,11 +201,13 @@ export class MonitoringStack extends Construct {
       const t = { psiWarning: 0.1, psiCritical: 0.25, ksWarning: 0.2, ...d.thresholds };
       check(t.psiWarning > 0 && t.psiWarning < t.psiCritical, this, `drift[${i}].thresholds`, t, 'are out of order: 0 < psiWarning < psiCritical');
       check(t.ksWarning > 0 && t.ksWarning < 1, this, `drift[${i}].thresholds.ksWarning`, t.ksWarning, 'must be between 0 and 1');
+      const minSamples = d.minSamples ?? 200;
+      checkIntegerRange(this, `drift[${i}].minSamples`, minSamples, 1, 100000000);
       const labels = endpointLabels(d.endpoint);
       const selector = { namespace: d.endpoint.namespace, service: d.endpoint.serviceName };
       this.ruleGroups.push({ name: `mlops.${d.endpoint.namespace}.${d.endpoint.name}.drift`, interval: '1m', rules: [
         ...driftRecordingRules(d.profile, selector, labels, window(`drift[${i}].window`, d.window ?? '1h')),
-        ...driftAlertRules(labels, t, window(`drift[${i}].for`, d.for ?? '30m'), d.endpoint.team),
+        ...driftAlertRules(labels, t, window(`drift[${i}].for`, d.for ?? '30m'), d.endpoint.team, minSamples),
       ] });
     });
     (props.quality ?? []).forEach((q, i) => {
@@ -186,8 +226,20 @@ export class MonitoringStack extends Construct {
       const idle = props.gpuIdle ?? {};
       const below = idle.belowPercent ?? 5;
       check(below > 0 && below < 100, this, 'gpuIdle.belowPercent', below, 'must be a percentage between 0 and 100');
-      const g = gpuRules(below, window('gpuIdle.for', idle.for ?? '1h'));
+      const g = gpuRules(below, window('gpuIdle.for', idle.for ?? '1h'), props.platformTeam ?? 'platform');
       this.ruleGroups.push({ name: 'mlops.gpu', interval: '30s', rules: [...g.recording, ...g.alerts] });
+    }
+
+    // Every alert says who owns it, what it means and where its runbook is.
+    const runbooks = props.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL;
+    check(/^https:\/\/[^\s#]+$/.test(runbooks), this, 'runbookBaseUrl', runbooks, 'must be an https:// URL without a fragment');
+    for (const group of this.ruleGroups) {
+      group.rules.forEach((r, i) => {
+        if (!r.alert) return;
+        for (const label of ['severity', 'team']) check(!!r.labels?.[label], this, `ruleGroups.${group.name}.${r.alert}`, r.labels, `has no ${label} label`);
+        for (const a of ['summary', 'description']) check(!!r.annotations?.[a], this, `ruleGroups.${group.name}.${r.alert}`, r.annotations, `has no ${a} annotation`);
+        group.rules[i] = { ...r, annotations: { ...r.annotations, runbook_url: `${runbooks}#${r.alert.toLowerCase()}` } };
+      });
     }
 
     // Kubernetes: rules, routing, dashboards
@@ -236,7 +288,16 @@ export class MonitoringStack extends Construct {
         ],
       }),
     });
-    if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region);
+    const subscriptions = props.topicSubscriptions ?? [];
+    check(subscriptions.length > 0, this, 'topicSubscriptions', subscriptions,
+      `must name at least one subscriber of the alert topic ${base}-alerts (email, https chat or incident webhook, sqs, lambda): CloudWatch alarms and budgets publish there and nobody would read them`);
+    subscriptions.forEach((sub, i) => {
+      const ok = sub.protocol === 'email' ? /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(sub.endpoint)
+        : sub.protocol === 'https' ? /^https:\/\/\S+$/.test(sub.endpoint) : /^arn:aws[a-z-]*:(sqs|lambda):/.test(sub.endpoint);
+      check(ok, this, `topicSubscriptions[${i}].endpoint`, sub.endpoint, sub.protocol === 'email' ? 'must be an email address' : sub.protocol === 'https' ? 'must be an https:// URL' : `must be the ARN of the ${sub.protocol} target`);
+      new SnsTopicSubscription(this, `alerts-subscription-${i}`, { topicArn: this.topic.arn, protocol: sub.protocol, endpoint: sub.endpoint });
+    });
+    if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region, props.endpoints.map((e) => e.team));
     if (props.registry) this.addDatabaseAlarms(props.registry);
     if (props.cluster) this.addNodeAlarms(props.cluster);
     this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name), props.activateCostAllocationTags ?? false);
@@ -255,12 +316,12 @@ export class MonitoringStack extends Construct {
       const reason = e.metrics.latencySupport(e.latencyClass.quantile);
       check(!reason, this, `${prop}.latencyMs`, o.latencyMs, `cannot be measured for '${e.node.path}': ${reason}`);
     }
-    const minFailures = o?.minFailuresPerHour ?? 5;
-    checkIntegerRange(this, `${prop}.minFailuresPerHour`, minFailures, 1, 1000000);
-    return { availability, latencyMs, quantile: e.latencyClass.quantile, minFailuresPerHour: minFailures };
+    const minFailures = o?.minFailures ?? 5;
+    checkIntegerRange(this, `${prop}.minFailures`, minFailures, 1, 1000000);
+    return { availability, latencyMs, quantile: e.latencyClass.quantile, minFailures };
   }
 
-  private addRouting(alerting: NonNullable<MonitoringStackProps['alerting']>, cluster: IEksCluster, region: string): WorkloadIdentity | undefined {
+  private addRouting(alerting: AlertRouting, cluster: IEksCluster, region: string, teams: string[]): WorkloadIdentity | undefined {
     const receivers = [...alerting.receivers];
     if (alerting.retrainingWebhookUrl) receivers.push(AlertReceiver.webhook('retraining', alerting.retrainingWebhookUrl));
     check(receivers.length > 0, this, 'alerting.receivers', [], 'must name at least one receiver');
@@ -285,6 +346,17 @@ export class MonitoringStack extends Construct {
       for (const c of rendered.slackConfigs ?? []) check(typeof c.channel === 'string' && /^[#@]?[^\s#@]+$/.test(c.channel), this, `alerting.receivers[${i}].channel`, c.channel, 'must name a Slack channel, e.g. \'#ml-alerts\' (not empty, no spaces)');
     });
     (alerting.routes ?? []).forEach((r, i) => check(names.includes(r.receiver), this, `alerting.routes[${i}].receiver`, r.receiver, `is not a receiver; receivers are ${names.map((n) => `'${n}'`).join(', ')}`));
+    // Unmatched alerts go to a team-neutral receiver, and each team's alerts to a route naming that team.
+    const teamReceivers = new Set((alerting.routes ?? []).filter((r) => r.team).map((r) => r.receiver));
+    const fallback = alerting.defaultReceiver ?? receivers.find((r) => r.usesSns)?.name;
+    check(fallback !== undefined, this, 'alerting.defaultReceiver', fallback,
+      'must name the receiver of alerts no route matches (or list an SNS receiver, the default): a team-neutral one, not a team\'s on-call');
+    check(names.includes(fallback!), this, 'alerting.defaultReceiver', fallback, `is not a receiver; receivers are ${names.map((n) => `'${n}'`).join(', ')}`);
+    check(!teamReceivers.has(fallback!), this, 'alerting.defaultReceiver', fallback, 'is a team\'s receiver (a route with a team sends to it); unmatched alerts of every team would reach it');
+    for (const team of [...new Set(teams)]) {
+      check((alerting.routes ?? []).some((r) => r.team === team), this, 'alerting.routes', (alerting.routes ?? []).map((r) => r.team ?? '*'),
+        `name no route for team '${team}', whose endpoints are monitored; add { receiver, team: '${team}' }`);
+    }
     const routes: object[] = [];
     if (alerting.retrainingWebhookUrl) {
       // Drift and quality alerts also call the retraining trigger, then go on to the team's receivers.
@@ -315,9 +387,19 @@ export class MonitoringStack extends Construct {
       apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig',
       metadata: { name: 'mlops-alert-routing', labels: this.prometheus.labelsFor('AlertmanagerConfig') },
       spec: {
-        route: { receiver: alerting.receivers[0]?.name ?? 'retraining', groupBy: ['alertname', 'endpoint', 'team'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h', routes },
+        route: { receiver: fallback, groupBy: ['alertname', 'endpoint', 'team'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h', routes },
         // The topic's ARN is built from its name: manifests hold no value that exists only after apply.
         receivers: rendered,
+        // A warning is silent while the critical alert of the same subject fires: a PSI rising past the
+        // critical threshold keeps the warning until the critical's `for` is over, then only pages once.
+        inhibitRules: [
+          ['ModelDataDriftCritical', 'ModelDataDriftWarning', ['namespace', 'endpoint', 'feature']],
+          ['ErrorBudgetBurnFast', 'ErrorBudgetBurnSlow', ['namespace', 'endpoint']],
+        ].map(([source, target, equal]) => ({
+          sourceMatch: [{ name: 'alertname', value: source, matchType: '=' }],
+          targetMatch: [{ name: 'alertname', value: target, matchType: '=' }],
+          equal,
+        })),
       },
     } as any);
     if (!receivers.some((r) => r.usesSns)) return undefined;

@@ -1,5 +1,5 @@
 import type { ServingEndpoint } from '../serving/serving-endpoint';
-import { matchers, PrometheusRuleSpec } from './promql';
+import { durationSeconds, matchers, PrometheusRuleSpec } from './promql';
 
 /** The windows error ratios are recorded over: those the multi-window burn-rate alerts read. */
 export const ERROR_RATIO_WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'];
@@ -29,7 +29,8 @@ export function endpointRecordingRules(e: ServingEndpoint): PrometheusRuleSpec[]
   ];
   if (m.hasFailures) {
     rules.push({ record: 'mlops:failure_rate:rate5m', expr: m.failureRate(sel, '5m'), labels });
-    rules.push({ record: 'mlops:failure_rate:rate1h', expr: m.failureRate(sel, '1h'), labels });
+    // Failures per second over each burn-rate alert's long window: the guard of that alert's branch.
+    for (const w of [...new Set(BURN_RATE_WINDOWS.map((b) => b[0]))]) rules.push({ record: `mlops:failure_rate:rate${w}`, expr: m.failureRate(sel, w), labels });
     for (const w of ERROR_RATIO_WINDOWS) rules.push({ record: `mlops:error_ratio:rate${w}`, expr: m.errorRatio(sel, w), labels });
   }
   for (const q of [0.5, 0.95, 0.99]) {
@@ -56,8 +57,11 @@ export interface ResolvedObjective {
   /** The latency objective in milliseconds at `quantile`. */
   readonly latencyMs?: number;
   readonly quantile: number;
-  /** Failed requests an hour below which the burn-rate alerts stay quiet (one failure is not an outage). */
-  readonly minFailuresPerHour: number;
+  /**
+   * Failed requests below which a burn-rate alert stays quiet (one failure is not an outage),
+   * counted over each alert branch's own long window (1h and 6h for the page, 1d and 3d for the ticket).
+   */
+  readonly minFailures: number;
 }
 
 /** Alerts of an endpoint: burn rates, latency objective, crash loops, no traffic. */
@@ -69,11 +73,14 @@ export function endpointAlertRules(e: ServingEndpoint, o: ResolvedObjective, tea
     const budget = Number((1 - o.availability).toPrecision(6));
     for (const severity of ['critical', 'warning'] as const) {
       const windows = BURN_RATE_WINDOWS.filter((w) => w[3] === severity);
+      // Each branch carries its own guard, sized on its long window: a low-traffic service burning
+      // slowly reaches the failure count over a day long before it does within an hour.
       const burning = windows.map(([long, short, rate]) =>
-        `(mlops:error_ratio:rate${long}{${sel}} > ${rate} * ${budget} and mlops:error_ratio:rate${short}{${sel}} > ${rate} * ${budget})`).join(' or ');
+        `(mlops:error_ratio:rate${long}{${sel}} > ${rate} * ${budget} and mlops:error_ratio:rate${short}{${sel}} > ${rate} * ${budget}`
+        + ` and on (endpoint, namespace) mlops:failure_rate:rate${long}{${sel}} * ${durationSeconds(long)} >= ${o.minFailures})`).join(' or ');
       rules.push({
         alert: severity === 'critical' ? 'ErrorBudgetBurnFast' : 'ErrorBudgetBurnSlow',
-        expr: `(${burning}) and on (endpoint, namespace) (mlops:failure_rate:rate1h{${sel}} * 3600 >= ${o.minFailuresPerHour})`,
+        expr: burning,
         for: severity === 'critical' ? '2m' : '15m',
         labels: { ...common, severity },
         annotations: {
@@ -88,28 +95,37 @@ export function endpointAlertRules(e: ServingEndpoint, o: ResolvedObjective, tea
     rules.push({
       alert: 'LatencyObjectiveMissed', expr: `mlops:latency_seconds:p${p}{${sel}} > ${o.latencyMs / 1000}`, for: '10m',
       labels: { ...common, severity: 'warning' },
-      annotations: { summary: `${e.name} p${p} latency {{ $value | humanizeDuration }} is above its ${o.latencyMs} ms objective` },
+      annotations: {
+        summary: `${e.name} p${p} latency {{ $value | humanizeDuration }} is above its ${o.latencyMs} ms objective`,
+        description: `The p${p} latency over 5 minutes has stayed above ${o.latencyMs} ms for 10 minutes.`,
+      },
     });
   }
   rules.push({
     alert: 'ModelServerCrashLooping',
     expr: `increase(kube_pod_container_status_restarts_total{namespace="${e.namespace}",pod=~"${e.name}-.*"}[15m]) > 3`, for: '5m',
     labels: { ...common, severity: 'critical', mlops_alert_kind: 'health' },
-    annotations: { summary: `Pod {{ $labels.pod }} of ${e.name} restarted more than 3 times in 15 minutes` },
+    annotations: {
+      summary: `Pod {{ $labels.pod }} of ${e.name} restarted more than 3 times in 15 minutes`,
+      description: 'Container {{ $labels.container }} restarted {{ $value | printf "%.0f" }} times in 15 minutes; read its previous logs.',
+    },
   });
   if (e.latencyClass.warm) {
     rules.push({
       alert: 'ModelEndpointNoTraffic',
       expr: `(mlops:request_rate:rate5m{${sel}} == 0) or absent(mlops:request_rate:rate5m{${sel}})`, for: '15m',
       labels: { ...common, severity: 'warning', mlops_alert_kind: 'health' },
-      annotations: { summary: `${e.name} has served no request for 15 minutes (or is not scraped)` },
+      annotations: {
+        summary: `${e.name} has served no request for 15 minutes (or is not scraped)`,
+        description: 'A warm endpoint saw no request for 15 minutes, or Prometheus scrapes none of its pods: check the ServiceMonitor targets and the callers.',
+      },
     });
   }
   return rules;
 }
 
 /** GPU recording rules and the money-burning alert, from the DCGM exporter. */
-export function gpuRules(idlePercent: number, idleFor: string): { recording: PrometheusRuleSpec[]; alerts: PrometheusRuleSpec[] } {
+export function gpuRules(idlePercent: number, idleFor: string, team: string): { recording: PrometheusRuleSpec[]; alerts: PrometheusRuleSpec[] } {
   return {
     recording: [
       { record: 'mlops:gpu_utilization:avg_by_node', expr: 'avg by (Hostname) (DCGM_FI_DEV_GPU_UTIL)' },
@@ -118,8 +134,11 @@ export function gpuRules(idlePercent: number, idleFor: string): { recording: Pro
     ],
     alerts: [{
       alert: 'GpuNodeIdle', expr: `max by (Hostname) (DCGM_FI_DEV_GPU_UTIL) < ${idlePercent}`, for: idleFor,
-      labels: { severity: 'warning', mlops_alert_kind: 'cost' },
-      annotations: { summary: 'GPUs of node {{ $labels.Hostname }} are idle while the node runs (and costs money)' },
+      labels: { team, severity: 'warning', mlops_alert_kind: 'cost' },
+      annotations: {
+        summary: 'GPUs of node {{ $labels.Hostname }} are idle while the node runs (and costs money)',
+        description: `The busiest GPU of the node ran below ${idlePercent}% for ${idleFor} (now {{ $value | printf "%.0f" }}%): scale the pool down or find the stuck job.`,
+      },
     }],
   };
 }
@@ -138,6 +157,12 @@ export function qualityRules(e: ServingEndpoint, q: { window: string; baseline: 
     { record: 'mlops:accuracy:ratio_baseline', expr: acc(q.baseline), labels },
     { record: 'mlops:feedback:count_window', expr: `sum(increase(${QUALITY_METRIC}{${selector}}[${q.window}]))`, labels },
     {
+      // The upper Wilson score bound of the window's accuracy at z: the best accuracy the labels still allow.
+      record: 'mlops:accuracy:wilson_upper_window',
+      expr: wilsonUpper(`mlops:accuracy:ratio_window{${sel}}`, `mlops:feedback:count_window{${sel}}`, q.zScore),
+      labels,
+    },
+    {
       // How many standard errors the current accuracy lies below the baseline (a one-sided z-test of proportions).
       record: 'mlops:accuracy_drop:zscore',
       expr: `(mlops:accuracy:ratio_baseline{${sel}} - mlops:accuracy:ratio_window{${sel}}) / sqrt(clamp_min(mlops:accuracy:ratio_baseline{${sel}} * (1 - mlops:accuracy:ratio_baseline{${sel}}), 0.000001) / mlops:feedback:count_window{${sel}})`,
@@ -149,14 +174,31 @@ export function qualityRules(e: ServingEndpoint, q: { window: string; baseline: 
   const alerts: PrometheusRuleSpec[] = [{
     alert: 'ModelQualityDrop', expr: `mlops:accuracy_drop:zscore{${sel}} > ${q.zScore} and on (endpoint, namespace) ${enough}`, for: '30m',
     labels: { ...common, severity: 'warning' },
-    annotations: { summary: `${e.name} accuracy dropped significantly below its ${q.baseline} baseline (z = {{ $value | printf "%.1f" }})` },
+    annotations: {
+      summary: `${e.name} accuracy dropped significantly below its ${q.baseline} baseline (z = {{ $value | printf "%.1f" }})`,
+      description: `The ${q.window} accuracy lies more than ${q.zScore} standard errors below the ${q.baseline} accuracy, with at least ${q.minSamples} labelled predictions in the window.`,
+    },
   }];
   if (q.floor !== undefined) {
     alerts.push({
-      alert: 'ModelAccuracyBelowFloor', expr: `mlops:accuracy:ratio_window{${sel}} < ${q.floor} and on (endpoint, namespace) ${enough}`, for: '30m',
+      // A one-sided test against the floor: page only when even the upper Wilson bound lies below it,
+      // so sampling noise of a model slightly above the floor does not page.
+      alert: 'ModelAccuracyBelowFloor', expr: `mlops:accuracy:wilson_upper_window{${sel}} < ${q.floor} and on (endpoint, namespace) ${enough}`, for: '30m',
       labels: { ...common, severity: 'critical' },
-      annotations: { summary: `${e.name} accuracy {{ $value | humanizePercentage }} is below the ${q.floor * 100}% floor` },
+      annotations: {
+        summary: `${e.name} accuracy is below the ${q.floor * 100}% floor (upper bound {{ $value | humanizePercentage }})`,
+        description: `Over ${q.window}, the upper Wilson score bound (z = ${q.zScore}) of the accuracy from labelled feedback is below ${q.floor}, with at least ${q.minSamples} labels.`,
+      },
     });
   }
   return { recording, alerts };
+}
+
+/**
+ * The upper Wilson score bound of a proportion `p` from `n` trials at `z` standard errors, as PromQL:
+ * (p + z²/2n + z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n). Unlike p + z·√(p(1−p)/n) it holds for p near 1 and small n.
+ */
+export function wilsonUpper(p: string, n: string, z: number): string {
+  const z2 = Number((z * z).toPrecision(12));
+  return `(${p} + ${z2} / (2 * ${n}) + ${z} * sqrt(${p} * (1 - ${p}) / ${n} + ${z2} / (4 * ${n} * ${n}))) / (1 + ${z2} / ${n})`;
 }

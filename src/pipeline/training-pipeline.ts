@@ -181,17 +181,26 @@ export class TrainingPipeline extends Construct {
     this.metrics = [...metrics];
     const lineage: Record<string, string> = this.lineage = {
       [LINEAGE_TAGS.codeCommit]: props.codeCommit,
-      [LINEAGE_TAGS.dataVersion]: '{{tasks.validate.outputs.parameters.data-version}}',
+      [LINEAGE_TAGS.dataVersion]: '{{inputs.parameters.data-version}}',
       [LINEAGE_TAGS.configHash]: this.configHash,
       ...(digest ? { [LINEAGE_TAGS.imageDigest]: props.image.split('@')[1] } : {}),
       [LINEAGE_TAGS.pipelineRun]: '{{workflow.name}}',
       [LINEAGE_TAGS.trigger]: '{{workflow.parameters.trigger}}',
     };
-    const metricTags = Object.fromEntries(metrics.map((m) => [`mlops.metrics.${m}`, `{{tasks.evaluate.outputs.parameters.candidate-${m}}}`]));
+    const metricTags = Object.fromEntries(metrics.map((m) => [`mlops.metrics.${m}`, `{{inputs.parameters.candidate-${m}}}`]));
     const gateEnv = metrics.flatMap((m) => [
-      { name: `CANDIDATE_${m.toUpperCase()}`, value: `{{tasks.evaluate.outputs.parameters.candidate-${m}}}` },
-      { name: `CHAMPION_${m.toUpperCase()}`, value: `{{tasks.evaluate.outputs.parameters.champion-${m}}}` },
+      { name: `CANDIDATE_${m.toUpperCase()}`, value: `{{inputs.parameters.candidate-${m}}}` },
+      { name: `CHAMPION_${m.toUpperCase()}`, value: `{{inputs.parameters.champion-${m}}}` },
     ]);
+    // Argo resolves a leaf template's {{...}} in its own scope (inputs, workflow globals): values of
+    // other tasks reach it as DAG task arguments (argo-workflows workflow/validate/validate.go).
+    const param = (name: string, value: string) => ({ name, value });
+    const evaluated = (prefix: string) => metrics.map((m) => param(`${prefix}-${m}`, `{{tasks.evaluate.outputs.parameters.${prefix}-${m}}}`));
+    const dataVersion = param('data-version', '{{tasks.validate.outputs.parameters.data-version}}');
+    const runId = param('run-id', '{{tasks.train.outputs.parameters.run-id}}');
+    const declared = (args: Array<{ name: string }>) => ({ parameters: args.map((a) => ({ name: a.name })) });
+    const registerArgs = [runId, dataVersion, ...evaluated('candidate')];
+    const gateArgs = [...evaluated('candidate'), ...evaluated('champion')];
     const bucket = props.registry.bucketName;
     const mlflowEnv = [
       { name: 'MLFLOW_TRACKING_URI', value: props.registry.trackingUri },
@@ -237,11 +246,11 @@ export class TrainingPipeline extends Construct {
             dag: {
               tasks: [
                 { name: 'validate', template: 'validate-data' },
-                { name: 'train', template: 'train', dependencies: ['validate'] },
-                { name: 'evaluate', template: 'evaluate', dependencies: ['train'], arguments: { parameters: [{ name: 'run-id', value: '{{tasks.train.outputs.parameters.run-id}}' }] } },
-                { name: 'gate', template: 'gate', dependencies: ['evaluate'] },
+                { name: 'train', template: 'train', dependencies: ['validate'], arguments: { parameters: [dataVersion] } },
+                { name: 'evaluate', template: 'evaluate', dependencies: ['train'], arguments: { parameters: [runId] } },
+                { name: 'gate', template: 'gate', dependencies: ['evaluate'], arguments: { parameters: gateArgs } },
                 // The gate task fails the run when the candidate loses; this condition is a second lock.
-                { name: 'register', template: 'register', dependencies: ['gate'], when: "'{{tasks.gate.outputs.result}}' == 'passed'" },
+                { name: 'register', template: 'register', dependencies: ['gate'], when: "'{{tasks.gate.outputs.result}}' == 'passed'", arguments: { parameters: registerArgs } },
               ],
             },
           },
@@ -256,13 +265,14 @@ export class TrainingPipeline extends Construct {
           },
           {
             name: 'train', retryStrategy, ...gpuPod,
+            inputs: declared([dataVersion]),
             outputs: { parameters: [output('run-id')] },
             container: {
               name: 'main', image: props.image, command: props.training.command,
               env: [
                 ...mlflowEnv,
                 { name: 'DATA_URI', value: `s3://${bucket}/${dataPrefix}` },
-                { name: 'DATA_VERSION', value: '{{tasks.validate.outputs.parameters.data-version}}' },
+                { name: 'DATA_VERSION', value: '{{inputs.parameters.data-version}}' },
                 { name: 'CODE_COMMIT', value: props.codeCommit }, { name: 'CONFIG_HASH', value: this.configHash },
                 { name: 'RUN_NAME', value: '{{workflow.name}}' },
                 { name: 'OUTPUT_URI', value: `s3://${bucket}/models/${props.model}/runs/{{workflow.name}}/` },
@@ -289,13 +299,15 @@ export class TrainingPipeline extends Construct {
           },
           {
             name: 'gate',
+            inputs: declared(gateArgs),
             container: script('gate.py', [{ name: 'GATES', value: JSON.stringify(props.gates.map((g) => g.spec)) }, ...gateEnv], rawResources({ cpu: '100m', memory: '256Mi' })),
             volumes: [{ name: 'tmp', emptyDir: {} }],
           },
           {
             name: 'register', retryStrategy,
+            inputs: declared(registerArgs),
             container: script('register.py', [
-              { name: 'MODEL_NAME', value: props.model }, { name: 'RUN_ID', value: '{{tasks.train.outputs.parameters.run-id}}' },
+              { name: 'MODEL_NAME', value: props.model }, { name: 'RUN_ID', value: '{{inputs.parameters.run-id}}' },
               { name: 'LINEAGE_TAGS', value: KubernetesLazy.any({ produce: () => JSON.stringify(lineage) }) }, { name: 'METRIC_TAGS', value: JSON.stringify(metricTags) },
               ...(props.promoteTo ? [{ name: 'PROMOTE_TO', value: props.promoteTo }] : []),
             ]),

@@ -69,6 +69,7 @@ export { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmana
 export { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 export { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 export { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
+export { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
 export { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 export { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 export { Subnet } from '@cdktf/provider-aws/lib/subnet';

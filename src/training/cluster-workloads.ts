@@ -88,7 +88,9 @@ export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: Promethe
           ...ON_EVERY_GPU_NODE,
           containers: [{
             name: 'dcgm-exporter', image: DCGM_EXPORTER_IMAGE,
-            env: [{ name: 'DCGM_EXPORTER_KUBERNETES', value: 'true' }, { name: 'DCGM_EXPORTER_LISTEN', value: ':9400' }],
+            env: [{ name: 'DCGM_EXPORTER_KUBERNETES', value: 'true' }, { name: 'DCGM_EXPORTER_LISTEN', value: ':9400' },
+              // The exporter labels series `Hostname` from NODE_NAME, else its own pod name.
+              { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
             ports: [{ name: 'metrics', containerPort: 9400, protocol: 'TCP' }],
             securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] }, readOnlyRootFilesystem: false, seccompProfile: { type: 'RuntimeDefault' } },
             readinessProbe: { httpGet: { path: '/health', port: k8s.IntOrString.fromNumber(9400) }, initialDelaySeconds: 15, periodSeconds: 10 },
