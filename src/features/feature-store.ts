@@ -24,11 +24,20 @@ const DATA_PREFIX = 'data/';
 
 /** The feature server. */
 export interface FeatureServerOptions {
-  /** @default FEAST_IMAGE ('quay.io/feastdev/feature-server:0.50.0'); pin by digest where you can */
+  /**
+   * The feature server image.
+   * @default FEAST_IMAGE ('quay.io/feastdev/feature-server:0.50.0'); pin by digest where you can
+   */
   readonly image?: string;
-  /** @default - 2 in a production environment, 1 elsewhere */
+  /**
+   * How many feature server pods run (a PodDisruptionBudget keeps one up with two or more).
+   * @default - 2 in a production environment, 1 elsewhere
+   */
   readonly replicas?: number;
-  /** @default - 500m CPU and 1 GiB requested, 1 CPU and 2 GiB limit */
+  /**
+   * CPU and memory the feature server requests (and its limits).
+   * @default - 500m CPU and 1 GiB requested, 1 CPU and 2 GiB limit
+   */
   readonly resources?: { readonly cpu: string; readonly memory: string; readonly cpuLimit?: string; readonly memoryLimit?: string };
 }
 
@@ -40,15 +49,24 @@ export interface FeatureStoreProps {
   readonly onlineStore: OnlineStore;
   /** The feature views: the one definition training and serving share. */
   readonly features: FeatureView[];
-  /** @default FeatureRegistryStore.s3(): `registry/registry.db` in the offline store's bucket */
+  /**
+   * Where Feast keeps its registry (the applied definitions).
+   * @default FeatureRegistryStore.s3(): `registry/registry.db` in the offline store's bucket
+   */
   readonly registry?: FeatureRegistryStore;
   /** The Feast project (letters, digits and '_'). @default - the construct id with '-' turned into '_' */
   readonly project?: string;
-  /** @default 'feast' */
+  /**
+   * The namespace of the feature server and the materialization CronJob (one FeatureStore per namespace).
+   * @default 'feast'
+   */
   readonly namespace?: string;
   /** The offline store's bucket. @default - `<platform>-<environment>-<id>-offline-<account id>` */
   readonly offlineBucketName?: string;
-  /** @default - FEAST_IMAGE, 2 replicas in production */
+  /**
+   * The feature server's image, replicas and resources.
+   * @default - FEAST_IMAGE, 2 replicas in production
+   */
   readonly server?: FeatureServerOptions;
   /** When `feast materialize-incremental` copies new offline values into the online store. @default - hourly, '0 * * * *' */
   readonly materializationSchedule?: string;
@@ -64,16 +82,23 @@ export interface OnlineReadGrant {
 
 /** A workload that reads features: a TrainingPipeline records the feature set version in its lineage. */
 export interface ILineageRecorder {
+  /** The workload's identity, which the grant gives read access to the offline store. */
   readonly identity: WorkloadIdentity;
+  /** Records a lineage tag (`mlops.lineage.<key>`) on every model version the workload registers. */
   addLineageTag(key: string, value: string): void;
 }
 
 /** A ServingEndpoint, as far as the feature store needs it. */
 export interface IFeatureConsumer extends Construct {
+  /** The consumer's identity, which the grant gives read access to the online tables. */
   readonly identity: WorkloadIdentity;
+  /** The consumer's namespace, admitted to the feature server. */
   readonly namespace: string;
+  /** The labels of the consumer's pods, which its egress NetworkPolicy selects. */
   readonly selectorLabels: Record<string, string>;
+  /** The chart the egress NetworkPolicy to the feature server is added to. */
   readonly chart: PlatformChart;
+  /** Sets an environment variable on the consumer's server container (`FEAST_FEATURE_SERVER_URL`). */
   addEnvironment(name: string, value: string): void;
 }
 
@@ -94,17 +119,25 @@ const PYTHON_TYPES: Record<string, string> = { STRING: 'ValueType.STRING', INT64
  * online store, each through its own workload identity and nothing more.
  */
 export class FeatureStore extends Construct {
+  /** The Feast project. */
   public readonly project: string;
+  /** The namespace of the feature server and the materializer. */
   public readonly namespace: string;
+  /** The customer key that encrypts the offline bucket and the online store. */
   public readonly key: PlatformKey;
+  /** The offline store (and registry) bucket. */
   public readonly offlineBucket: SecureBucket;
   /** The online tables (DynamoDB), by view name. */
   public readonly tables: Record<string, DynamodbTable> = {};
   /** The Redis replication group (Redis). */
   public readonly redis?: ElasticacheReplicationGroup;
+  /** The feature server's identity: reads the registry and the online tables. */
   public readonly serverIdentity: WorkloadIdentity;
+  /** The materializer's identity: reads `data/`, writes the registry and the online tables. */
   public readonly materializerIdentity: WorkloadIdentity;
+  /** The store's Kubernetes objects. */
   public readonly chart: PlatformChart;
+  /** The feature views, as declared. */
   public readonly views: FeatureView[];
   /** `sha256:` of the feature definitions: recorded as `mlops.lineage.feature_set` on models trained on them. */
   public readonly featureSetVersion: string;
@@ -113,6 +146,7 @@ export class FeatureStore extends Construct {
   private readonly storeYamlLines: () => string[];
   /** The rendered feature repository (`features.py`). */
   public readonly featureRepository: string;
+  /** The online store, as declared. */
   public readonly onlineStore: OnlineStore;
   private readonly bucketNameValue: string;
   private readonly registryPrefix: string;

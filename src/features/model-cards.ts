@@ -17,7 +17,10 @@ export interface ModelCardDescription {
   readonly endpoint: ServingEndpoint;
   /** What the model is for, in a sentence or two. */
   readonly purpose: string;
-  /** @default - the endpoint's team */
+  /**
+   * Who answers for the model.
+   * @default - the endpoint's team
+   */
   readonly owner?: string;
   /** Known limitations: populations, inputs or uses it was not built or evaluated for. @default - none declared */
   readonly limitations?: string[];
@@ -36,6 +39,7 @@ export interface ModelCardsProps {
 
 /** A lineage field of a card: known at synth, or recorded on the model version when it is registered. */
 export interface ModelCardLineageField {
+  /** The lineage field (`code_commit`, `data_version`, `config_hash`, ...). */
   readonly field: string;
   /** The MLflow model-version tag that holds it. */
   readonly tag: string;
@@ -47,9 +51,13 @@ export interface ModelCardLineageField {
 
 /** An alert of an endpoint as a card lists it. */
 export interface ModelCardAlert {
+  /** The alert's name. */
   readonly alert: string;
+  /** Its `severity` label (`critical` pages, `warning` tickets). */
   readonly severity?: string;
+  /** How long its condition must hold before it fires. */
   readonly for?: string;
+  /** Its PromQL condition: the monitoring threshold. */
   readonly expr: string;
   /** The Alertmanager receivers the MonitoringStack's routes send it to. */
   readonly receivers: string[];
@@ -57,18 +65,26 @@ export interface ModelCardAlert {
 
 /** The card of one served model version. */
 export interface ModelCard {
+  /** The card format's version. */
   readonly schema: 'mlops.model-card/v1';
+  /** The model version: name, version (or alias), its URI and the registry's tracking URI. */
   readonly model: { readonly name: string; readonly version?: string; readonly alias?: string; readonly uri: string; readonly trackingUri: string };
+  /** What the model is for, when declared. */
   readonly purpose?: string;
+  /** Who answers for it. */
   readonly owner: string;
+  /** Its known limitations (empty when none are declared). */
   readonly limitations: string[];
+  /** What produced it: the pipeline, its data URI and each lineage field. */
   readonly lineage: { readonly pipeline?: string; readonly dataUri?: string; readonly fields: ModelCardLineageField[] };
+  /** How it was evaluated: metrics, gates and fairness gates of its pipeline. */
   readonly evaluation: {
     readonly metrics: Array<{ readonly metric: string; readonly tag: string }>;
     readonly gates: Array<Record<string, unknown>>;
     /** Gates on fairness (kinds starting with `fairness`). */
     readonly fairness: Array<Record<string, unknown>>;
   };
+  /** Where it is served: each endpoint of this version. */
   readonly serving: Array<{
     readonly endpoint: string;
     readonly namespace: string;

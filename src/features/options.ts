@@ -10,6 +10,7 @@ export type EntityKeyType = 'STRING' | 'INT64';
 export interface FeatureField {
   /** The column name in the source data and the feature's name. */
   readonly name: string;
+  /** Its Feast value type (`Float32`, `Int64`, `String`, ...). */
   readonly type: FeatureType;
 }
 
@@ -35,12 +36,17 @@ export interface FeatureViewProps {
  * same thing (no training-serving skew).
  */
 export class FeatureView {
+  /** A feature view from its props (name, entity, source, ttl, features); checked when a FeatureStore takes it. */
   public static of(props: FeatureViewProps): FeatureView {
     return new FeatureView(props);
   }
 
-  private constructor(public readonly props: FeatureViewProps) {}
+  private constructor(
+    /** The view as declared. */
+    public readonly props: FeatureViewProps,
+  ) {}
 
+  /** The view's name, also the online table's suffix (`<project>.<view>`). */
   public get name(): string {
     return this.props.name;
   }
@@ -101,6 +107,7 @@ export abstract class OnlineStore {
     })();
   }
 
+  /** Which online store: DynamoDB tables or an ElastiCache for Redis group. */
   public abstract readonly kind: 'dynamodb' | 'redis';
   /** @internal */ public readonly redis?: Parameters<typeof OnlineStore.redis>[0];
 }
@@ -114,5 +121,6 @@ export abstract class FeatureRegistryStore {
     })();
   }
 
+  /** The key prefix of `registry.db` in the offline store's bucket (ends with '/'). */
   public abstract readonly prefix: string;
 }

@@ -89,6 +89,7 @@ export interface TopicSubscription {
 
 /** Alertmanager routing. */
 export interface AlertRouting {
+  /** Where alerts can go: Slack, PagerDuty, the SNS topic, webhooks (unique names). */
   readonly receivers: AlertReceiver[];
   /** Team-specific routes first, then team-neutral ones; every monitored team needs a route naming it. @default - none */
   readonly routes?: AlertRoute[];
@@ -97,6 +98,10 @@ export interface AlertRouting {
    * @default - the SNS receiver, when one is listed
    */
   readonly defaultReceiver?: string;
+  /**
+   * A TrainingPipeline's retraining trigger (`pipeline.retrainingWebhookUrl`): drift and quality alerts also call it.
+   * @default - no alert starts a retraining
+   */
   readonly retrainingWebhookUrl?: string;
 }
 

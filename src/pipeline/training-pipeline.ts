@@ -97,6 +97,7 @@ export class TrainingPipeline extends Construct {
   public readonly dataUri: string;
   /** The gates a candidate must pass, and the metrics evaluation produces. */
   public readonly gates: MetricGate[];
+  /** The metrics the evaluation step reports (each recorded as `mlops.metrics.<metric>` on the version). */
   public readonly metrics: string[];
   /** Lineage tags recorded on every registered version (values in `{{...}}` are filled by the run). */
   private readonly lineage: Record<string, string>;

@@ -30,7 +30,10 @@ export interface Lineage {
   readonly pipelineRun?: string;
   /** @default - not recorded */
   readonly trigger?: string;
-  /** @default - not recorded (the model reads no feature store) */
+  /**
+   * The feature set version (`sha256:` of a FeatureStore's definitions) the model was trained on.
+   * @default - not recorded (the model reads no feature store)
+   */
   readonly featureSet?: string;
 }
 
