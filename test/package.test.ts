@@ -15,6 +15,12 @@ const PEERS = ['cdktf', 'constructs', 'cdk8s', '@cdktf/provider-aws', '@cdktf/pr
 /** What the README has the consumer install for development (and the compiler itself, run from this checkout). */
 const DEV = ['@types/node', 'undici-types'];
 
+/** How a project depends on an installed package: its version, or `npm:<name>@<version>` when it is an alias (cdktf → CDK Terrain). */
+function spec(name: string): string {
+  const p = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8'));
+  return p.name === name ? p.version : `npm:${p.name}@${p.version}`;
+}
+
 describeWithTool(npm, 'the packed library in a consumer project', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   const work = tempDir('mlops-package-');
@@ -37,9 +43,16 @@ describeWithTool(npm, 'the packed library in a consumer project', () => {
   });
 
   it('declares the engine and providers as peers, in a range that holds the tested version, and keeps them for development', () => {
+    const cmp = (a: number[], b: number[]) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
     const semverOk = (range: string, version: string) => {
-      // ~x.y.z and ^x.y.z as npm reads them: same major (same minor for 0.x and ~), not below.
       const [maj, min, pat] = version.split('.').map(Number);
+      // >=a.b.c <x.y.z: the engine's range, which holds cdktf 0.21 and CDK Terrain 0.24 (aliased as cdktf)
+      const span = /^>=(\d+)\.(\d+)\.(\d+) <(\d+)\.(\d+)\.(\d+)$/.exec(range);
+      if (span) {
+        const n = span.slice(1).map(Number);
+        return cmp([maj, min, pat], n.slice(0, 3)) >= 0 && cmp([maj, min, pat], n.slice(3)) < 0;
+      }
+      // ~x.y.z and ^x.y.z as npm reads them: same major (same minor for 0.x and ~), not below.
       const m = /^([~^])(\d+)\.(\d+)\.(\d+)$/.exec(range);
       if (!m) return false;
       const [lo, a, b, c] = [m[1], Number(m[2]), Number(m[3]), Number(m[4])];
@@ -49,7 +62,7 @@ describeWithTool(npm, 'the packed library in a consumer project', () => {
     };
     for (const peer of PEERS) {
       const installed = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', peer, 'package.json'), 'utf8')).version;
-      expect({ peer, inRange: semverOk(pkg.peerDependencies[peer], installed), dev: pkg.devDependencies[peer] }).toEqual({ peer, inRange: true, dev: installed });
+      expect({ peer, inRange: semverOk(pkg.peerDependencies[peer], installed), dev: pkg.devDependencies[peer] }).toEqual({ peer, inRange: true, dev: spec(peer) });
       expect(pkg.dependencies[peer]).toBeUndefined();
     }
   });
@@ -67,9 +80,12 @@ describeWithTool(npm, 'the packed library in a consumer project', () => {
     const pin = (names: string[]) => Object.fromEntries(names.map((name) => {
       const target = fs.realpathSync(path.join(ROOT, 'node_modules', name));
       fs.symlinkSync(target, path.join(project, 'node_modules', name), 'dir');
-      return [name, JSON.parse(fs.readFileSync(path.join(target, 'package.json'), 'utf8')).version];
+      return [name, spec(name)];
     }));
-    const consumer = { name: 'consumer', version: '1.0.0', private: true, dependencies: pin(PEERS), devDependencies: pin(DEV) };
+    // On CDK Terrain the consumer does what the README's engine section says: the alias, and overrides
+    // so that the provider bindings' own cdktf peer is the alias too.
+    const overrides = spec('cdktf').startsWith('npm:') ? { overrides: { cdktf: '$cdktf', constructs: '$constructs' } } : {};
+    const consumer = { name: 'consumer', version: '1.0.0', private: true, dependencies: pin(PEERS), devDependencies: pin(DEV), ...overrides };
     fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify(consumer, null, 2));
     fs.writeFileSync(path.join(project, 'tsconfig.json'), tsconfig.code);
     fs.writeFileSync(path.join(project, 'cdktf.json'), cdktfJson.code);
