@@ -463,72 +463,60 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     // The accelerator label is how the Cluster Autoscaler tells GPU nodes apart (its AWS provider docs:
     // GPU node groups carry `k8s.amazonaws.com/accelerator`), e.g. not to count an unready GPU node as ready.
     const labels = { [POOL_LABEL]: pool.name, 'nvidia.com/gpu.present': 'true', [ACCELERATOR_LABEL]: pool.instanceTypes[0].gpuModel };
-    const nodeGroup = new EksNodeGroup(this, `pool-${pool.name}`, {
-      clusterName: this.cluster.name,
-      nodeGroupName: pool.name,
-      nodeRoleArn: this.nodeRole.arn,
+    return this.autoscaledNodeGroup(`pool-${pool.name}`, pool, {
       // Multi-node (EFA, cluster placement group) pools run in the file system's subnet: one zone,
       // next to FSx for Lustre, which lives in privateSubnetIds[0].
       subnetIds: pool.efa ? [this.privateSubnetIds[0]] : this.privateSubnetIds,
-      instanceTypes: pool.instanceTypes.map((t) => t.name),
-      capacityType: pool.capacityType,
       amiType: arch === 'arm64' ? 'AL2023_ARM_64_NVIDIA' : 'AL2023_x86_64_NVIDIA',
-      scalingConfig: { minSize: pool.minSize, desiredSize: pool.minSize, maxSize: pool.maxSize },
-      launchTemplate: { id: template.id, version: Token.asString(template.latestVersion) },
-      labels,
-      taint: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: 'NO_SCHEDULE' }],
-      updateConfig: { maxUnavailable: 1 },
-      // The Cluster Autoscaler owns the size; Terraform must not reset it on every apply.
-      lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
-      dependsOn: this.nodeGroupPrerequisites,
+      template, labels, taint: GPU_TAINT,
+      templateTags: { 'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu': String(pool.gpusPerNode) },
     });
-    // Node-template tags on the node group's ASG, so the Cluster Autoscaler can scale up from zero
-    // knowing the GPU count, labels and taint a new node will have.
-    const asgTags: Record<string, string> = {
-      'k8s.io/cluster-autoscaler/enabled': 'true',
-      [`k8s.io/cluster-autoscaler/${this.clusterName}`]: 'owned',
-      'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu': String(pool.gpusPerNode),
-      [`k8s.io/cluster-autoscaler/node-template/taint/${GPU_TAINT.key}`]: `${GPU_TAINT.value}:${GPU_TAINT.effect}`,
-      ...Object.fromEntries(Object.entries(labels).map(([k, v]) => [`k8s.io/cluster-autoscaler/node-template/label/${k}`, v])),
-    };
-    Object.entries(asgTags).forEach(([key, value], i) => {
-      new AutoscalingGroupTagA(this, `pool-${pool.name}-asg-tag-${i}`, {
-        autoscalingGroupName: nodeGroup.resources.get(0).autoscalingGroups.get(0).name,
-        tag: { key, value, propagateAtLaunch: false },
-      });
-    });
-    return nodeGroup;
   }
 
   private addCpuNodeGroup(pool: CpuPool): EksNodeGroup {
     // IMDSv2 with one hop, an encrypted root volume, and the cost tags on what it launches, as every pool.
     const template = this.launchTemplate(pool.name, { [POOL_LABEL]: pool.name }, 100);
-    const labels = { [POOL_LABEL]: pool.name };
-    const nodeGroup = new EksNodeGroup(this, `cpu-pool-${pool.name}`, {
+    return this.autoscaledNodeGroup(`cpu-pool-${pool.name}`, pool, {
+      subnetIds: this.privateSubnetIds,
+      amiType: pool.instanceTypes[0].architecture === 'arm64' ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD',
+      template, labels: { [POOL_LABEL]: pool.name }, taint: pool.taint,
+    });
+  }
+
+  /**
+   * A managed node group the Cluster Autoscaler sizes (Terraform never resets its desired size), that
+   * waits for the CNI, kube-proxy, the Pod Identity agent and the node role's policies, with the
+   * node-template tags on its ASG so the autoscaler can scale up from zero knowing the resources,
+   * labels and taint a new node will have.
+   */
+  private autoscaledNodeGroup(id: string, pool: { readonly name: string; readonly instanceTypes: InstanceType[]; readonly capacityType: CapacityType; readonly minSize: number; readonly maxSize: number },
+    o: { subnetIds: string[]; amiType: string; template: LaunchTemplate; labels: Record<string, string>; taint: { key: string; value: string; effect: string }; templateTags?: Record<string, string> }): EksNodeGroup {
+    const nodeGroup = new EksNodeGroup(this, id, {
       clusterName: this.cluster.name,
       nodeGroupName: pool.name,
       nodeRoleArn: this.nodeRole.arn,
-      subnetIds: this.privateSubnetIds,
+      subnetIds: o.subnetIds,
       instanceTypes: pool.instanceTypes.map((t) => t.name),
       capacityType: pool.capacityType,
-      amiType: pool.instanceTypes[0].architecture === 'arm64' ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD',
+      amiType: o.amiType,
       scalingConfig: { minSize: pool.minSize, desiredSize: pool.minSize, maxSize: pool.maxSize },
-      launchTemplate: { id: template.id, version: Token.asString(template.latestVersion) },
-      labels,
-      taint: [{ key: pool.taint.key, value: pool.taint.value, effect: 'NO_SCHEDULE' }],
+      launchTemplate: { id: o.template.id, version: Token.asString(o.template.latestVersion) },
+      labels: o.labels,
+      taint: [{ key: o.taint.key, value: o.taint.value, effect: 'NO_SCHEDULE' }],
       updateConfig: { maxUnavailable: 1 },
+      // The Cluster Autoscaler owns the size; Terraform must not reset it on every apply.
       lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
-      // Nodes join only once the CNI, kube-proxy and Pod Identity agent exist and the node role has its policies.
       dependsOn: this.nodeGroupPrerequisites,
     });
     const asgTags: Record<string, string> = {
       'k8s.io/cluster-autoscaler/enabled': 'true',
       [`k8s.io/cluster-autoscaler/${this.clusterName}`]: 'owned',
-      [`k8s.io/cluster-autoscaler/node-template/taint/${pool.taint.key}`]: `${pool.taint.value}:${pool.taint.effect}`,
-      [`k8s.io/cluster-autoscaler/node-template/label/${POOL_LABEL}`]: pool.name,
+      ...(o.templateTags ?? {}),
+      [`k8s.io/cluster-autoscaler/node-template/taint/${o.taint.key}`]: `${o.taint.value}:${o.taint.effect}`,
+      ...Object.fromEntries(Object.entries(o.labels).map(([k, v]) => [`k8s.io/cluster-autoscaler/node-template/label/${k}`, v])),
     };
     Object.entries(asgTags).forEach(([key, value], i) => {
-      new AutoscalingGroupTagA(this, `cpu-pool-${pool.name}-asg-tag-${i}`, {
+      new AutoscalingGroupTagA(this, `${id}-asg-tag-${i}`, {
         autoscalingGroupName: nodeGroup.resources.get(0).autoscalingGroups.get(0).name,
         tag: { key, value, propagateAtLaunch: false },
       });
