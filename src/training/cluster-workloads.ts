@@ -166,25 +166,33 @@ export function addTeam(chart: PlatformChart, team: TeamOptions, storage?: Share
 }
 
 /**
- * A GPU pool under Karpenter: a NodePool whose `nvidia.com/gpu` limit is what the pool may run,
- * tainted for GPU work, and its EC2NodeClass (AL2023; Karpenter picks the NVIDIA variant) with the
- * cost-attribution `tags` for what it launches.
+ * A Karpenter EC2NodeClass: AL2023, the cluster's subnets and security groups by discovery tag,
+ * IMDSv2 with one hop, an encrypted gp3 root volume, and the cost-attribution `tags`, which Karpenter
+ * puts on the instances, volumes and launch templates it creates.
  */
-export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: string, nodeRoleName: string, tags: Record<string, string> = {}): void {
-  new ApiObject(chart, `nodeclass-${pool.name}`, {
+function addNodeClass(chart: Chart, name: string, clusterName: string, nodeRoleName: string, volumeSize: string, tags: Record<string, string>): void {
+  new ApiObject(chart, `nodeclass-${name}`, {
     apiVersion: 'karpenter.k8s.aws/v1', kind: 'EC2NodeClass',
-    metadata: { name: pool.name },
+    metadata: { name },
     spec: {
       role: nodeRoleName,
       amiSelectorTerms: [{ alias: 'al2023@latest' }],
       subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
       securityGroupSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
       metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
-      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: '200Gi', volumeType: 'gp3', encrypted: true, deleteOnTermination: true } }],
-      // Karpenter puts these on the instances, volumes and launch templates it creates: cost attribution.
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize, volumeType: 'gp3', encrypted: true, deleteOnTermination: true } }],
       tags,
     },
   } as any);
+}
+
+/**
+ * A GPU pool under Karpenter: a NodePool whose `nvidia.com/gpu` limit is what the pool may run,
+ * tainted for GPU work, and its EC2NodeClass (AL2023; Karpenter picks the NVIDIA variant) with the
+ * cost-attribution `tags` for what it launches.
+ */
+export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: string, nodeRoleName: string, tags: Record<string, string> = {}): void {
+  addNodeClass(chart, pool.name, clusterName, nodeRoleName, '200Gi', tags);
   new ApiObject(chart, `nodepool-${pool.name}`, {
     apiVersion: 'karpenter.sh/v1', kind: 'NodePool',
     metadata: { name: pool.name },
@@ -209,19 +217,8 @@ export function addKarpenterPool(chart: Chart, pool: GpuPool, clusterName: strin
 
 
 /** A CPU pool under Karpenter: a NodePool labelled and tainted with its name, and its EC2NodeClass. */
-export function addKarpenterCpuPool(chart: Chart, pool: CpuPool, clusterName: string, nodeRoleName: string): void {
-  new ApiObject(chart, `nodeclass-${pool.name}`, {
-    apiVersion: 'karpenter.k8s.aws/v1', kind: 'EC2NodeClass',
-    metadata: { name: pool.name },
-    spec: {
-      role: nodeRoleName,
-      amiSelectorTerms: [{ alias: 'al2023@latest' }],
-      subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
-      securityGroupSelectorTerms: [{ tags: { 'karpenter.sh/discovery': clusterName } }],
-      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
-      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: '100Gi', volumeType: 'gp3', encrypted: true, deleteOnTermination: true } }],
-    },
-  } as any);
+export function addKarpenterCpuPool(chart: Chart, pool: CpuPool, clusterName: string, nodeRoleName: string, tags: Record<string, string> = {}): void {
+  addNodeClass(chart, pool.name, clusterName, nodeRoleName, '100Gi', tags);
   new ApiObject(chart, `nodepool-${pool.name}`, {
     apiVersion: 'karpenter.sh/v1', kind: 'NodePool',
     metadata: { name: pool.name },

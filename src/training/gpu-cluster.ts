@@ -287,7 +287,9 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       for (const pool of this.pools) {
         addKarpenterPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName, { ...CostAttribution.tagsOf(this), ...pool.costTags });
       }
-      for (const pool of this.cpuPools) addKarpenterCpuPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName);
+      for (const pool of this.cpuPools) {
+        addKarpenterCpuPool(this.chart, pool, this.clusterName, karpenter.nodeRoleName, { ...CostAttribution.tagsOf(this), [POOL_LABEL]: pool.name });
+      }
     }
 
     // Shared storage
