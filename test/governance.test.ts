@@ -125,7 +125,8 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
     gateProcess.stdout!.on('data', (chunk: Buffer) => gateOutput.push(...chunk.toString().split('\n').filter(Boolean)));
     processes.push(gateProcess);
     processes.push(spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' }));
-    for (let i = 0; i < 100; i++) {
+    // Up to 30 s: on a loaded machine (two test workers and terraform) python and nginx may start slowly.
+    for (let i = 0; i < 300; i++) {
       const ready = await Promise.all([mlflow, gate, api, promotion].map((p) => request(p, 'GET', p === gate ? '/healthz' : '/health').then(() => true, () => false)));
       if (ready.every(Boolean)) return;
       await new Promise((r) => setTimeout(r, 100));
@@ -371,14 +372,16 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
       ...process.env, UPSTREAM: `http://127.0.0.1:${mlflow}`, PORT: String(gate), HOST: '127.0.0.1', PROTECTED_ALIASES: 'champion',
       AUDIT_LOG_GROUP: '/mlops/acme-dev-registry/registry-changes', PYTHONPATH: path.join(dir, 'fake'), FAKE_DIR: dir,
     };
-    processes.push(spawn('python3', [path.join(dir, 'stub.py'), String(mlflow), dir], { stdio: 'ignore' }));
-    processes.push(spawn('python3', [path.join(dir, 'gate.py')], { env, stdio: 'ignore' }));
-    for (let i = 0; i < 100; i++) {
+    const errors = fs.openSync(path.join(dir, 'stderr.log'), 'w');
+    processes.push(spawn('python3', [path.join(dir, 'stub.py'), String(mlflow), dir], { stdio: ['ignore', 'ignore', errors] }));
+    processes.push(spawn('python3', [path.join(dir, 'gate.py')], { env, stdio: ['ignore', 'ignore', errors] }));
+    // Up to 30 s: on a loaded machine (two test workers and terraform) python may start slowly.
+    for (let i = 0; i < 300; i++) {
       const ready = await Promise.all([mlflow, gate].map((p) => request(p, 'GET', '/healthz').then(() => true, () => false)));
       if (ready.every(Boolean)) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error('the gate or the stub did not start');
+    throw new Error(`the gate or the stub did not start:\n${fs.readFileSync(path.join(dir, 'stderr.log'), 'utf8')}`);
   });
 
   afterAll(() => processes.forEach((p) => p.kill()));
