@@ -2,11 +2,14 @@
 // noncurrent versions kept for two years, and a second team's serving workload granted read access
 // to one model only.
 import {
-  EksCluster, Environment, KubernetesStack, ModelRegistry, ObjectLock, PlatformApp, PlatformStack, WorkloadIdentity,
+  EksCluster, Environment, KubernetesStack, ModelRegistry, ObjectLock, PlatformApp, PlatformStack, StateBackend, WorkloadIdentity,
 } from '../src';
 
+/** State in S3 (a versioned bucket created once beforehand), encrypted with a KMS key, S3-native locking: the state holds secrets, never a local file. */
+const state = StateBackend.s3({ bucket: 'terraform-state-444455556666', keyPrefix: 'registry-with-object-lock', kmsKeyId: 'arn:aws:kms:eu-central-1:444455556666:alias/terraform-state' });
+
 export function build(app: PlatformApp) {
-  const stack = new PlatformStack(app, 'registry');
+  const stack = new PlatformStack(app, 'registry', { backend: state });
   const cluster = EksCluster.fromAttributes({
     clusterName: 'risk-prod',
     vpcId: 'vpc-0fedcba9876543210',
@@ -26,7 +29,7 @@ export function build(app: PlatformApp) {
   const fraudServing = new WorkloadIdentity(stack, 'fraud-serving', { cluster, namespace: 'fraud-serving', serviceAccount: 'fraud-detector' });
   registry.model('fraud-detector').alias('champion').grantRead(fraudServing);
 
-  new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
+  new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName, backend: state });
   return { stack, registry };
 }
 

@@ -2,12 +2,14 @@
 // latency and error objectives, data drift against the training profile, alerts to Slack.
 // The cluster and registry exist already (created by another team's stacks).
 import {
-  AlertReceiver, CanaryRollout, ClusterValue, EksCluster, Environment, KubernetesStack, ModelRegistry, ModelServer, MonitoringStack, PlatformApp,
-  PlatformStack, ReferenceProfile, ServingEndpoint, ServingMode, TrafficRouting,
+  AlertReceiver, CanaryRollout, ClusterValue, EksCluster, Environment, KubernetesStack, ModelRegistry, ModelServer, MonitoringStack, PlatformApp, PlatformStack, ReferenceProfile, ServingEndpoint, ServingMode, StateBackend, TrafficRouting,
 } from '../src';
 
+/** State in S3 (a versioned bucket created once beforehand), encrypted with a KMS key, S3-native locking: the state holds secrets, never a local file. */
+const state = StateBackend.s3({ bucket: 'terraform-state-777788889999', keyPrefix: 'serve-release-monitor', kmsKeyId: 'arn:aws:kms:eu-central-1:777788889999:alias/terraform-state' });
+
 export function build(app: PlatformApp) {
-  const stack = new PlatformStack(app, 'ranking');
+  const stack = new PlatformStack(app, 'ranking', { backend: state });
   const cluster = EksCluster.fromAttributes({
     clusterName: 'shop-prod', vpcId: 'vpc-0aa11bb22cc33dd44', vpcCidr: '10.8.0.0/16',
     privateSubnetIds: ['subnet-0aa11bb22cc33dd41', 'subnet-0aa11bb22cc33dd42'], workloadSecurityGroupId: 'sg-0aa11bb22cc33dd44',
@@ -53,7 +55,7 @@ export function build(app: PlatformApp) {
     topicSubscriptions: [{ protocol: 'email', endpoint: 'platform-oncall@shop.example' }],
     budgets: [{ name: 'ranker', model: 'ranker', monthlyLimitUsd: 3000 }],
   });
-  new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
+  new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName, backend: state });
   return { stack, registry, ranker, release, monitoring };
 }
 

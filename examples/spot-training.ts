@@ -2,11 +2,14 @@
 // GPU quota, and a two-node data-parallel TrainingJob that writes its model to the registry and
 // resumes from its last checkpoint when a spot node is taken away.
 import {
-  ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, PlatformApp, PlatformStack, TrainingJob,
+  ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, PlatformApp, PlatformStack, StateBackend, TrainingJob,
 } from '../src';
 
+/** State in S3 (a versioned bucket created once beforehand), encrypted with a KMS key, S3-native locking: the state holds secrets, never a local file. */
+const state = StateBackend.s3({ bucket: 'terraform-state-123456789012', keyPrefix: 'spot-training', kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:alias/terraform-state' });
+
 export function build(app: PlatformApp) {
-  const stack = new PlatformStack(app, 'training');
+  const stack = new PlatformStack(app, 'training', { backend: state });
   const cluster = new GpuTrainingCluster(stack, 'gpu', {
     network: ClusterNetwork.create({ availabilityZones: ['us-east-1a', 'us-east-1b'] }),
     gpuPools: [{ name: 'g5-spot', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 }],
@@ -24,7 +27,7 @@ export function build(app: PlatformApp) {
     registry,
     model: 'resnet-defects',
   });
-  new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
+  new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName, backend: state });
   return { stack, cluster, registry, job };
 }
 

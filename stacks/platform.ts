@@ -1,7 +1,7 @@
 import {
   AlertReceiver, Autoscaling, FeatureStore, FeatureView, ModelCards, OnlineStore, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
   KubernetesStack, MetricGate, ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack,
-  ReferenceProfile, ReleaseStrategy, ServingEndpoint, ServingMode, TrafficRouting, TrainingJob, TrainingPipeline,
+  ReferenceProfile, ReleaseStrategy, ServingEndpoint, ServingMode, StateBackend, TrafficRouting, TrainingJob, TrainingPipeline,
 } from '../src';
 
 /** The reference platform's context: a production platform in one account and region. */
@@ -16,6 +16,17 @@ export const REFERENCE_CONTEXT: PlatformContextProps = {
 
 /** The Secrets Manager secret (JSON) that holds the alert receivers' credentials, kept by the on-call team. */
 export const ALERTING_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:acme-ml/prod/alert-receivers-Q1w2E3';
+
+/**
+ * Where the reference platform keeps its Terraform state: an S3 bucket the platform team creates
+ * once (bootstrap), encrypted with its own key, S3-native locking. The state holds secrets (the
+ * registry's credentials are generated at apply), so it never lives in a local plain-text file.
+ */
+export const REFERENCE_STATE = StateBackend.s3({
+  bucket: 'acme-ml-terraform-state-111122223333',
+  keyPrefix: 'acme-ml/prod',
+  kmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:alias/acme-ml-terraform-state',
+});
 
 /** The stacks and constructs of the reference platform. */
 export interface ReferencePlatform {
@@ -57,7 +68,7 @@ export const FRAUD_REFERENCE_PROFILE = ReferenceProfile.of([
  * It grows as each construct lands.
  */
 export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
-  const aws = new PlatformStack(app, 'platform');
+  const aws = new PlatformStack(app, 'platform', { backend: REFERENCE_STATE });
   const cluster = new GpuTrainingCluster(aws, 'training', {
     network: ClusterNetwork.create({ availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'], cidr: '10.40.0.0/16' }),
     adminRoleArns: ['arn:aws:iam::111122223333:role/platform-admins'],
@@ -193,7 +204,7 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       limitations: ['Trained on EU card-present and e-commerce payments only.', 'Not evaluated on merchants younger than 30 days (no merchant_stats history).'],
     }],
   });
-  const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName });
+  const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName, backend: REFERENCE_STATE });
   // It writes into the cluster the AWS stack creates, so it deploys after it.
   kubernetes.addDependency(aws);
   return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease, features, modelCards };

@@ -29,6 +29,12 @@ describe.each(Object.entries(EXAMPLES))('example %s', (name, example) => {
     expect(manifestErrors(out.manifests)).toEqual([]);
   });
 
+  it('keeps every stack\'s state in S3, encrypted with a KMS key and locked', () => {
+    for (const stack of Object.values<any>(out.terraform)) {
+      expect(stack.terraform.backend.s3).toMatchObject({ encrypt: true, use_lockfile: true, kms_key_id: expect.stringMatching(/^arn:aws:kms:/) });
+    }
+  });
+
   it('matches the reviewed snapshot', () => {
     expect({ terraform: out.terraform, manifests: out.manifests }).toMatchSnapshot(name);
   });

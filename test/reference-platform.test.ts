@@ -65,6 +65,16 @@ describe('reference platform', () => {
     expect(PlatformTesting.findings((() => { const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT }); buildReferencePlatform(app); return app; })())).toEqual([]);
   });
 
+  it('keeps its state in S3, encrypted with a KMS key and locked, never in a local plain-text file', () => {
+    // The state holds secrets (generated registry credentials, the database endpoint): both stacks use S3 with
+    // server-side encryption under a customer key and S3-native locking (Terraform 1.10+ use_lockfile).
+    for (const stack of ['platform', 'kubernetes']) {
+      const backend = out.terraform[stack].terraform.backend;
+      expect(Object.keys(backend)).toEqual(['s3']);
+      expect(backend.s3).toMatchObject({ encrypt: true, use_lockfile: true, kms_key_id: expect.stringMatching(/^arn:aws:kms:eu-west-1:111122223333:/), key: `acme-ml/prod/${stack}.tfstate` });
+    }
+  });
+
   it('protects every stateful resource in the AWS stack from destroy, not only the pinned ones', () => {
     // statefulAddresses lists every resource of STATEFUL_TYPES: none may appear without being pinned here
     expect(PlatformTesting.statefulAddresses(out)).toEqual(STATEFUL_ADDRESSES.map((a) => `platform/${a}`).sort());
