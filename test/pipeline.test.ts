@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  ClusterNetwork, DataCheck, GATE_SCRIPT, GpuTrainingCluster, InstanceType, LINEAGE_TAGS, MetricGate, ModelRegistry, PlatformTesting, TrainingPipeline,
-  TrainingPipelineProps,
+  ClusterNetwork, DataCheck, GATE_SCRIPT, GpuTrainingCluster, GROUP_REPORT_FILE, InstanceType, LINEAGE_TAGS, MetricGate, ModelRegistry, PlatformTesting,
+  TrainingPipeline, TrainingPipelineProps,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
@@ -172,6 +172,170 @@ describeWithTool(pythonTool, 'the gate step, run with python3', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/auc 0\.85 is under the floor 0\.9/);
     expect(gate('0.91', 'none').status).toBe(0);
+  });
+});
+
+// Fairness gates compare a metric across the groups of a sensitive attribute, as fairlearn's
+// MetricFrame does (fairlearn/metrics/_metric_frame.py: difference/ratio with method='between_groups').
+const FAIR = {
+  evaluation: { command: ['python', '-m', 'evaluate'], metrics: ['auc', 'recall'] },
+  gates: [
+    MetricGate.atLeast('auc', 0.9),
+    MetricGate.maxDisparity('recall', { groups: 'region', max: 0.05 }),
+    MetricGate.groupFloor('recall', { groups: 'region', min: 0.8, minCount: 200, excludeSmallGroups: true }),
+  ],
+};
+
+describe('TrainingPipeline with fairness gates', () => {
+  const { find, out, pipeline } = setup(FAIR);
+  const wf = find('WorkflowTemplate').spec;
+  const template = (name: string) => wf.templates.find((t: any) => t.name === name);
+  const env = (name: string) => Object.fromEntries(template(name).container.env.map((e: any) => [e.name, e.value]));
+  const tasks = Object.fromEntries(template('pipeline').dag.tasks.map((t: any) => [t.name, t]));
+  const args = (task: string) => Object.fromEntries((tasks[task].arguments?.parameters ?? []).map((p: any) => [p.name, p.value]));
+
+  it('asks the evaluation step for per-group metrics and reads its report', () => {
+    expect(env('evaluate')).toMatchObject({ METRICS: 'auc,recall', GROUP_BY: 'region', GROUP_METRICS: 'recall' });
+    expect(template('evaluate').outputs.parameters).toContainEqual({ name: 'candidate-groups', valueFrom: { path: GROUP_REPORT_FILE } });
+    expect(GROUP_REPORT_FILE).toBe('/tmp/outputs/candidate-groups.json');
+  });
+
+  it('gates on the per-group report before registration: a failing fairness gate stops the run', () => {
+    // GIVEN the DAG: register depends on gate, and runs only when the gate printed "passed"
+    expect(tasks.register.dependencies).toEqual(['gate']);
+    expect(tasks.register.when).toBe("'{{tasks.gate.outputs.result}}' == 'passed'");
+    expect(tasks.gate.dependencies).toEqual(['evaluate']);
+    // THEN the gate reads the report and the fairness specs
+    expect(args('gate')['candidate-groups']).toBe('{{tasks.evaluate.outputs.parameters.candidate-groups}}');
+    expect(env('gate').CANDIDATE_GROUPS).toBe('{{inputs.parameters.candidate-groups}}');
+    expect(JSON.parse(env('gate').GATES).slice(1)).toEqual([
+      { kind: 'fairness-max-disparity', metric: 'recall', groups: 'region', max: 0.05, min_count: 100, small_groups: 'fail', tag: 'mlops.fairness.recall.region.max-disparity' },
+      { kind: 'fairness-group-floor', metric: 'recall', groups: 'region', min: 0.8, min_count: 200, small_groups: 'exclude', tag: 'mlops.fairness.recall.region.group-floor' },
+    ]);
+  });
+
+  it('records each fairness gate\'s result on the registered version', () => {
+    expect(template('gate').outputs.parameters).toEqual([{ name: 'fairness', valueFrom: { path: '/tmp/outputs/fairness.json' } }]);
+    expect(args('register').fairness).toBe('{{tasks.gate.outputs.parameters.fairness}}');
+    expect(env('register').FAIRNESS_TAGS).toBe('{{inputs.parameters.fairness}}');
+    expect(pipeline.fairnessTags).toEqual(['mlops.fairness.recall.region.max-disparity', 'mlops.fairness.recall.region.group-floor']);
+  });
+
+  it('passes every value a step reads as a DAG task argument into its declared inputs', () => {
+    // argo-workflows workflow/validate/validate.go: a leaf template resolves only its inputs and workflow globals.
+    const inputs = (name: string) => (template(name).inputs?.parameters ?? []).map((p: any) => p.name).sort();
+    for (const t of ['train', 'evaluate', 'gate', 'register']) expect(inputs(t)).toEqual(Object.keys(args(t)).sort());
+    for (const t of wf.templates.filter((x: any) => !x.dag)) expect(JSON.stringify(t)).not.toContain('{{tasks.');
+    // Each task argument reads an output its producer declares.
+    for (const [task, values] of Object.entries({ gate: args('gate'), register: args('register') })) {
+      for (const v of Object.values(values) as string[]) {
+        const [, producer, name] = /^\{\{tasks\.([a-z-]+)\.outputs\.parameters\.([a-z0-9_-]+)\}\}$/.exec(v)!;
+        expect({ task, produced: template(tasks[producer].template).outputs.parameters.some((p: any) => p.name === name) }).toEqual({ task, produced: true });
+      }
+    }
+  });
+
+  it('passes the Kubernetes schema check, Argo Workflows CRDs included', () => {
+    expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+
+  it('adds nothing to a pipeline without fairness gates', () => {
+    const plain = setup().find('WorkflowTemplate').spec.templates;
+    expect(JSON.stringify(plain)).not.toMatch(/candidate-groups|FAIRNESS_TAGS|GROUP_BY/);
+  });
+});
+
+describe('TrainingPipeline fairness gates bad input', () => {
+  const withGates = (...gates: MetricGate[]) => ({ ...FAIR, gates });
+  it.each([
+    [withGates(MetricGate.maxDisparity('recall', { groups: '', max: 0.05 })), /TrainingPipeline 'aws\/fraud-retrain': gates\[0\]\.groups \(''\) must name the sensitive attribute the evaluation step groups by/],
+    [withGates(MetricGate.maxDisparity('recall', { groups: 'region', max: 5 })), /gates\[0\]\.max \(5\) must be a gap between groups from 0 to 1, exclusive \(0\.05 for 5 points\)/],
+    [withGates(MetricGate.maxDisparity('recall', { groups: 'region', max: 0 })), /gates\[0\]\.max \(0\) must be a gap between groups from 0 to 1/],
+    [withGates(MetricGate.minRatio('recall', { groups: 'region', min: 1.25 })), /gates\[0\]\.min \(1\.25\) must be a ratio of the worst group to the best above 0 and at most 1/],
+    [withGates(MetricGate.groupFloor('recall', { groups: 'region', min: NaN })), /gates\[0\]\.min \(NaN\) must be a finite floor for every group/],
+    [withGates(MetricGate.groupFloor('recall', { groups: 'region', min: 0.8, minCount: 0 })), /gates\[0\]\.minCount \(0\) must be a whole number from 1 to 1000000000/],
+    [withGates(MetricGate.groupFloor('f1', { groups: 'region', min: 0.8 })), /gates\[0\] \('f1'\) is a gate on a metric the evaluation step does not produce; it produces 'auc', 'recall'/],
+    [withGates(MetricGate.groupFloor('recall', { groups: 'region', min: 0.8 }), MetricGate.groupFloor('recall', { groups: 'region', min: 0.7 })),
+      /gates\[1\] \('mlops\.fairness\.recall\.region\.group-floor'\) gates the same metric and groups the same way as an earlier gate/],
+  ])('rejects %j', (props, message) => {
+    expect(() => setup(props as any)).toThrow(message);
+  });
+});
+
+describeWithTool(pythonTool, 'the gate step\'s fairness gates, run with python3', () => {
+  const dir = tempDir('mlops-fairness-gate-');
+  const script = path.join(dir, 'gate.py');
+  fs.writeFileSync(script, GATE_SCRIPT);
+  const spec = (gates: MetricGate[]) => JSON.stringify(gates.map((g) => g.spec));
+  const DISPARITY = MetricGate.maxDisparity('recall', { groups: 'region', max: 0.05 });
+  const FLOOR = MetricGate.groupFloor('recall', { groups: 'region', min: 0.8 });
+  const RATIO = MetricGate.minRatio('recall', { groups: 'region', min: 0.8 });
+  const report = (groups: Record<string, [number, number]>) => JSON.stringify({
+    groups: { region: Object.fromEntries(Object.entries(groups).map(([name, [recall, count]]) => [name, { recall, count }])) },
+  });
+  let runs = 0;
+  /** Runs gate.py with these gates on this per-group report; returns status, stdout, stderr and the recorded tags. */
+  const gate = (gates: MetricGate[], groups: string | undefined) => {
+    const outputs = path.join(dir, `outputs-${runs++}`);
+    const r = run('python3', [script], {
+      env: { ...process.env, GATES: spec(gates), CANDIDATE_RECALL: '0.9', OUTPUTS_DIR: outputs, ...(groups === undefined ? {} : { CANDIDATE_GROUPS: groups }) },
+    });
+    const file = path.join(outputs, 'fairness.json');
+    const tags = fs.existsSync(file) ? Object.fromEntries(Object.entries(JSON.parse(fs.readFileSync(file, 'utf8'))).map(([k, v]) => [k, JSON.parse(v as string)])) : undefined;
+    return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr, tags };
+  };
+
+  it('passes groups within the gap and above the floor, and records the results for the version\'s tags', () => {
+    // 0.93 − 0.88 = 0.05: at the limit passes (the gap is rounded to 1e-12 before the comparison)
+    const r = gate([DISPARITY, FLOOR, RATIO], report({ eu: [0.93, 1200], us: [0.88, 900] }));
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: 'passed' });
+    expect(r.tags!['mlops.fairness.recall.region.max-disparity']).toEqual({
+      kind: 'fairness-max-disparity', metric: 'recall', groups: 'region', passed: true, value: 0.05, limit: 0.05, best: 'eu', worst: 'us',
+      values: { eu: 0.93, us: 0.88 }, insufficient: [],
+    });
+    expect(r.tags!['mlops.fairness.recall.region.group-floor']).toMatchObject({ passed: true, value: 0.88, worst: 'us', limit: 0.8 });
+    expect(r.tags!['mlops.fairness.recall.region.min-ratio'].value).toBeCloseTo(0.88 / 0.93, 12);
+  });
+
+  it('stops a candidate whose groups differ by more than the gap, naming both groups', () => {
+    const r = gate([DISPARITY], report({ eu: [0.94, 1200], us: [0.86, 900], apac: [0.9, 400] }));
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/rejected: recall differs by 0\.0800 between region=eu \(0\.94\) and region=us \(0\.86\), above the allowed 0\.05/);
+  });
+
+  it('stops a candidate with a group under the floor, naming the group', () => {
+    const r = gate([FLOOR], report({ eu: [0.93, 1200], us: [0.79, 900] }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/rejected: recall of region=us is 0\.79, under the group floor 0\.8/);
+    expect(gate([RATIO], report({ eu: [0.9, 1200], us: [0.7, 900] })).stderr).toMatch(/recall of region=us \(0\.7\) is 0\.7778 of region=eu's \(0\.9\), under the allowed ratio 0\.8/);
+  });
+
+  it('does not let a group with too few examples pass unseen', () => {
+    // GIVEN apac at recall 0.5 on 12 examples: by default the candidate is rejected for it
+    const groups = report({ eu: [0.93, 1200], us: [0.9, 900], apac: [0.5, 12] });
+    const strict = gate([FLOOR], groups);
+    expect(strict.status).toBe(1);
+    expect(strict.stderr).toMatch(/rejected: region=apac \(12 examples\) has fewer than 100 examples: recall cannot be trusted/);
+    // WHEN the gate is told to exclude small groups THEN apac is reported as insufficient and left out
+    const lenient = gate([MetricGate.groupFloor('recall', { groups: 'region', min: 0.8, excludeSmallGroups: true })], groups);
+    expect({ status: lenient.status, stdout: lenient.stdout }).toEqual({ status: 0, stdout: 'passed' });
+    expect(lenient.stderr).toMatch(/insufficient: region=apac \(12 examples\) left out of the recall gate \(fewer than 100 examples\)/);
+    expect(lenient.tags!['mlops.fairness.recall.region.group-floor']).toMatchObject({ passed: true, insufficient: ['apac'] });
+    // AND a disparity left with one group to compare rejects the candidate
+    const alone = gate([MetricGate.maxDisparity('recall', { groups: 'region', max: 0.05, excludeSmallGroups: true })], report({ eu: [0.93, 1200], apac: [0.5, 12] }));
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toMatch(/recall by region needs two groups with at least 100 examples to compare; 1 has/);
+  });
+
+  it('stops a candidate when the evaluation reported no groups, or a group without the metric', () => {
+    for (const groups of [undefined, '', 'not json', '{"groups": {}}', '{"groups": {"country": {"de": {"recall": 0.9, "count": 500}}}}']) {
+      const r = gate([DISPARITY], groups);
+      expect({ groups, status: r.status, stderr: r.stderr.trim() }).toEqual({ groups, status: 1, stderr: 'rejected: the evaluation reported no groups of region (for recall)' });
+    }
+    const r = gate([FLOOR], JSON.stringify({ groups: { region: { eu: { recall: 0.9, count: 500 }, us: { recall: 'NaN', count: 500 } } } }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the evaluation reported no recall for region=us/);
   });
 });
 

@@ -47,21 +47,89 @@ if failures:
 print(f"data {version}: {len(data)} rows passed {len(checks)} checks")
 `;
 
-/** Compares the candidate with the champion and the floors; prints "passed" or exits 1 with the reasons. */
+/**
+ * Compares the candidate with the champion and the floors, and checks the fairness gates on the
+ * evaluation's per-group report (CANDIDATE_GROUPS, the contract of GROUP_REPORT_FILE); prints "passed" (and
+ * nothing else on stdout: the register task's `when` reads it) or exits 1 with the reasons. Writes each
+ * fairness gate's result to /tmp/outputs/fairness.json, `{ "<tag>": "<JSON result>" }`, for registration.
+ */
 export const GATE_SCRIPT = `
 import json, math, os, sys
 
 gates = json.loads(os.environ["GATES"])
-def metric(role, name):
-    raw = os.environ.get(f"{role}_{name}".upper().replace("-", "_"), "none").strip()
+def number(raw):
     try:
-        value = float(raw)
+        value = float(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) or math.isinf(value) else value
+def metric(role, name):
+    return number(os.environ.get(f"{role}_{name}".upper().replace("-", "_"), "none"))
+def group_report():
+    try:
+        report = json.loads(os.environ.get("CANDIDATE_GROUPS") or "{}")
     except ValueError:
         return None
-    return None if math.isnan(value) else value
+    return report.get("groups") if isinstance(report, dict) and isinstance(report.get("groups"), dict) else None
 
-failures = []
+failures, fairness = [], {}
 for g in gates:
+    if g["kind"].startswith("fairness"):
+        m, attribute = g["metric"], g["groups"]
+        table = (group_report() or {}).get(attribute)
+        if not isinstance(table, dict) or not table:
+            failures.append(f"the evaluation reported no groups of {attribute} (for {m})"); continue
+        values, small, missing = {}, [], []
+        for name, row in sorted(table.items()):
+            row = row if isinstance(row, dict) else {}
+            count, value = number(row.get("count")), number(row.get(m))
+            if count is None or count < g["min_count"]:
+                small.append((name, f"{attribute}={name} ({'no' if count is None else int(count)} examples)"))
+            elif value is None:
+                missing.append(f"{attribute}={name}")
+            else:
+                values[name] = value
+        problems = []
+        if missing:
+            problems.append(f"the evaluation reported no {m} for {', '.join(missing)}")
+        if small and g["small_groups"] == "fail":
+            problems.append(f"{', '.join(t for _, t in small)} {'has' if len(small) == 1 else 'have'} fewer than {g['min_count']} examples: {m} cannot be trusted")
+        elif small:
+            print(f"insufficient: {', '.join(t for _, t in small)} left out of the {m} gate (fewer than {g['min_count']} examples)", file=sys.stderr)
+        result = {"kind": g["kind"], "metric": m, "groups": attribute, "values": values,
+                  "insufficient": [n for n, _ in small]}
+        if g["kind"] == "fairness-group-floor":
+            if not values:
+                problems.append(f"no group of {attribute} has {g['min_count']} examples to check {m} against the floor {g['min']}")
+            for name, value in values.items():
+                if value < g["min"]:
+                    problems.append(f"{m} of {attribute}={name} is {value}, under the group floor {g['min']}")
+            if values:
+                worst = min(values, key=values.get)
+                result.update(value=values[worst], worst=worst, limit=g["min"])
+        else:
+            if len(values) < 2:
+                problems.append(f"{m} by {attribute} needs two groups with at least {g['min_count']} examples to compare; {len(values)} {'has' if len(values) == 1 else 'have'}")
+            else:
+                best, worst = max(values, key=values.get), min(values, key=values.get)
+                hi, lo = values[best], values[worst]
+                if g["kind"] == "fairness-max-disparity":
+                    gap = round(hi - lo, 12)
+                    result.update(value=gap, best=best, worst=worst, limit=g["max"])
+                    if gap > g["max"]:
+                        problems.append(f"{m} differs by {gap:.4f} between {attribute}={best} ({hi}) and {attribute}={worst} ({lo}), above the allowed {g['max']}")
+                else:
+                    ratio = 1.0 if hi == 0 else round(lo / hi, 12)
+                    result.update(value=ratio, best=best, worst=worst, limit=g["min"])
+                    if ratio < g["min"]:
+                        problems.append(f"{m} of {attribute}={worst} ({lo}) is {ratio:.4f} of {attribute}={best}'s ({hi}), under the allowed ratio {g['min']}")
+        result["passed"] = not problems
+        failures += problems
+        text = json.dumps(result, sort_keys=True, separators=(",", ":"))
+        if len(text) > 5000:  # an MLflow model-version tag holds 5000 characters: keep the verdict, drop the per-group values
+            text = json.dumps({k: v for k, v in result.items() if k != "values"}, sort_keys=True, separators=(",", ":"))
+        fairness[g["tag"]] = text
+        continue
     candidate = metric("candidate", g["metric"])
     if candidate is None:
         failures.append(f"the evaluation reported no {g['metric']} for the candidate"); continue
@@ -76,8 +144,11 @@ for g in gates:
         better = candidate - champion >= g["min_delta"] if g["kind"] == "better-than-champion" else champion - candidate >= g["min_delta"]
         if not better:
             failures.append(f"{g['metric']} {candidate} is not better than the champion's {champion} by {g['min_delta']}")
+outputs = os.environ.get("OUTPUTS_DIR", "/tmp/outputs")
+os.makedirs(outputs, exist_ok=True)
+json.dump(fairness, open(os.path.join(outputs, "fairness.json"), "w"), sort_keys=True)
 if failures:
-    print("rejected: " + "; ".join(failures), file=sys.stderr)
+    print("rejected: " + "; ".join(dict.fromkeys(failures)), file=sys.stderr)
     sys.exit(1)
 print("passed")
 `;
@@ -92,6 +163,8 @@ name, run_id = os.environ["MODEL_NAME"], os.environ["RUN_ID"]
 client = MlflowClient()
 version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=json.loads(os.environ["LINEAGE_TAGS"])).version
 for key, value in json.loads(os.environ["METRIC_TAGS"]).items():
+    client.set_model_version_tag(name, version, key, value)
+for key, value in json.loads(os.environ.get("FAIRNESS_TAGS") or "{}").items():
     client.set_model_version_tag(name, version, key, value)
 client.set_registered_model_alias(name, "candidate", version)
 if os.environ.get("PROMOTE_TO"):

@@ -15,7 +15,7 @@ import { LINEAGE_TAGS } from '../registry/lineage';
 import { ModelRegistry, RegistryAccess } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, nodeShare, POOL_LABEL } from '../training/gpu-cluster';
 import { SHARED_STORAGE_CLAIM, SHARED_STORAGE_MOUNT } from '../training/storage';
-import { DataCheck, MetricGate, PipelineTriggers } from './options';
+import { DataCheck, GROUP_REPORT_FILE, MetricGate, PipelineTriggers } from './options';
 import { GATE_SCRIPT, REGISTER_SCRIPT, TRIGGER_SCRIPT, VALIDATE_SCRIPT } from './scripts';
 
 /** Props of a TrainingPipeline. */
@@ -49,12 +49,18 @@ export interface TrainingPipelineProps {
     readonly parameters?: Record<string, string>;
   };
   readonly evaluation: {
-    /** The evaluation command; it writes each metric of candidate and champion to /tmp/outputs/<candidate|champion>-<metric> ("none" when there is no champion). */
+    /**
+     * The evaluation command; it writes each metric of candidate and champion to /tmp/outputs/<candidate|champion>-<metric>
+     * ("none" when there is no champion) and, with fairness gates, the candidate's per-group metrics to GROUP_REPORT_FILE.
+     */
     readonly command: string[];
     /** The metrics it produces. */
     readonly metrics: string[];
   };
-  /** The gates a candidate must pass to be registered. */
+  /**
+   * The gates a candidate must pass to be registered; fairness gates (`MetricGate.maxDisparity`,
+   * `minRatio`, `groupFloor`) read the evaluation's per-group report and record their results on the version.
+   */
   readonly gates: MetricGate[];
   /**
    * Move a registered candidate to `staging` too. Production (`champion`) is never set by training:
@@ -129,6 +135,8 @@ export class TrainingPipeline extends Construct {
     check(props.gates.length > 0, this, 'gates', [], 'must hold at least one gate: a run registers only a candidate that passed one');
     props.gates.forEach((g, i) => check(metrics.includes(g.metric), this, `gates[${i}]`, g.metric,
       `is a gate on a metric the evaluation step does not produce; it produces ${metrics.map((m) => `'${m}'`).join(', ')}`));
+    this.checkFairnessGates(props.gates);
+    const fairnessGates = props.gates.filter((g) => g.isFairness);
     if (props.promoteTo !== undefined) {
       check(props.promoteTo === 'staging', this, 'promoteTo', props.promoteTo, 'must be \'staging\': training never promotes to production (champion); releases do');
     }
@@ -200,8 +208,11 @@ export class TrainingPipeline extends Construct {
     const dataVersion = param('data-version', '{{tasks.validate.outputs.parameters.data-version}}');
     const runId = param('run-id', '{{tasks.train.outputs.parameters.run-id}}');
     const declared = (args: Array<{ name: string }>) => ({ parameters: args.map((a) => ({ name: a.name })) });
-    const registerArgs = [runId, dataVersion, ...evaluated('candidate')];
-    const gateArgs = [...evaluated('candidate'), ...evaluated('champion')];
+    // Fairness gates: the per-group report goes from evaluation to the gate, the gate's results to registration.
+    const groupReport = fairnessGates.length ? [param('candidate-groups', '{{tasks.evaluate.outputs.parameters.candidate-groups}}')] : [];
+    const fairnessResults = fairnessGates.length ? [param('fairness', '{{tasks.gate.outputs.parameters.fairness}}')] : [];
+    const registerArgs = [runId, dataVersion, ...evaluated('candidate'), ...fairnessResults];
+    const gateArgs = [...evaluated('candidate'), ...evaluated('champion'), ...groupReport];
     const bucket = props.registry.bucketName;
     const mlflowEnv = [
       { name: 'MLFLOW_TRACKING_URI', value: props.registry.trackingUri },
@@ -288,11 +299,20 @@ export class TrainingPipeline extends Construct {
           {
             name: 'evaluate', retryStrategy, ...gpuPod,
             inputs: { parameters: [{ name: 'run-id' }] },
-            outputs: { parameters: metrics.flatMap((m) => [output(`candidate-${m}`), output(`champion-${m}`)]) },
+            outputs: {
+              parameters: [
+                ...metrics.flatMap((m) => [output(`candidate-${m}`), output(`champion-${m}`)]),
+                ...(fairnessGates.length ? [{ name: 'candidate-groups', valueFrom: { path: GROUP_REPORT_FILE } }] : []),
+              ],
+            },
             container: {
               name: 'main', image: props.image, command: props.evaluation.command,
               env: [...mlflowEnv, { name: 'CANDIDATE_RUN_ID', value: '{{inputs.parameters.run-id}}' }, { name: 'CHAMPION_MODEL_URI', value: `models:/${props.model}@champion` },
-                { name: 'HELD_OUT_URI', value: `s3://${bucket}/${dataPrefix}holdout/` }, { name: 'METRICS', value: metrics.join(',') }],
+                { name: 'HELD_OUT_URI', value: `s3://${bucket}/${dataPrefix}holdout/` }, { name: 'METRICS', value: metrics.join(',') },
+                ...(fairnessGates.length ? [
+                  { name: 'GROUP_BY', value: [...new Set(fairnessGates.map((g) => g.spec.groups!))].join(',') },
+                  { name: 'GROUP_METRICS', value: [...new Set(fairnessGates.map((g) => g.metric))].join(',') },
+                ] : [])],
               resources: rawResources({ cpu: '2', memory: '8Gi', extra: { 'nvidia.com/gpu': '1' } }),
               volumeMounts: trainingVolumes, ...secure,
             },
@@ -301,7 +321,11 @@ export class TrainingPipeline extends Construct {
           {
             name: 'gate',
             inputs: declared(gateArgs),
-            container: script('gate.py', [{ name: 'GATES', value: JSON.stringify(props.gates.map((g) => g.spec)) }, ...gateEnv], rawResources({ cpu: '100m', memory: '256Mi' })),
+            ...(fairnessGates.length ? { outputs: { parameters: [{ name: 'fairness', valueFrom: { path: '/tmp/outputs/fairness.json' } }] } } : {}),
+            container: script('gate.py', [
+              { name: 'GATES', value: JSON.stringify(props.gates.map((g) => g.spec)) }, ...gateEnv,
+              ...(fairnessGates.length ? [{ name: 'CANDIDATE_GROUPS', value: '{{inputs.parameters.candidate-groups}}' }] : []),
+            ], rawResources({ cpu: '100m', memory: '256Mi' })),
             volumes: [{ name: 'tmp', emptyDir: {} }],
           },
           {
@@ -310,6 +334,7 @@ export class TrainingPipeline extends Construct {
             container: script('register.py', [
               { name: 'MODEL_NAME', value: props.model }, { name: 'RUN_ID', value: '{{inputs.parameters.run-id}}' },
               { name: 'LINEAGE_TAGS', value: KubernetesLazy.any({ produce: () => JSON.stringify(lineage) }) }, { name: 'METRIC_TAGS', value: JSON.stringify(metricTags) },
+              ...(fairnessGates.length ? [{ name: 'FAIRNESS_TAGS', value: '{{inputs.parameters.fairness}}' }] : []),
               ...(props.promoteTo ? [{ name: 'PROMOTE_TO', value: props.promoteTo }] : []),
             ]),
             volumes: [{ name: 'tmp', emptyDir: {} }],
@@ -419,6 +444,32 @@ export class TrainingPipeline extends Construct {
         egress: [...baseEgressRules(), { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) }] }],
       },
     });
+  }
+
+  /** The fairness gates: sensitive attribute, limits and minimum group size within range, each gated once. */
+  private checkFairnessGates(gates: MetricGate[]): void {
+    const tags = new Set<string>();
+    gates.forEach((g, i) => {
+      if (!g.isFairness) return;
+      const s = g.spec;
+      check(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(s.groups ?? ''), this, `gates[${i}].groups`, s.groups,
+        'must name the sensitive attribute the evaluation step groups by (e.g. \'region\'): 1 to 64 letters, digits, \'_\', \'.\' or \'-\'');
+      if (s.kind === 'fairness-max-disparity') {
+        check(Number.isFinite(s.max) && s.max! > 0 && s.max! < 1, this, `gates[${i}].max`, s.max, 'must be a gap between groups from 0 to 1, exclusive (0.05 for 5 points)');
+      } else if (s.kind === 'fairness-min-ratio') {
+        check(Number.isFinite(s.min) && s.min! > 0 && s.min! <= 1, this, `gates[${i}].min`, s.min, 'must be a ratio of the worst group to the best above 0 and at most 1 (0.8 for the four-fifths rule)');
+      } else {
+        check(Number.isFinite(s.min), this, `gates[${i}].min`, s.min, 'must be a finite floor for every group');
+      }
+      checkIntegerRange(this, `gates[${i}].minCount`, s.min_count, 1, 1000000000);
+      check(!tags.has(s.tag!), this, `gates[${i}]`, s.tag, 'gates the same metric and groups the same way as an earlier gate');
+      tags.add(s.tag!);
+    });
+  }
+
+  /** The model-version tags the fairness gates' results are recorded in (one per fairness gate). */
+  public get fairnessTags(): string[] {
+    return this.gates.filter((g) => g.isFairness).map((g) => g.spec.tag!);
   }
 
   /** The lineage tags every registered version carries (values in `{{...}}` are filled in by the run). */
