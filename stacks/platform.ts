@@ -150,8 +150,14 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       DataCheck.type('is_fraud', 'bool'),
     ],
     training: { pool: 'g5-multi', command: ['python', '-m', 'fraud.train'], parameters: { epochs: '20', learning_rate: '0.0003', batch_size: '4096' } },
-    evaluation: { command: ['python', '-m', 'fraud.evaluate'], metrics: ['auc', 'precision_at_1pct'] },
-    gates: [MetricGate.atLeast('auc', 0.9), MetricGate.betterThanChampion('auc', 0.002), MetricGate.atLeast('precision_at_1pct', 0.6)],
+    evaluation: { command: ['python', '-m', 'fraud.evaluate'], metrics: ['auc', 'precision_at_1pct', 'recall'] },
+    gates: [
+      MetricGate.atLeast('auc', 0.9), MetricGate.betterThanChampion('auc', 0.002), MetricGate.atLeast('precision_at_1pct', 0.6),
+      // Fairness: fraud caught in one region must not be missed in another. Recall per region (on each
+      // region's held-out frauds, at least 200 of them) within 5 points of each other, and never under 0.8.
+      MetricGate.maxDisparity('recall', { groups: 'region', max: 0.05, minCount: 200 }),
+      MetricGate.groupFloor('recall', { groups: 'region', min: 0.8, minCount: 200 }),
+    ],
     promoteTo: 'staging',
     triggers: { schedule: '0 3 * * 1', onNewData: true, onAlert: true },
   });

@@ -313,7 +313,28 @@ describe('FeatureStore and ModelCards in the reference platform', () => {
 
     it('lists the pipeline gates and metrics as evaluation', () => {
       expect(fraudCard.evaluation.gates).toEqual(platform.fraudRetrain.gates.map((g) => g.spec));
-      expect(fraudCard.evaluation.metrics).toEqual([{ metric: 'auc', tag: 'mlops.metrics.auc' }, { metric: 'precision_at_1pct', tag: 'mlops.metrics.precision_at_1pct' }]);
+      expect(fraudCard.evaluation.metrics).toEqual([
+        { metric: 'auc', tag: 'mlops.metrics.auc' }, { metric: 'precision_at_1pct', tag: 'mlops.metrics.precision_at_1pct' }, { metric: 'recall', tag: 'mlops.metrics.recall' },
+      ]);
+    });
+
+    it('lists the fairness gates the gate step runs, and the tags registration records their results in', () => {
+      // Source: the gate step's GATES (what gate.py checks) and the tags register.py sets (FAIRNESS_TAGS from the gate's output).
+      const template = out.manifests['platform/fraud-retrain.k8s.yaml'].find((d) => d.kind === 'WorkflowTemplate')!;
+      const env = (step: string) => Object.fromEntries(template.spec.templates.find((t: any) => t.name === step).container.env.map((e: any) => [e.name, e.value]));
+      const checked = JSON.parse(env('gate').GATES).filter((g: any) => g.kind.startsWith('fairness'));
+      expect(fraudCard.evaluation.fairness).toEqual(checked);
+      expect(fraudCard.evaluation.fairness.map((g) => [g.kind, g.metric, g.groups, g.tag])).toEqual([
+        ['fairness-max-disparity', 'recall', 'region', 'mlops.fairness.recall.region.max-disparity'],
+        ['fairness-group-floor', 'recall', 'region', 'mlops.fairness.recall.region.group-floor'],
+      ]);
+      expect(fraudCard.evaluation.fairness.map((g) => g.tag)).toEqual(platform.fraudRetrain.fairnessTags);
+      expect(env('register').FAIRNESS_TAGS).toBe('{{inputs.parameters.fairness}}');
+      const md = fs.readFileSync(path.join(dir, 'fraud-detector-8.md'), 'utf8');
+      expect(md).toContain('| recall | region | best − worst group ≤ 0.05 | at least 200 | reject the candidate | `mlops.fairness.recall.region.max-disparity` |');
+      expect(md).toContain('| recall | region | every group ≥ 0.8 | at least 200 | reject the candidate | `mlops.fairness.recall.region.group-floor` |');
+      // A model without a pipeline has no fairness gate to show.
+      expect(cards.find((c) => c.model.name === 'churn')!.evaluation.fairness).toEqual([]);
     });
 
     it('takes the release strategy from the endpoint\'s Rollout and the alerts and routes from its MonitoringStack', () => {

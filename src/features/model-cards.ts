@@ -81,7 +81,10 @@ export interface ModelCard {
   readonly evaluation: {
     readonly metrics: Array<{ readonly metric: string; readonly tag: string }>;
     readonly gates: Array<Record<string, unknown>>;
-    /** Gates on fairness (kinds starting with `fairness`). */
+    /**
+     * Gates on fairness (kinds starting with `fairness`: MetricGate.maxDisparity, minRatio, groupFloor),
+     * each with the model-version tag (`tag`) its result is recorded in at registration.
+     */
     readonly fairness: Array<Record<string, unknown>>;
   };
   /** Where it is served: each endpoint of this version. */
@@ -302,7 +305,11 @@ export function renderModelCard(card: ModelCard): string {
     '',
     '### Fairness',
     '',
-    ...(card.evaluation.fairness.length ? card.evaluation.fairness.map((g) => `- ${gateText(g)}`) : ['_No fairness gate declared._']),
+    ...(card.evaluation.fairness.length
+      ? ['Per-group metrics a candidate passed to be registered; each result (per-group values, groups left out as too small) is recorded in its model-version tag.', '',
+        '| Metric | Groups | Rule | Examples per group | Smaller groups | Result tag |', '|---|---|---|---|---|---|',
+        ...card.evaluation.fairness.map((g) => `| ${g.metric} | ${g.groups} | ${fairnessRule(g)} | at least ${g.min_count} | ${g.small_groups === 'exclude' ? 'left out, reported' : 'reject the candidate'} | \`${g.tag}\` |`)]
+      : ['_No fairness gate declared._']),
     '',
     '## Serving',
   ];
@@ -328,6 +335,14 @@ export function renderModelCard(card: ModelCard): string {
 function weights(steps: unknown[]): string {
   const w = steps.map((s) => (s as { setWeight?: number }).setWeight).filter((x): x is number => x !== undefined);
   return w.length ? ` (${w.map((x) => `${x}%`).join(' → ')})` : '';
+}
+
+/** A fairness gate's rule in words (the gate step's definitions, src/pipeline/scripts.ts). */
+function fairnessRule(g: Record<string, unknown>): string {
+  if (g.kind === 'fairness-max-disparity') return `best − worst group ≤ ${g.max}`;
+  if (g.kind === 'fairness-min-ratio') return `worst / best group ≥ ${g.min}`;
+  if (g.kind === 'fairness-group-floor') return `every group ≥ ${g.min}`;
+  return gateText(g);
 }
 
 function gateText(g: Record<string, unknown>): string {
