@@ -1,6 +1,7 @@
 import {
   Addon, AlertReceiver, ClusterNetwork, ClusterValue, GpuTrainingCluster, InstanceType, metricNamesIn, ModelRegistry, ModelServer, MonitoringStack,
   MonitoringStackProps, PlatformTesting, DEFAULT_RUNBOOK_BASE_URL, PrometheusInstance, QUALITY_METRIC, ReferenceProfile, selectorMatches, ServingEndpoint, ServingMode,
+  SubgroupMetric,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkRules, promtoolTool, ruleFileOf, testRules } from './harness/promtool';
@@ -424,6 +425,147 @@ describeWithTool(promtoolTool, 'MonitoringStack alerts that fire when they shoul
         neverFired('ErrorBudgetBurnSlow', '1d2h', '1d2h'), neverFired('ErrorBudgetBurnFast', '1d2h', '1d2h'),
       ] },
     ]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+});
+
+describe('MonitoringStack subgroup monitoring', () => {
+  const { monitoring, docs } = setup((e) => ({ subgroups: [{ endpoint: e, groupLabel: 'region' }] }));
+  const group = monitoring.ruleGroups.find((g) => g.name === 'mlops.serving.fraud.subgroups.accuracy-by-region')!;
+
+  it('records the metric per group from the labelled-outcome counter and alerts on a group that falls behind', () => {
+    expect(group.rules.map((r) => r.record ?? r.alert)).toEqual([
+      'mlops:subgroup_samples:window', 'mlops:subgroup_metric:window', 'mlops:subgroup_metric:eligible', 'mlops:subgroup_metric:others_mean', 'mlops:subgroup_metric:gap', 'ModelSubgroupMetricGap',
+    ]);
+    expect(group.rules[0]).toEqual({
+      record: 'mlops:subgroup_samples:window', labels: { endpoint: 'fraud', namespace: 'serving', model: 'fraud-detector', subgroup_metric: 'accuracy', group_label: 'region' },
+      expr: `sum by (group) (label_replace(increase(${QUALITY_METRIC}{namespace="serving",service="fraud",region!=""}[6h]), "group", "$1", "region", "(.*)"))`,
+    });
+    const alert = group.rules[5];
+    expect(alert).toMatchObject({ for: '1h', labels: { team: 'fraud', endpoint: 'fraud', subgroup_metric: 'accuracy', group_label: 'region', severity: 'warning', mlops_alert_kind: 'fairness' } });
+    expect(alert.expr).toBe('mlops:subgroup_metric:gap{endpoint="fraud",namespace="serving",model="fraud-detector",subgroup_metric="accuracy",group_label="region"} > 0.05');
+    expect(alert.annotations).toMatchObject({ runbook_url: `${DEFAULT_RUNBOOK_BASE_URL}#modelsubgroupmetricgap`, description: expect.stringContaining('at least 200 labelled outcomes') });
+    expect(docs.find((d) => d.kind === 'PrometheusRule' && d.metadata.name === 'mlops-serving-fraud-subgroups-accuracy-by-region').spec.groups).toEqual([group]);
+  });
+
+  it.each([
+    [{ groupLabel: 'region-code' }, /MonitoringStack 'aws\/monitoring': subgroups\[0\]\.groupLabel \('region-code'\) must be a Prometheus label name/],
+    [{ groupLabel: 'outcome' }, /subgroups\[0\]\.groupLabel \('outcome'\) is a label the rules already use \('namespace', 'service'.*'outcome'\); name the label that holds the group/],
+    [{ groupLabel: 'region', maxGap: 1.5 }, /subgroups\[0\]\.maxGap \(1\.5\) must be a gap from 0 to 1, exclusive/],
+    [{ groupLabel: 'region', minSamples: 0 }, /subgroups\[0\]\.minSamples \(0\) must be a whole number from 1 to 100000000/],
+    [{ groupLabel: 'region', window: '10s' }, /subgroups\[0\]\.window \('10s'\) is shorter than two scrape intervals/],
+    [{ groupLabel: 'region', metric: SubgroupMetric.ratio({ name: 'recall', counter: 'fraud_outcomes_total', numerator: ['true_positive'], denominator: ['false_negative'] }) },
+      /subgroups\[0\]\.metric\.numerator \(\["true_positive"\]\) must be outcomes of the denominator \('false_negative'\)/],
+  ])('rejects %j', (entry, message) => {
+    expect(() => setup((e) => ({ subgroups: [{ endpoint: e, ...entry }] }))).toThrow(message);
+  });
+
+  it('rejects watching the same metric by the same label twice', () => {
+    expect(() => setup((e) => ({ subgroups: [{ endpoint: e, groupLabel: 'region' }, { endpoint: e, groupLabel: 'region', maxGap: 0.1 }] })))
+      .toThrow("MonitoringStack 'aws/monitoring': subgroups[1] ('accuracy by region') watches what subgroups of 'aws/fraud' watch already.");
+  });
+});
+
+describeWithTool(promtoolTool, 'MonitoringStack subgroup alerts checked by promtool', () => {
+  // A 1h window and a 30m `for`, so that the series stay short.
+  const { monitoring } = setup((e) => ({
+    subgroups: [
+      { endpoint: e, groupLabel: 'region', window: '1h', for: '30m' },
+      { endpoint: e, groupLabel: 'region', window: '1h', for: '30m', maxGap: 0.1, metric: SubgroupMetric.ratio({ name: 'recall', counter: 'fraud_outcomes_total', numerator: ['true_positive'], denominator: ['true_positive', 'false_negative'] }) },
+    ],
+  }));
+  const rules = { groups: monitoring.ruleGroups };
+  const S = 'namespace="serving",service="fraud"';
+  const K = { endpoint: 'fraud', namespace: 'serving', model: 'fraud-detector', subgroup_metric: 'accuracy', group_label: 'region' };
+  const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+  /** Feedback counters of one region: `perMinute` labels a minute, `accuracy` of them correct, for `minutes`. */
+  const region = (name: string, perMinute: number, accuracy: number, minutes = 150) => [
+    { series: `${QUALITY_METRIC}{${S},region="${name}",outcome="correct"}`, values: `0+${Number((perMinute * accuracy).toFixed(6))}x${minutes}` },
+    { series: `${QUALITY_METRIC}{${S},region="${name}",outcome="incorrect"}`, values: `0+${Number((perMinute * (1 - accuracy)).toFixed(6))}x${minutes}` },
+  ];
+  const gapAlert = (exp: object[], at: string) => ({ eval_time: at, alertname: 'ModelSubgroupMetricGap', exp_alerts: exp });
+  const within = (expr: string, value: number, at: string, l: Record<string, string>) => ({ expr: `abs(${expr} - ${value}) < bool 0.000001`, eval_time: at, exp_samples: [{ labels: labels(l), value: 1 }] });
+  const neverFired = (at: string) => ({ expr: 'count_over_time(ALERTS{alertname="ModelSubgroupMetricGap",alertstate="firing"}[150m])', eval_time: at, exp_samples: [] });
+  const run = (tests: object[]) => testRules(rules, { evaluation_interval: '1m', tests });
+  const fired = (group: string, gap: number) => ({
+    exp_labels: { ...K, group, team: 'fraud', severity: 'warning', mlops_alert_kind: 'fairness' },
+    exp_annotations: {
+      summary: `fraud accuracy for region=${group} is ${gap.toFixed(3)} below the other groups' mean`,
+      description: monitoring.ruleGroups.flatMap((g) => g.rules).find((r) => r.alert === 'ModelSubgroupMetricGap')!.annotations!.description.replace(/\{\{ \$labels\.group \}\}/g, group),
+      runbook_url: `${DEFAULT_RUNBOOK_BASE_URL}#modelsubgroupmetricgap`,
+    },
+  });
+
+  it('passes promtool check rules', () => {
+    const result = checkRules(rules);
+    expect(result.output).toMatch(/SUCCESS/);
+    expect(result.ok).toBe(true);
+  });
+
+  it('fires for the region that falls behind the others, with the gap to the others\' mean', () => {
+    // GIVEN eu at 0.95, us at 0.94, apac at 0.80, 10 labels a minute each (600 an hour, over the 200 minimum)
+    // THEN apac lies (0.95 + 0.94) / 2 − 0.80 = 0.145 below the others; eu and us lie above theirs
+    const result = run([{
+      interval: '1m', input_series: [...region('eu', 10, 0.95), ...region('us', 10, 0.94), ...region('apac', 10, 0.8)],
+      promql_expr_test: [
+        within(`mlops:subgroup_metric:gap${labels({ ...K, group: 'apac' })}`, 0.145, '70m', { ...K, group: 'apac' }),
+        within(`mlops:subgroup_metric:others_mean${labels({ ...K, group: 'eu' })}`, 0.87, '70m', { ...K, group: 'eu' }),
+        within(`mlops:subgroup_samples:window${labels({ ...K, group: 'us' })}`, 600, '70m', { ...K, group: 'us' }),
+      ],
+      alert_rule_test: [
+        // AND the alert waits for its 30m `for` (from about 20m, when the window first holds 200 labels)
+        gapAlert([], '45m'),
+        gapAlert([fired('apac', 0.145)], '120m'),
+      ],
+    }]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('stays quiet for groups within the gap, and without labelled feedback', () => {
+    const result = run([
+      { interval: '1m', input_series: [...region('eu', 10, 0.95), ...region('us', 10, 0.93), ...region('apac', 10, 0.91)], promql_expr_test: [neverFired('150m')] },
+      // No data: no feedback series at all, or counters that never move
+      { interval: '1m', input_series: [{ series: 'up{job="fraud"}', values: '1x150' }], promql_expr_test: [neverFired('150m')] },
+      { interval: '1m', input_series: [...region('eu', 0, 0.95), ...region('apac', 0, 0.5)], promql_expr_test: [
+        neverFired('150m'), { expr: 'mlops:subgroup_metric:gap', eval_time: '150m', exp_samples: [] },
+      ] },
+    ]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('neither alerts on nor counts a group with too few labelled outcomes', () => {
+    // GIVEN apac at accuracy 0.5 with 3 labels a minute: 180 an hour, under the 200 minimum
+    const result = run([
+      { interval: '1m', input_series: [...region('eu', 10, 0.95), ...region('us', 10, 0.93), ...region('apac', 3, 0.5)], promql_expr_test: [
+        neverFired('150m'),
+        // THEN eu is compared with us alone: apac's 0.5 does not drag the others' mean down
+        within(`mlops:subgroup_metric:others_mean${labels({ ...K, group: 'eu' })}`, 0.93, '150m', { ...K, group: 'eu' }),
+        { expr: `mlops:subgroup_metric:gap{group="apac"}`, eval_time: '150m', exp_samples: [] },
+      ] },
+      // AND the same apac at 4 labels a minute (240 an hour) is alerted on: the guard, not the data, kept it quiet
+      { interval: '1m', input_series: [...region('eu', 10, 0.95), ...region('us', 10, 0.93), ...region('apac', 4, 0.5)], alert_rule_test: [gapAlert([fired('apac', 0.44)], '150m')] },
+      // AND with a single group over the minimum there is nothing to compare with
+      { interval: '1m', input_series: [...region('eu', 10, 0.95), ...region('apac', 3, 0.5)], promql_expr_test: [neverFired('150m'), { expr: 'mlops:subgroup_metric:others_mean', eval_time: '150m', exp_samples: [] }] },
+    ]);
+    expect(result.output).toMatch(/SUCCESS/);
+  });
+
+  it('computes a ratio metric such as recall from its own counter, a group with no hits at 0', () => {
+    const outcomes = (name: string, tp: number, fn: number) => [
+      { series: `fraud_outcomes_total{${S},region="${name}",outcome="true_positive"}`, values: `0+${tp}x150` },
+      { series: `fraud_outcomes_total{${S},region="${name}",outcome="false_negative"}`, values: `0+${fn}x150` },
+      { series: `fraud_outcomes_total{${S},region="${name}",outcome="true_negative"}`, values: '0+50x150' },
+    ];
+    const R = { ...K, subgroup_metric: 'recall' };
+    const result = run([{
+      interval: '1m',
+      input_series: [...outcomes('eu', 9, 1), ...outcomes('us', 8.5, 1.5), ...[{ series: `fraud_outcomes_total{${S},region="apac",outcome="false_negative"}`, values: '0+5x150' }]],
+      promql_expr_test: [
+        within(`mlops:subgroup_metric:window${labels({ ...R, group: 'eu' })}`, 0.9, '90m', { ...R, group: 'eu' }),
+        within(`mlops:subgroup_metric:window${labels({ ...R, group: 'apac' })}`, 0, '90m', { ...R, group: 'apac' }),
+        within(`mlops:subgroup_metric:gap${labels({ ...R, group: 'apac' })}`, 0.875, '90m', { ...R, group: 'apac' }),
+      ],
+    }]);
     expect(result.output).toMatch(/SUCCESS/);
   });
 });

@@ -19,6 +19,7 @@ import { endpointDashboard } from './dashboard';
 import { driftAlertRules, driftRecordingRules, DriftThresholds, ReferenceProfile } from './drift';
 import { durationSeconds, RuleGroup } from './promql';
 import { endpointAlertRules, endpointLabels, endpointRecordingRules, gpuRules, qualityRules, ResolvedObjective } from './rules';
+import { SubgroupMonitoring, subgroupRules, validateSubgroupMonitoring } from './subgroups';
 
 /** Objectives of one endpoint. */
 export interface EndpointObjectives {
@@ -123,6 +124,12 @@ export interface MonitoringStackProps {
   readonly drift?: DriftDetection[];
   /** @default - none */
   readonly quality?: QualityMonitoring[];
+  /**
+   * A quality metric per group of users (e.g. accuracy per `region`), alerting when one group falls
+   * below the others, with a minimum of labelled outcomes per group as for drift.
+   * @default - none
+   */
+  readonly subgroups?: SubgroupMonitoring[];
   /** @default - alerts stay in Alertmanager's default route */
   readonly alerting?: AlertRouting;
   /**
@@ -226,6 +233,17 @@ export class MonitoringStack extends Construct {
       }, q.endpoint.team);
       check(durationSeconds(q.baseline ?? '7d')! > durationSeconds(q.window ?? '1h')!, this, `quality[${i}].baseline`, q.baseline ?? '7d', 'must be longer than the window it is compared with');
       this.ruleGroups.push({ name: `mlops.${q.endpoint.namespace}.${q.endpoint.name}.quality`, interval: '1m', rules: [...r.recording, ...r.alerts] });
+    });
+    (props.subgroups ?? []).forEach((s, i) => {
+      listed(s.endpoint, `subgroups[${i}].endpoint`);
+      const v = validateSubgroupMonitoring(this, `subgroups[${i}]`, s);
+      // The group's name becomes the PrometheusRule's (dots to dashes): a DNS subdomain, so no '_' or capitals.
+      const name = `mlops.${s.endpoint.namespace}.${s.endpoint.name}.subgroups.${`${v.metric.name}-by-${s.groupLabel}`.toLowerCase().replace(/_/g, '-')}`;
+      check(!this.ruleGroups.some((g) => g.name === name), this, `subgroups[${i}]`, `${v.metric.name} by ${s.groupLabel}`, `watches what subgroups of '${s.endpoint.node.path}' watch already`);
+      this.ruleGroups.push({ name, interval: '1m', rules: subgroupRules(s.endpoint, {
+        groupLabel: s.groupLabel, metric: v.metric, maxGap: v.maxGap, minSamples: v.minSamples,
+        window: window(`subgroups[${i}].window`, s.window ?? '6h'), forDuration: window(`subgroups[${i}].for`, s.for ?? '1h'),
+      }, s.endpoint.team) });
     });
     if (props.cluster) {
       const idle = props.gpuIdle ?? {};
