@@ -165,6 +165,9 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     endpoints: [fraud, recsys], cluster, registry,
     drift: [{ endpoint: fraud, profile: FRAUD_REFERENCE_PROFILE }],
     quality: [{ endpoint: fraud, floor: 0.9 }],
+    // The fraud model's accuracy per region from labelled feedback (the counter's `region` label): a
+    // warning when a region lies 5 points below the others' mean for an hour, regions with 200 labels in 6h.
+    subgroups: [{ endpoint: fraud, groupLabel: 'region' }],
     alerting: {
       receivers: [
         // Credentials stay in Secrets Manager; the KubernetesStack writes them into a Secret at apply.

@@ -349,6 +349,9 @@ describe('FeatureStore and ModelCards in the reference platform', () => {
       expect(byName.LatencyObjectiveMissed.receivers).toEqual(['ml-alerts']);
       expect(byName.ModelDataDriftCritical.receivers).toEqual(['retraining', 'fraud-oncall']);
       expect(byName.LatencyObjectiveMissed.expr).toContain('> 0.1');
+      // Subgroup monitoring: a region falling behind is a warning for the team, not a retraining trigger.
+      expect(byName.ModelSubgroupMetricGap).toMatchObject({ severity: 'warning', for: '1h', receivers: ['ml-alerts'] });
+      expect(byName.ModelSubgroupMetricGap.expr).toContain('group_label="region"} > 0.05');
     });
 
     it('marks what it does not know: a model no pipeline produces, an endpoint without release or monitoring', () => {

@@ -47,7 +47,10 @@ export class SubgroupMetric {
     return new SubgroupMetric({ name: options.name, counter: options.counter, outcomeLabel: options.outcomeLabel ?? 'outcome', numerator: [...options.numerator], denominator: [...options.denominator] });
   }
 
-  private constructor(public readonly spec: SubgroupMetricSpec) {}
+  private constructor(
+    /** The counter, outcome label and outcomes of the ratio. */
+    public readonly spec: SubgroupMetricSpec,
+  ) {}
 }
 
 /**
@@ -56,10 +59,11 @@ export class SubgroupMetric {
  * counting only groups with at least `minSamples` labelled outcomes in the window.
  */
 export interface SubgroupMonitoring {
+  /** The endpoint whose labelled outcomes are watched (one of the stack's endpoints). */
   readonly endpoint: ServingEndpoint;
   /** The label of the outcome counter that names the group (e.g. `region`). */
   readonly groupLabel: string;
-  /** @default SubgroupMetric.accuracy() */
+  /** The metric compared across groups. @default SubgroupMetric.accuracy() */
   readonly metric?: SubgroupMetric;
   /** The window each group's metric is computed over. @default '6h' */
   readonly window?: string;

@@ -140,7 +140,10 @@ export class MetricGate {
     });
   }
 
-  private constructor(public readonly spec: MetricGateSpec) {}
+  private constructor(
+    /** What the gate step checks (the JSON of its `GATES` variable); model cards list it. */
+    public readonly spec: MetricGateSpec,
+  ) {}
 
   /** The metric the gate reads. */
   public get metric(): string {
