@@ -339,6 +339,44 @@ describeWithTool(pythonTool, 'the gate step\'s fairness gates, run with python3'
   });
 });
 
+describeWithTool(pythonTool, 'the reference fraud pipeline\'s gate step, as deployed, run with python3', () => {
+  // GIVEN the gate.py of the synthesized ConfigMap and the gate template's environment, with the
+  // task arguments Argo would substitute for {{inputs.parameters.*}}
+  const { buildReferencePlatform, REFERENCE_CONTEXT } = require('../stacks/platform');
+  const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
+  buildReferencePlatform(app);
+  const docs = PlatformTesting.synth(app).manifests['platform/fraud-retrain.k8s.yaml'];
+  const gatePy = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'fraud-retrain-scripts')!.data['gate.py'];
+  const gateTemplate = docs.find((d) => d.kind === 'WorkflowTemplate')!.spec.templates.find((t: any) => t.name === 'gate');
+  const dir = tempDir('mlops-fraud-gate-');
+  fs.writeFileSync(path.join(dir, 'gate.py'), gatePy);
+  const overall = { 'candidate-auc': '0.95', 'champion-auc': '0.93', 'candidate-precision_at_1pct': '0.7', 'champion-precision_at_1pct': '0.68', 'candidate-recall': '0.9', 'champion-recall': '0.88' };
+  const gate = (groups: Record<string, { recall: number; count: number }>) => {
+    const inputs: Record<string, string> = { ...overall, 'candidate-groups': JSON.stringify({ groups: { region: groups } }) };
+    const env = Object.fromEntries(gateTemplate.container.env.filter((e: any) => typeof e.value === 'string')
+      .map((e: any) => [e.name, e.value.replace(/\{\{inputs\.parameters\.([a-z0-9_-]+)\}\}/g, (_: string, name: string) => inputs[name])]));
+    expect(Object.keys(inputs).sort()).toEqual(gateTemplate.inputs.parameters.map((p: any) => p.name).sort());
+    return run('python3', [path.join(dir, 'gate.py')], { env: { PATH: process.env.PATH, ...env, OUTPUTS_DIR: path.join(dir, 'out') } });
+  };
+
+  it('passes regions within 5 points of each other and over 0.8, each with 200 frauds', () => {
+    const r = gate({ eu: { recall: 0.92, count: 4000 }, uk: { recall: 0.9, count: 900 }, us: { recall: 0.88, count: 2500 } });
+    expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr }).toEqual({ status: 0, stdout: 'passed', stderr: '' });
+    const tags = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'fairness.json'), 'utf8'));
+    expect(Object.keys(tags)).toEqual(['mlops.fairness.recall.region.group-floor', 'mlops.fairness.recall.region.max-disparity']);
+  });
+
+  it('stops a candidate that misses frauds in one region, and one with a region of too few frauds', () => {
+    const gap = gate({ eu: { recall: 0.92, count: 4000 }, us: { recall: 0.84, count: 2500 } });
+    expect(gap.status).toBe(1);
+    expect(gap.stdout).toBe('');
+    expect(gap.stderr).toMatch(/recall differs by 0\.0800 between region=eu \(0\.92\) and region=us \(0\.84\), above the allowed 0\.05/);
+    const small = gate({ eu: { recall: 0.92, count: 4000 }, us: { recall: 0.9, count: 2500 }, latam: { recall: 0.95, count: 150 } });
+    expect(small.status).toBe(1);
+    expect(small.stderr).toMatch(/region=latam \(150 examples\) has fewer than 200 examples: recall cannot be trusted/);
+  });
+});
+
 describeWithTool(terraformTool, 'TrainingPipeline checked by terraform', () => {
   it('plans the new-data queue, rule and bucket notification offline', () => {
     const plan = expectTerraformOk(checkWithTerraform(setup().aws));
