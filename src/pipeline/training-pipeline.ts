@@ -209,6 +209,8 @@ export class TrainingPipeline extends Construct {
     const runId = param('run-id', '{{tasks.train.outputs.parameters.run-id}}');
     const declared = (args: Array<{ name: string }>) => ({ parameters: args.map((a) => ({ name: a.name })) });
     // Fairness gates: the per-group report goes from evaluation to the gate, the gate's results to registration.
+    // Both are JSON: Argo escapes a parameter's value before substituting it into the template's JSON
+    // (argo-workflows util/template/simple_template.go, strconv.Quote), so quotes pass intact.
     const groupReport = fairnessGates.length ? [param('candidate-groups', '{{tasks.evaluate.outputs.parameters.candidate-groups}}')] : [];
     const fairnessResults = fairnessGates.length ? [param('fairness', '{{tasks.gate.outputs.parameters.fairness}}')] : [];
     const registerArgs = [runId, dataVersion, ...evaluated('candidate'), ...fairnessResults];
