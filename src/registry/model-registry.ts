@@ -585,7 +585,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
    * from the environment, and the bootstrap Job (with its service account, scripts and network policy)
    * that creates the role MLflow connects as.
    */
-  private addDatabaseAccess(image: string): { tokenSidecar: k8s.Container; env: k8s.EnvVar[]; mounts: k8s.VolumeMount[]; volumes: k8s.Volume[] } {
+  private addDatabaseAccess(image: string): { tokenSidecar: k8s.Container; env: k8s.EnvVar[]; mounts: k8s.VolumeMount[]; volumes: k8s.Volume[]; addBootstrap: () => void } {
     const { region } = PlatformApp.of(this).context;
     const caUrl = this.dbCaBundle.url(region);
     const caPath = caUrl ? `${DB_AUTH_DIR}/rds-ca.pem` : '/registry-db-ca/rds-ca.pem';
@@ -605,13 +605,6 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       ...(caUrl ? [{ name: 'CA_URL', value: caUrl }] : []),
     ];
     const scriptsName = 'mlflow-db-access';
-    new k8s.KubeConfigMap(this.chart, 'db-access-scripts', {
-      metadata: { name: scriptsName, labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' } },
-      data: { 'registry_db.py': REGISTRY_DB_SCRIPT.trimStart(), 'bootstrap.sql': sql },
-    });
-    if (this.dbCaBundle.pem !== undefined) {
-      new k8s.KubeConfigMap(this.chart, 'db-ca-bundle', { metadata: { name: 'mlflow-db-ca' }, data: { 'rds-ca.pem': this.dbCaBundle.pem } });
-    }
     const mounts: k8s.VolumeMount[] = [
       { name: 'db-auth', mountPath: DB_AUTH_DIR },
       ...(caUrl ? [] : [{ name: 'db-ca', mountPath: '/registry-db-ca', readOnly: true }]),
@@ -642,7 +635,20 @@ export class ModelRegistry extends Construct implements IModelRegistry {
 
     // The bootstrap: a Job named after what it runs, so that a change runs it again (a Job's pod
     // template cannot change); running it again changes nothing.
-    const hash = createHash('sha256').update(JSON.stringify([REGISTRY_DB_SCRIPT, sql, image, caUrl ?? this.dbCaBundle.pem])).digest('hex').slice(0, 10);
+    const addBootstrap = () => this.addDatabaseBootstrap(image, script, common, mounts, volumes, caUrl ?? this.dbCaBundle.pem!, sql, scriptsName);
+    return { tokenSidecar, env, mounts, volumes, addBootstrap };
+  }
+
+  private addDatabaseBootstrap(image: string, script: string, common: k8s.EnvVar[], mounts: k8s.VolumeMount[], volumes: k8s.Volume[], ca: string, sql: string, scriptsName: string): void {
+    // The scripts and the CA bundle, which the server's pods mount too.
+    new k8s.KubeConfigMap(this.chart, 'db-access-scripts', {
+      metadata: { name: scriptsName, labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' } },
+      data: { 'registry_db.py': REGISTRY_DB_SCRIPT.trimStart(), 'bootstrap.sql': sql },
+    });
+    if (this.dbCaBundle.pem !== undefined) {
+      new k8s.KubeConfigMap(this.chart, 'db-ca-bundle', { metadata: { name: 'mlflow-db-ca', labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' } }, data: { 'rds-ca.pem': this.dbCaBundle.pem } });
+    }
+    const hash = createHash('sha256').update(JSON.stringify([REGISTRY_DB_SCRIPT, sql, image, ca])).digest('hex').slice(0, 10);
     const jobLabels = { 'app.kubernetes.io/name': DB_BOOTSTRAP, 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' };
     new k8s.KubeServiceAccount(this.chart, 'db-bootstrap-service-account', {
       metadata: { name: DB_BOOTSTRAP, labels: jobLabels, annotations: this.databaseBootstrapIdentity.serviceAccountAnnotations }, automountServiceAccountToken: false,
@@ -692,7 +698,6 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         ],
       },
     });
-    return { tokenSidecar, env, mounts, volumes };
   }
 
   private addServer(bucketName: string, server: RegistryServerOptions, production: boolean, governance: RegistryGovernanceOptions, cluster: IEksCluster): void {
@@ -882,6 +887,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         },
       });
     }
+    db.addBootstrap();
   }
 }
 
