@@ -621,7 +621,9 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       name: 'db-token',
       image,
       imagePullPolicy: 'IfNotPresent',
-      // A native sidecar (Kubernetes 1.29+): it starts before MLflow and runs beside it.
+      // A native sidecar (on by default since Kubernetes 1.29; every version the library supports):
+      // it starts before MLflow and runs beside it. The EKS Pod Identity webhook gives init containers
+      // the role's credentials too, and keeps their restartPolicy (aws/amazon-eks-pod-identity-webhook#208, #209).
       restartPolicy: 'Always',
       command: ['python', script, 'token'],
       env: [...common, { name: 'REFRESH_SECONDS', value: String(TOKEN_REFRESH_SECONDS) }, { name: 'MAX_AGE_SECONDS', value: String(TOKEN_MAX_AGE_SECONDS) }],
