@@ -183,7 +183,7 @@ describeWithTool(terraformTool, 'the registry database checked by terraform', ()
   it('plans IAM authentication and the connect and master-secret policies offline', () => {
     const plan = expectTerraformOk(checkWithTerraform(synthRegistry().aws));
     expect(plannedResources(plan, 'aws_db_instance')[0].values).toMatchObject({ iam_database_authentication_enabled: true, manage_master_user_password: true });
-    const policies = plan.resource_changes.filter((c) => c.type === 'aws_iam_role_policy').map((c) => c.change.after?.name);
+    const policies = plan.resource_changes.filter((c) => c.type === 'aws_iam_role_policy').map((c) => (c.change as any).after?.name);
     expect(policies).toEqual(expect.arrayContaining(['registry-db-connect', 'registry-db-master-secret']));
   });
 });
