@@ -419,6 +419,11 @@ describeWithTool(postgresTool, 'the bootstrap and the token file on a real Postg
     expect(owners).toEqual(['alembic_version=mlflow_app', 'experiments=mlflow_app', 'experiments_experiment_id_seq=mlflow_app', 'metrics=mlflow_app']);
     expect(superuser('SELECT pg_get_userbyid(typowner) FROM pg_type WHERE typname = \'run_status\'', 'mlflow').stdout.trim()).toBe('mlflow_app');
     expect(superuser('SET ROLE mlflow_app; ALTER TABLE experiments ADD COLUMN lifecycle_stage text', 'mlflow').status).toBe(0);
+    // The earlier release's servers, still connected as the master user during the rollout, keep working.
+    const earlier = psql('INSERT INTO experiments (name) VALUES (\'during the rollout\') RETURNING experiment_id',
+      `host=localhost port=${port} dbname=mlflow user=registry_admin sslmode=verify-full sslrootcert=${ca}`, { PGPASSWORD: masterPassword });
+    expect(earlier.stderr).toBe('');
+    expect(earlier.stdout.trim()).toBe('1');
   });
 
   it('connects as MLflow does: a URI without password, the token from the password file, verify-full (libpq)', () => {
@@ -434,6 +439,16 @@ describeWithTool(postgresTool, 'the bootstrap and the token file on a real Postg
       expect(mlflow.stderr).toBe('');
       expect(mlflow.stdout.trim()).toBe('mlflow_app|t');
     }
+  });
+
+  it('stops, changing nothing, when mlflow_app has a power a master user cannot take away', () => {
+    // A non-superuser cannot set or clear SUPERUSER, REPLICATION or BYPASSRLS (PostgreSQL docs, ALTER ROLE).
+    expect(superuser('ALTER ROLE mlflow_app BYPASSRLS').status).toBe(0);
+    const r = bootstrap();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/role mlflow_app is a superuser, a replication role or bypasses row security/);
+    expect(superuser('ALTER ROLE mlflow_app NOBYPASSRLS').status).toBe(0);
+    expect(bootstrap().status).toBe(0);
   });
 
   it('refuses a host name the certificate does not name (an IP or an alias) under verify-full', () => {

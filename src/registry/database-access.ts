@@ -9,7 +9,8 @@
 //   guide UsingWithRDS.IAMDBAuth.DBAccounts) and only what MLflow's migrations need on its database
 //   (CONNECT, TEMPORARY, USAGE and CREATE on schema public), never SUPERUSER, CREATEDB or CREATEROLE.
 //   Tables an earlier release created as the master user move to the role, so that later
-//   migrations (ALTER TABLE) work; the temporary membership this needs never leaves the transaction.
+//   migrations (ALTER TABLE) work, and the master user keeps its rights on them while the earlier
+//   release's pods are replaced; the temporary membership this needs never leaves the transaction.
 // - The MLflow pod has a native sidecar (an init container with restartPolicy Always) that writes an
 //   IAM authentication token (boto3 `generate_db_auth_token`, a local SigV4 presign, valid 15
 //   minutes) into a libpq password file every REFRESH_SECONDS. libpq reads the password file
@@ -84,6 +85,10 @@ BEGIN
     EXECUTE item.statement;
   END LOOP;
   IF member THEN
+    -- Servers of the earlier release, still connected as the master user until their pods are
+    -- replaced, keep working on what they created (a new owner's grant, made as its member).
+    EXECUTE format('GRANT ALL ON ALL TABLES IN SCHEMA public TO %I', current_user);
+    EXECUTE format('GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO %I', current_user);
     EXECUTE format('REVOKE ${user} FROM %I', current_user);
   END IF;
 END
