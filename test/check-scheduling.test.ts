@@ -33,6 +33,19 @@ describe('the scheduling check', () => {
     expect(schedulingCheck.check(model({ initContainers: [container('1')], containers: [container('1')] }))).toEqual([]);
   });
 
+  it('counts native sidecars with the app containers and with the init containers after them', () => {
+    // Kubernetes docs, "Effective Pod requests and limits" (concepts/resource-management): a sidecar
+    // (initContainers[].restartPolicy: Always) keeps running, so the pod needs
+    // max(sum(app containers) + sum(sidecars), max over init containers of (its request + sidecars before it)).
+    const sidecar = (cpu: string) => ({ ...container(cpu), restartPolicy: 'Always' });
+    // 1 (sidecar) + 1 (app) = 2 cores: more than an m6i.large's 1930m, though neither alone is.
+    expect(schedulingCheck.check(model({ initContainers: [sidecar('1')], containers: [container('1')] }))[0].problem).toMatch(/request 2000m CPU/);
+    // An init container after the sidecar runs beside it: 1 + 1.
+    expect(schedulingCheck.check(model({ initContainers: [sidecar('1'), container('1')], containers: [container('100m')] }))[0].problem).toMatch(/request 2000m CPU/);
+    // One before it does not.
+    expect(schedulingCheck.check(model({ initContainers: [container('1'), sidecar('500m')], containers: [container('500m')] }))).toEqual([]);
+  });
+
   it('subtracts the DaemonSets that run on the node', () => {
     const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'kube-system' }, spec: { template: { metadata: { labels: {} }, spec: { containers: [container('500m', '64Mi')] } } } };
     expect(schedulingCheck.check(model({ containers: [container('1500m')] }, {}, [ds]))[0].problem).toMatch(/1430m CPU/);

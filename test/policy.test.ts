@@ -46,6 +46,15 @@ describe('platform policy rules', () => {
     expect(k8sFindings([pod(container), policy])).toEqual([rule]);
   });
 
+  it('flag a native sidecar without probes, and no regular init container', () => {
+    // Kubernetes docs, "Sidecar containers": an init container with restartPolicy Always runs as long as
+    // the pod and supports probes; a regular init container runs to completion and may have none.
+    const sidecar = { ...good, name: 's', restartPolicy: 'Always' };
+    expect(k8sFindings([pod(good, { initContainers: [{ ...sidecar, livenessProbe: undefined }] }), policy])).toEqual(['MLOPS-K8S3']);
+    expect(k8sFindings([pod(good, { initContainers: [sidecar] }), policy])).toEqual([]);
+    expect(k8sFindings([pod(good, { initContainers: [{ ...good, name: 'i', readinessProbe: undefined, livenessProbe: undefined }] }), policy])).toEqual([]);
+  });
+
   it('flag a Deployment no NetworkPolicy selects, and refuse a suppression without a reason', () => {
     expect(k8sFindings([pod(good)])).toEqual(['MLOPS-K8S5']);
     const unexplained = { ...pod({ ...good, securityContext: {} }), metadata: { name: 'w', namespace: 'n', annotations: { 'mlops.io/policy-suppressions': '[{"id":"MLOPS-K8S1","reason":""}]' } } };

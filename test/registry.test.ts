@@ -78,8 +78,13 @@ describe('ModelRegistry defaults', () => {
   });
 
   it('gives the server a Pod Identity role with no wildcard actions', () => {
-    expect(onlyResource(aws, 'aws_eks_pod_identity_association')).toMatchObject({ cluster_name: 'acme-dev', namespace: 'mlflow', service_account: 'mlflow' });
-    const trust = JSON.parse(onlyResource(aws, 'aws_iam_role').assume_role_policy).Statement[0];
+    expect(Object.values(resourcesOf(aws, 'aws_eks_pod_identity_association'))).toHaveLength(2);
+    expect(Object.values(resourcesOf(aws, 'aws_eks_pod_identity_association'))).toEqual(expect.arrayContaining([
+      expect.objectContaining({ cluster_name: 'acme-dev', namespace: 'mlflow', service_account: 'mlflow' }),
+      expect.objectContaining({ cluster_name: 'acme-dev', namespace: 'mlflow', service_account: 'mlflow-db-bootstrap' }),
+    ]));
+    const role = Object.values(resourcesOf(aws, 'aws_iam_role')).find((r: any) => r.name === 'acme-dev-registry-server') as any;
+    const trust = JSON.parse(role.assume_role_policy).Statement[0];
     expect(trust).toMatchObject({ Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] });
     const actions = grantedActions(aws);
     expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 'kms:GenerateDataKey']));
@@ -87,11 +92,16 @@ describe('ModelRegistry defaults', () => {
     expect(actions).not.toContain('s3:DeleteObject');
   });
 
-  it('writes the database credentials into the cluster from Secrets Manager, never as literals', () => {
-    const secret = onlyResource(kubernetes, 'kubernetes_secret_v1');
-    expect(secret.metadata.name).toBe('mlflow-db');
-    expect(secret.data.password).toMatch(/^\$\{jsondecode\(data\.aws_secretsmanager_secret_version\.secret-0\.secret_string\)\.password\}$/);
-    expect(Object.keys(kubernetes.data.aws_secretsmanager_secret_version)).toEqual(['secret-0']);
+  it('writes the database address into the cluster, and no password: neither a Secret nor a Terraform read of the master secret', () => {
+    // Issue 14: a copy of the RDS-managed master password goes stale when RDS rotates it (every 7 days).
+    expect(resourcesOf(kubernetes, 'kubernetes_secret_v1')).toEqual({});
+    expect(kubernetes.data?.aws_secretsmanager_secret_version).toBeUndefined();
+    const config = onlyResource(kubernetes, 'kubernetes_config_map_v1');
+    expect(config.metadata.name).toBe('mlflow-db');
+    expect(Object.keys(config.data).sort()).toEqual(['dbname', 'host', 'master-secret-arn', 'port']);
+    // Cross-stack references: values Terraform knows after applying the aws stack.
+    expect(config.data.host).toMatch(/cross-stack-output-aws_db_instanceregistry_database_instance_\w+address\}$/);
+    expect(config.data['master-secret-arn']).toMatch(/cross-stack-output-aws_db_instanceregistry_database_instance_\w+master_user_secret0secret_arn\}$/);
   });
 
   it('runs MLflow non-root with probes, resources and a network policy', () => {
@@ -102,7 +112,8 @@ describe('ModelRegistry defaults', () => {
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     expect(container.readinessProbe.httpGet.path).toBe('/health');
     expect(container.resources.limits).toMatchObject({ memory: '2Gi' });
-    expect(container.env).toEqual(expect.arrayContaining([{ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'mlflow-db', key: 'password' } } }]));
+    expect(container.env.map((e: any) => e.name)).not.toContain('PGPASSWORD');
+    expect(container.env).toEqual(expect.arrayContaining([{ name: 'PGSSLMODE', value: 'verify-full' }, { name: 'DB_USERNAME', value: 'mlflow_app' }]));
     expect(JSON.stringify(container)).not.toMatch(/password=|:\/\/[^$]*:[^@]*@/);
     expect(container.args).toContain('--serve-artifacts');
     const policy = docs.find((d) => d.kind === 'NetworkPolicy');
@@ -400,7 +411,8 @@ describe('ModelRegistry on a cluster that uses IRSA', () => {
 
   it('trusts the service account\'s OIDC token and annotates the service account with the role', () => {
     expect(resourcesOf(out.terraform.aws, 'aws_eks_pod_identity_association')).toEqual({});
-    const trust = JSON.parse(onlyResource(out.terraform.aws, 'aws_iam_role').assume_role_policy).Statement[0];
+    const role = Object.values(resourcesOf(out.terraform.aws, 'aws_iam_role')).find((r: any) => r.name === 'acme-dev-registry-server') as any;
+    const trust = JSON.parse(role.assume_role_policy).Statement[0];
     expect(trust).toMatchObject({
       Principal: { Federated: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC' },
       Action: ['sts:AssumeRoleWithWebIdentity'],

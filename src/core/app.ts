@@ -86,7 +86,7 @@ export class PlatformApp extends TerraformApp {
 
   /**
    * Records that `requester` needs something written into the cluster by Terraform (`what`, e.g.
-   * "Secret 'mlflow/mlflow-db'"); synth fails with a clear error when the app has no KubernetesStack.
+   * "ConfigMap 'mlflow/mlflow-db'"); synth fails with a clear error when the app has no KubernetesStack.
    */
   public requireClusterWriter(requester: IConstruct, what: string): void {
     this.clusterNeeds.push({ requester, what });

@@ -1,8 +1,8 @@
-import { DbInstance, DbParameterGroup, DbSubnetGroup, SecurityGroup, VpcSecurityGroupIngressRule } from '../providers/aws';
+import { DbInstance, DbParameterGroup, DbSubnetGroup, IamRolePolicy, SecurityGroup, VpcSecurityGroupIngressRule } from '../providers/aws';
 import { Construct, Token } from '../engine';
 import { check, checkIntegerRange } from './errors';
 import { PlatformApp } from './app';
-import { IEksCluster } from './identity';
+import { grant, IEksCluster, IGrantable } from './identity';
 import { PlatformKey } from './key';
 
 const SMALL = ['micro', 'small', 'medium', 'large', 'xlarge', '2xlarge'];
@@ -83,6 +83,10 @@ export class PostgresDatabase extends Construct {
   public readonly databaseName: string;
   /** The ARN of the Secrets Manager secret that holds the master user's credentials (JSON: username, password). */
   public readonly masterUserSecretArn: string;
+  /** The instance's resource id (`db-...`), which IAM database authentication policies name. */
+  public readonly resourceId: string;
+  /** The key that encrypts the master user's secret. */
+  private readonly key: PlatformKey;
 
   constructor(scope: Construct, id: string, props: PostgresDatabaseProps) {
     super(scope, id);
@@ -158,5 +162,48 @@ export class PostgresDatabase extends Construct {
       lifecycle: { preventDestroy: true },
     });
     this.masterUserSecretArn = this.instance.masterUserSecret.get(0).secretArn;
+    this.resourceId = this.instance.resourceId;
+    this.key = props.key;
+  }
+
+  /**
+   * The ARN IAM database authentication checks for a database user:
+   * `arn:aws:rds-db:<region>:<account>:dbuser:<resource id>/<user>` (Service Authorization Reference,
+   * Amazon RDS IAM Authentication, resource type `db-user`).
+   */
+  public dbUserArn(user: string): string {
+    check(POSTGRES_ROLE.test(user), this, 'user', user, 'must be a lower-case PostgreSQL role name: a letter or \'_\', then letters, digits and \'_\', at most 63');
+    const { region, accountId } = PlatformApp.of(this).context;
+    return `arn:aws:rds-db:${region}:${accountId}:dbuser:${this.resourceId}/${user}`;
+  }
+
+  /**
+   * Lets a workload connect as one database user with an IAM authentication token
+   * (`rds-db:connect` on exactly that user of this instance). The user must be a role granted
+   * `rds_iam`. Returns the policy.
+   */
+  public grantConnect(grantee: IGrantable & Construct, user: string, policyName: string): IamRolePolicy {
+    return grant(grantee, policyName, [{ sid: 'ConnectWithIamToken', actions: ['rds-db:connect'], resources: [this.dbUserArn(user)] }]);
+  }
+
+  /**
+   * Lets a workload read the master user's credentials from Secrets Manager, when it runs, and
+   * nothing else: `secretsmanager:GetSecretValue` on that one secret and `kms:Decrypt` of its key only
+   * through Secrets Manager. For a bootstrap that creates the roles applications connect as; no
+   * application should hold it. Returns the policy.
+   */
+  public grantReadMasterSecret(grantee: IGrantable & Construct, policyName: string): IamRolePolicy {
+    const { region } = PlatformApp.of(this).context;
+    return grant(grantee, policyName, [
+      { sid: 'ReadMasterUserSecret', actions: ['secretsmanager:GetSecretValue'], resources: [this.masterUserSecretArn] },
+      {
+        sid: 'DecryptMasterUserSecret', actions: ['kms:Decrypt'], resources: [this.key.keyArn],
+        // Secrets Manager decrypts with the secret's ARN as encryption context (its docs: security-encryption).
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com`, 'kms:EncryptionContext:SecretARN': this.masterUserSecretArn } },
+      },
+    ]);
   }
 }
+
+/** A PostgreSQL role name the library writes unquoted: lower case, so that SQL and IAM name the same role. */
+export const POSTGRES_ROLE = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -21,7 +21,13 @@ export abstract class ClusterValue {
     })();
   }
 
-  /** One key of a JSON secret in AWS Secrets Manager, read by Terraform when it applies. */
+  /**
+   * One key of a JSON secret in AWS Secrets Manager, read by Terraform when it applies. The value is
+   * a copy, in Terraform's state and in the cluster: not for a secret that rotates (an RDS-managed
+   * master password, rotated every 7 days, goes stale in the copy), which its workload should read
+   * itself when it runs (as the registry's database bootstrap does) or replace with short-lived
+   * credentials (IAM database authentication).
+   */
   public static fromSecretsManager(secretArn: string, jsonKey: string): ClusterValue {
     return new (class extends ClusterValue {
       public render(stack: KubernetesStack): string {

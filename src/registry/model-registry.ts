@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Cloudtrail, CloudwatchLogGroup, IamRolePolicy, S3BucketNotification, SecretsmanagerSecret, SecretsmanagerSecretVersion } from '../providers/aws';
 import { Construct, Fn, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
 import { Addon, Addons } from '../core/addons';
@@ -13,6 +14,7 @@ import { PlatformNamespaces } from '../core/namespaces';
 import { BucketEncryption, ObjectLock, SecureBucket } from '../core/secure-bucket';
 import { PostgresDatabase, PostgresDatabaseOptions } from '../core/database';
 import { Lineage, lineageTags } from './lineage';
+import { bootstrapSql, DatabaseCaBundle, DB_AUTH_DIR, DB_SCRIPTS_DIR, REGISTRY_DB_SCRIPT, REGISTRY_DB_USER, TOKEN_MAX_AGE_SECONDS, TOKEN_REFRESH_SECONDS } from './database-access';
 import { GATE_PORT, LINEAGE_TAG_PREFIX, MLFLOW_LOCAL_PORT, nginxConfig, PROMOTION_PORT, REGISTRY_GATE_SCRIPT } from './promotion-gate';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 
@@ -87,7 +89,14 @@ export interface RegistryCredentials {
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /** Options of the registry's database. */
-export type RegistryDatabaseOptions = PostgresDatabaseOptions;
+export interface RegistryDatabaseOptions extends PostgresDatabaseOptions {
+  /**
+   * The RDS CA bundle that MLflow and the bootstrap verify the database's certificate against
+   * (`PGSSLMODE=verify-full`, with the instance's endpoint as host name).
+   * @default DatabaseCaBundle.download() - the region's bundle from the RDS trust store, fetched when a pod starts
+   */
+  readonly caBundle?: DatabaseCaBundle;
+}
 
 /** Ingress of the MLflow server. */
 export interface RegistryIngressOptions {
@@ -206,6 +215,8 @@ const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const MODELS_PREFIX = 'models/';
 const DATA_PREFIX = 'data/';
 const MLFLOW_PORT = 5000;
+/** The service account of the database bootstrap Job. */
+const DB_BOOTSTRAP = 'mlflow-db-bootstrap';
 
 /**
  * The single source of truth for which model versions exist, what produced them and which one is in
@@ -223,6 +234,13 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   public readonly database: PostgresDatabase;
   /** The MLflow server's AWS identity. */
   public readonly serverIdentity: WorkloadIdentity;
+  /**
+   * The AWS identity of the bootstrap Job that creates the database role MLflow connects as: it may
+   * read the database's master user secret, and nothing else.
+   */
+  public readonly databaseBootstrapIdentity: WorkloadIdentity;
+  /** The database role MLflow connects as, with an IAM authentication token (`mlflow_app`). */
+  public readonly databaseUser: string = REGISTRY_DB_USER;
   public readonly chart: PlatformChart;
   public readonly namespace: string;
   /** The in-cluster URI of the tracking server (`MLFLOW_TRACKING_URI`). */
@@ -249,6 +267,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   public readonly serverImage: string;
   private readonly allowedNamespaces = new Set<string>();
   private readonly artifactBucketName: string;
+  private readonly dbCaBundle: DatabaseCaBundle;
   private readonly vpcCidr: string;
 
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
@@ -352,12 +371,18 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       this.trailArn = props.auditTrail!.existingTrailArn!;
     }
 
+    const { caBundle, ...databaseOptions } = props.database ?? {};
+    this.dbCaBundle = caBundle ?? DatabaseCaBundle.download();
+    if (this.dbCaBundle.pem !== undefined) {
+      check(/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(this.dbCaBundle.pem), this, 'database.caBundle', `${this.dbCaBundle.pem.slice(0, 40)}...`,
+        'must be PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), e.g. the region\'s bundle from the RDS trust store');
+    }
     this.database = new PostgresDatabase(this, 'database', {
       identifier: base,
       databaseName: 'mlflow',
       cluster: props.cluster,
       key: this.key,
-      ...props.database,
+      ...databaseOptions,
     });
 
     this.serverIdentity = new WorkloadIdentity(this, 'server-identity', {
@@ -375,16 +400,22 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       sid: 'AppendRegistryChanges', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${auditLogGroupArn}:*`],
     }]);
 
-    // Deploy-time values reach the server through a Secret that the KubernetesStack writes.
-    ClusterValues.secret(this, {
+    // MLflow connects as its own role with IAM tokens; only the bootstrap reads the master secret,
+    // when it runs, so no password is in a Kubernetes Secret or in Terraform's state.
+    this.database.grantConnect(this.serverIdentity, REGISTRY_DB_USER, NameRules.iamName(this, 'policy', `${id}-db-connect`, 128));
+    this.databaseBootstrapIdentity = new WorkloadIdentity(this, 'db-bootstrap-identity', {
+      cluster: props.cluster, namespace: this.namespace, serviceAccount: DB_BOOTSTRAP, roleName: `${base}-db-bootstrap`,
+    });
+    this.database.grantReadMasterSecret(this.databaseBootstrapIdentity, NameRules.iamName(this, 'policy', `${id}-db-master-secret`, 128));
+    // Deploy-time values (no secret among them) reach the pods through a ConfigMap that the KubernetesStack writes.
+    ClusterValues.configMap(this, {
       namespace: this.namespace,
       name: 'mlflow-db',
       data: {
         host: ClusterValue.of(this.database.instance.address),
         port: ClusterValue.of(Token.asString(this.database.instance.port)),
         dbname: ClusterValue.of('mlflow'),
-        username: ClusterValue.fromSecretsManager(this.database.masterUserSecretArn, 'username'),
-        password: ClusterValue.fromSecretsManager(this.database.masterUserSecretArn, 'password'),
+        'master-secret-arn': ClusterValue.of(this.database.masterUserSecretArn),
       },
     });
 
@@ -549,6 +580,128 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     return { sid: 'UseRegistryKeyThroughS3', actions, resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } } };
   }
 
+  /**
+   * How pods reach the database: the token sidecar of the server's pods, what MLflow mounts and reads
+   * from the environment, and the bootstrap Job (with its service account, scripts and network policy)
+   * that creates the role MLflow connects as.
+   */
+  private addDatabaseAccess(image: string): { tokenSidecar: k8s.Container; env: k8s.EnvVar[]; mounts: k8s.VolumeMount[]; volumes: k8s.Volume[]; addBootstrap: () => void } {
+    const { region } = PlatformApp.of(this).context;
+    const caUrl = this.dbCaBundle.url(region);
+    const caPath = caUrl ? `${DB_AUTH_DIR}/rds-ca.pem` : '/registry-db-ca/rds-ca.pem';
+    const sql = bootstrapSql(REGISTRY_DB_USER, this.database.databaseName);
+    const fromConfig = (name: string, key: string): k8s.EnvVar => ({ name, valueFrom: { configMapKeyRef: { name: 'mlflow-db', key } } });
+    const env: k8s.EnvVar[] = [
+      fromConfig('DB_HOST', 'host'), fromConfig('DB_PORT', 'port'), fromConfig('DB_NAME', 'dbname'),
+      // verify-full: the certificate must chain to the RDS CA and name DB_HOST, the instance's endpoint.
+      { name: 'PGSSLMODE', value: 'verify-full' },
+      { name: 'PGSSLROOTCERT', value: caPath },
+      { name: 'PGPASSFILE', value: `${DB_AUTH_DIR}/pgpass` },
+    ];
+    const common: k8s.EnvVar[] = [
+      ...env,
+      { name: 'DB_USER', value: REGISTRY_DB_USER },
+      { name: 'AWS_REGION', value: region },
+      ...(caUrl ? [{ name: 'CA_URL', value: caUrl }] : []),
+    ];
+    const scriptsName = 'mlflow-db-access';
+    const mounts: k8s.VolumeMount[] = [
+      { name: 'db-auth', mountPath: DB_AUTH_DIR },
+      ...(caUrl ? [] : [{ name: 'db-ca', mountPath: '/registry-db-ca', readOnly: true }]),
+    ];
+    const volumes: k8s.Volume[] = [
+      // In memory: the token never reaches the node's disk.
+      { name: 'db-auth', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } },
+      { name: 'db-scripts', configMap: { name: scriptsName } },
+      ...(caUrl ? [] : [{ name: 'db-ca', configMap: { name: 'mlflow-db-ca' } }]),
+    ];
+    const script = `${DB_SCRIPTS_DIR}/registry_db.py`;
+    const fresh = (extra: Partial<k8s.Probe>): k8s.Probe => ({ exec: { command: ['python', script, 'check'] }, timeoutSeconds: 10, ...extra });
+    const tokenSidecar: k8s.Container = {
+      name: 'db-token',
+      image,
+      imagePullPolicy: 'IfNotPresent',
+      // A native sidecar (on by default since Kubernetes 1.29; every version the library supports):
+      // it starts before MLflow and runs beside it. The EKS Pod Identity webhook gives init containers
+      // the role's credentials too, and keeps their restartPolicy (aws/amazon-eks-pod-identity-webhook#208, #209).
+      restartPolicy: 'Always',
+      command: ['python', script, 'token'],
+      env: [...common, { name: 'REFRESH_SECONDS', value: String(TOKEN_REFRESH_SECONDS) }, { name: 'MAX_AGE_SECONDS', value: String(TOKEN_MAX_AGE_SECONDS) }],
+      startupProbe: fresh({ periodSeconds: 2, failureThreshold: 60 }),
+      readinessProbe: fresh({ periodSeconds: 30, failureThreshold: 2 }),
+      livenessProbe: fresh({ periodSeconds: 60, failureThreshold: 3 }),
+      resources: resources({ cpu: '10m', memory: '96Mi', cpuLimit: '200m', memoryLimit: '192Mi' }),
+      securityContext: restrictedContainerSecurityContext(),
+      volumeMounts: [...mounts, { name: 'db-scripts', mountPath: DB_SCRIPTS_DIR, readOnly: true }],
+    };
+
+    // The bootstrap: a Job named after what it runs, so that a change runs it again (a Job's pod
+    // template cannot change); running it again changes nothing.
+    const addBootstrap = () => this.addDatabaseBootstrap(image, script, common, mounts, volumes, caUrl ?? this.dbCaBundle.pem!, sql, scriptsName);
+    return { tokenSidecar, env, mounts, volumes, addBootstrap };
+  }
+
+  private addDatabaseBootstrap(image: string, script: string, common: k8s.EnvVar[], mounts: k8s.VolumeMount[], volumes: k8s.Volume[], ca: string, sql: string, scriptsName: string): void {
+    // The scripts and the CA bundle, which the server's pods mount too.
+    new k8s.KubeConfigMap(this.chart, 'db-access-scripts', {
+      metadata: { name: scriptsName, labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' } },
+      data: { 'registry_db.py': REGISTRY_DB_SCRIPT.trimStart(), 'bootstrap.sql': sql },
+    });
+    if (this.dbCaBundle.pem !== undefined) {
+      new k8s.KubeConfigMap(this.chart, 'db-ca-bundle', { metadata: { name: 'mlflow-db-ca', labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' } }, data: { 'rds-ca.pem': this.dbCaBundle.pem } });
+    }
+    const hash = createHash('sha256').update(JSON.stringify([REGISTRY_DB_SCRIPT, sql, image, ca])).digest('hex').slice(0, 10);
+    const jobLabels = { 'app.kubernetes.io/name': DB_BOOTSTRAP, 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' };
+    new k8s.KubeServiceAccount(this.chart, 'db-bootstrap-service-account', {
+      metadata: { name: DB_BOOTSTRAP, labels: jobLabels, annotations: this.databaseBootstrapIdentity.serviceAccountAnnotations }, automountServiceAccountToken: false,
+    });
+    new k8s.KubeJob(this.chart, 'db-bootstrap', {
+      metadata: { name: `${DB_BOOTSTRAP}-${hash}`, labels: jobLabels },
+      spec: {
+        backoffLimit: 6,
+        activeDeadlineSeconds: 1800,
+        template: {
+          metadata: { labels: jobLabels },
+          spec: {
+            serviceAccountName: DB_BOOTSTRAP,
+            automountServiceAccountToken: false,
+            restartPolicy: 'Never',
+            securityContext: restrictedPodSecurityContext(1000),
+            containers: [{
+              name: 'bootstrap',
+              image,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['python', script, 'bootstrap'],
+              env: [
+                ...common.filter((e) => e.name !== 'PGPASSFILE'),
+                { name: 'MASTER_SECRET_ARN', valueFrom: { configMapKeyRef: { name: 'mlflow-db', key: 'master-secret-arn' } } },
+                { name: 'SQL_FILE', value: `${DB_SCRIPTS_DIR}/bootstrap.sql` },
+              ],
+              resources: resources({ cpu: '50m', memory: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' }),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [...mounts, { name: 'db-scripts', mountPath: DB_SCRIPTS_DIR, readOnly: true }],
+            }],
+            volumes,
+          },
+        },
+      },
+    });
+    new k8s.KubeNetworkPolicy(this.chart, 'db-bootstrap-network-policy', {
+      metadata: { name: DB_BOOTSTRAP, labels: jobLabels },
+      spec: {
+        podSelector: { matchLabels: jobLabels },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [],
+        egress: [
+          ...baseEgressRules(),
+          { to: [{ ipBlock: { cidr: this.vpcCidr } }], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(5432) }] },
+          // Secrets Manager and the RDS trust store.
+          { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) }] },
+        ],
+      },
+    });
+  }
+
   private addServer(bucketName: string, server: RegistryServerOptions, production: boolean, governance: RegistryGovernanceOptions, cluster: IEksCluster): void {
     const replicas = server.replicas ?? (production ? 2 : 1);
     checkIntegerRange(this, 'server.replicas', replicas, 1, 20);
@@ -561,8 +714,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     const artifactArgs = this.artifactServing === ArtifactServing.PROXIED
       ? ['--serve-artifacts', `--artifacts-destination=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`]
       : ['--no-serve-artifacts', `--default-artifact-root=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`];
-    const secretEnv = (name: string, key: string): k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: 'mlflow-db', key } } });
     const probe = (path: string, extra: Partial<k8s.Probe>, port = 'mlflow'): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString(port) }, timeoutSeconds: 5, ...extra });
+    const db = this.addDatabaseAccess(image);
     const proxyImage = governance.proxyImage ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine';
     checkPinnedImage(this, 'governance.proxyImage', proxyImage);
     const promoters = governance.promoterNamespaces ?? [];
@@ -595,6 +748,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
             automountServiceAccountToken: false,
             securityContext: restrictedPodSecurityContext(1000),
             terminationGracePeriodSeconds: 30,
+            // The token sidecar starts first; MLflow starts once its startup probe saw a token.
+            initContainers: [db.tokenSidecar],
             topologySpreadConstraints: [
               { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
               { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
@@ -607,15 +762,15 @@ export class ModelRegistry extends Construct implements IModelRegistry {
               args: [
                 // Behind the gate: no NetworkPolicy admits this port, clients use the sidecar's.
                 '--host=0.0.0.0', `--port=${MLFLOW_LOCAL_PORT}`,
-                // The password comes from PGPASSWORD (libpq), so no secret is ever part of a URI or a command line.
+                // No password: libpq takes the IAM token from the password file (PGPASSFILE) at each new
+                // connection, so no secret is ever part of a URI or a command line.
                 '--backend-store-uri=postgresql://$(DB_USERNAME)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)',
                 ...artifactArgs,
                 '--expose-prometheus=/tmp/prometheus',
               ],
               env: [
-                secretEnv('DB_HOST', 'host'), secretEnv('DB_PORT', 'port'), secretEnv('DB_NAME', 'dbname'),
-                secretEnv('DB_USERNAME', 'username'), secretEnv('PGPASSWORD', 'password'),
-                { name: 'PGSSLMODE', value: 'require' },
+                ...db.env,
+                { name: 'DB_USERNAME', value: REGISTRY_DB_USER },
                 { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
                 { name: 'HOME', value: '/tmp' },
               ],
@@ -625,7 +780,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
               livenessProbe: probe('/health', { periodSeconds: 20, failureThreshold: 3 }),
               resources: resources({ cpu: '500m', memory: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' }),
               securityContext: restrictedContainerSecurityContext(),
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...db.mounts.map((m) => ({ ...m, readOnly: true }))],
             }, {
               name: 'gateway',
               image: proxyImage,
@@ -655,6 +810,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
               volumeMounts: [{ name: 'gate', mountPath: '/gate', readOnly: true }, { name: 'credentials', mountPath: '/credentials', readOnly: true }, { name: 'gate-tmp', mountPath: '/tmp' }],
             }],
             volumes: [
+              ...db.volumes,
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } },
               { name: 'proxy-tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } },
               { name: 'gate', configMap: { name: 'mlflow-gate' } },
@@ -704,7 +860,8 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         }] : [])],
         egress: [
           ...baseEgressRules(),
-          { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(5432) }] },
+          // The database is in the cluster's VPC (private subnets).
+          { to: [{ ipBlock: { cidr: this.vpcCidr } }], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(5432) }] },
           { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) }] },
         ],
       },
@@ -732,6 +889,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         },
       });
     }
+    db.addBootstrap();
   }
 }
 

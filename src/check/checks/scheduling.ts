@@ -113,9 +113,12 @@ function admits(spec: any, pool: NodePoolModel, type: string): boolean {
 }
 
 /**
- * A pod's effective requests as the scheduler computes them (`resource.PodRequests`): the sum over
- * containers, and at least the largest init container; a request left out defaults to its limit
- * (API defaulting), then to the namespace's LimitRange `defaultRequest`/`default`.
+ * A pod's effective requests as the scheduler computes them (`resource.PodRequests`; Kubernetes docs,
+ * "Effective Pod requests and limits"): a sidecar (an init container with `restartPolicy: Always`)
+ * keeps running, so it counts with the app containers and with every init container after it; the
+ * pod needs the larger of the app containers plus all sidecars, and of each init container plus the
+ * sidecars started before it. A request left out defaults to its limit (API defaulting), then to
+ * the namespace's LimitRange `defaultRequest`/`default`.
  */
 export function podRequests(model: PlatformModel, pod: PodTemplate): Resources {
   const range = model.kind('LimitRange', { namespace: pod.namespace }).flatMap((o) => o.object.spec?.limits ?? []).find((l: any) => l.type === 'Container');
@@ -123,11 +126,20 @@ export function podRequests(model: PlatformModel, pod: PodTemplate): Resources {
     const get = (r: string) => c.resources?.requests?.[r] ?? c.resources?.limits?.[r] ?? range?.defaultRequest?.[r] ?? range?.default?.[r];
     return { cpu: cpuMillis(get('cpu')) ?? 0, memory: bytesOf(get('memory')) ?? 0, gpu: Number(get('nvidia.com/gpu') ?? 0) };
   };
-  const sum = (pod.spec.containers ?? []).map(of).reduce((a: Resources, b: Resources) => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory, gpu: a.gpu + b.gpu }), { cpu: 0, memory: 0, gpu: 0 });
-  for (const i of (pod.spec.initContainers ?? []).map(of)) {
-    sum.cpu = Math.max(sum.cpu, i.cpu); sum.memory = Math.max(sum.memory, i.memory); sum.gpu = Math.max(sum.gpu, i.gpu);
+  const add = (a: Resources, b: Resources): Resources => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory, gpu: a.gpu + b.gpu });
+  const max = (a: Resources, b: Resources): Resources => ({ cpu: Math.max(a.cpu, b.cpu), memory: Math.max(a.memory, b.memory), gpu: Math.max(a.gpu, b.gpu) });
+  let sidecars: Resources = { cpu: 0, memory: 0, gpu: 0 };
+  let init: Resources = { cpu: 0, memory: 0, gpu: 0 };
+  for (const c of pod.spec.initContainers ?? []) {
+    if (c.restartPolicy === 'Always') {
+      sidecars = add(sidecars, of(c));
+      init = max(init, sidecars);
+    } else {
+      init = max(init, add(of(c), sidecars));
+    }
   }
-  return sum;
+  const running = (pod.spec.containers ?? []).map(of).reduce(add, sidecars);
+  return max(init, running);
 }
 
 function show(r: Resources): string {
