@@ -1,3 +1,4 @@
+import { imageReference, IMAGES } from '../core/images';
 import { ApiObject, Chart, k8s } from '../engine';
 import type { PlatformChart } from '../core/kubernetes';
 import { ClusterManifest, PlatformNamespaces } from '../core/namespaces';
@@ -14,10 +15,10 @@ export const PRIORITY_CLASSES = { serving: 'mlops-serving', training: 'mlops-tra
 const GPU_NAMESPACE = 'nvidia-system';
 /** Why the GPU node agents' namespace is privileged; nothing else runs there. */
 const GPU_NAMESPACE_REASON = 'The NVIDIA device plugin and the DCGM exporter mount the kubelet\'s host folders (hostPath) and DCGM needs SYS_ADMIN to read GPU profiling counters; both are forbidden from baseline up, so they run alone in this namespace.';
-/** The NVIDIA device plugin image the GPU nodes run, pinned. */
-export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2';
-/** The NVIDIA DCGM exporter image (GPU metrics) the GPU nodes run, pinned. */
-export const DCGM_EXPORTER_IMAGE = 'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04';
+/** The NVIDIA device plugin image the GPU nodes run, pinned by digest (`IMAGES.devicePlugin`). */
+export const DEVICE_PLUGIN_IMAGE = imageReference(IMAGES.devicePlugin);
+/** The NVIDIA DCGM exporter image (GPU metrics) the GPU nodes run (`IMAGES.dcgmExporter`: by tag, a documented exception). */
+export const DCGM_EXPORTER_IMAGE = imageReference(IMAGES.dcgmExporter);
 const GPU_TOLERATION: k8s.Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 /** Where the GPU node agents run: every GPU node, despite its taint, before anything else. */
 const ON_EVERY_GPU_NODE = {
