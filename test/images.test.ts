@@ -123,6 +123,22 @@ describe('a tag-only image given by a user', () => {
       .toThrow(/ServingEndpoint 'aws\/fraud': server\.image \('nvcr\.io\/nvidia\/tritonserver:25\.07-py3'\) must be referenced by digest/);
   });
 
+  it('points the GPU node agents at the user\'s own copies by digest, and refuses them by tag', () => {
+    const cluster = (images: object) => () => {
+      const { app, stack } = testPlatform();
+      new GpuTrainingCluster(stack, 'training', {
+        network: ClusterNetwork.create({ availabilityZones: ['eu-west-1a', 'eu-west-1b'] }),
+        gpuPools: [{ name: 'g5', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 }], images,
+      });
+      return PlatformTesting.synth(app);
+    };
+    const dcgm = `111122223333.dkr.ecr.eu-west-1.amazonaws.com/mirror/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04@${FAKE_DIGEST}`;
+    const images = imagesOf(cluster({ dcgmExporter: dcgm })().manifests);
+    expect(images.filter((i) => i.kind === 'DaemonSet').map((i) => i.image)).toEqual([imageReference(IMAGES.devicePlugin), dcgm]);
+    expect(cluster({ devicePlugin: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2' }))
+      .toThrow(/GpuTrainingCluster 'aws\/training': images\.devicePlugin \('nvcr\.io\/nvidia\/k8s-device-plugin:v0\.17\.2'\) must be referenced by digest/);
+  });
+
   it('passes with the explicit opt-out, which is reported with its reason', () => {
     // GIVEN an opt-out for exactly this image, with a reason
     const { app, out } = job('acme/train:1.4.2', (_app, stack) => ImagePinning.allowTag(stack, 'acme/train:1.4.2', 'the nightly image, promoted by digest in CI'))();

@@ -32,7 +32,7 @@ const ON_EVERY_GPU_NODE = {
  * The NVIDIA device plugin (advertises `nvidia.com/gpu`) and the DCGM exporter (GPU metrics for the
  * monitoring stack) on every GPU node, tolerating the GPU taint; the priority classes.
  */
-export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: PrometheusInstance): void {
+export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: PrometheusInstance, images: { devicePlugin: string; dcgmExporter: string } = { devicePlugin: DEVICE_PLUGIN_IMAGE, dcgmExporter: DCGM_EXPORTER_IMAGE }): void {
   // Cluster-scoped and needed by every pod that names them: in the cluster manifest, applied first.
   const cluster = ClusterManifest.chart(chart.owner);
   new k8s.KubePriorityClass(cluster, 'priority-serving', {
@@ -62,7 +62,7 @@ export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: Promethe
         spec: {
           ...ON_EVERY_GPU_NODE,
           containers: [{
-            name: 'device-plugin', image: DEVICE_PLUGIN_IMAGE,
+            name: 'device-plugin', image: images.devicePlugin,
             env: [{ name: 'FAIL_ON_INIT_ERROR', value: 'false' }],
             // Writes its socket into the kubelet's device-plugin folder, which only root may do.
             securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, seccompProfile: { type: 'RuntimeDefault' } },
@@ -88,7 +88,7 @@ export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: Promethe
         spec: {
           ...ON_EVERY_GPU_NODE,
           containers: [{
-            name: 'dcgm-exporter', image: DCGM_EXPORTER_IMAGE,
+            name: 'dcgm-exporter', image: images.dcgmExporter,
             env: [{ name: 'DCGM_EXPORTER_KUBERNETES', value: 'true' }, { name: 'DCGM_EXPORTER_LISTEN', value: ':9400' },
               // The exporter labels series `Hostname` from NODE_NAME, else its own pod name.
               { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
