@@ -64,9 +64,15 @@ export interface GpuTrainingClusterProps {
 
 /** The images the GPU nodes run, each by digest (`<repository>:<tag>@sha256:<64 hex>`). */
 export interface GpuNodeImages {
-  /** @default DEVICE_PLUGIN_IMAGE */
+  /**
+   * The NVIDIA device plugin (advertises `nvidia.com/gpu`).
+   * @default DEVICE_PLUGIN_IMAGE
+   */
   readonly devicePlugin?: string;
-  /** @default DCGM_EXPORTER_IMAGE */
+  /**
+   * The NVIDIA DCGM exporter (GPU metrics).
+   * @default DCGM_EXPORTER_IMAGE
+   */
   readonly dcgmExporter?: string;
 }
 
