@@ -117,8 +117,8 @@ export class ImagePinning {
  * stay for people). A tag-only image (never `latest`, never without a tag) passes only when
  * `requireDigest` is false (a construct's documented opt-out prop), when `ImagePinning.allowTag`
  * covers it, or when it is one of the library's catalog images with a documented exception
- * (`IMAGES` in core/images.ts); an accepted tag is recorded as a suppression of the `images`
- * platform check with its reason. Returns whether the image is pinned by digest.
+ * (`IMAGES` in core/images.ts). An opt-out that accepts a tag is recorded as a suppression of the
+ * `images` platform check, with its reason. Returns whether the image is pinned by digest.
  */
 export function checkPinnedImage(scope: IConstruct, prop: string, image: string, requireDigest = true): boolean {
   if (isDigestPinned(image)) return true;
@@ -133,8 +133,13 @@ export function checkPinnedImage(scope: IConstruct, prop: string, image: string,
         : undefined;
   check(reason !== undefined, scope, prop, image, 'must be referenced by digest (\'<repository>:<tag>@sha256:<64 hex digits>\') so that what runs can be reproduced and a re-pushed tag cannot change it; '
     + 'pin the digest, or opt out for this image with ImagePinning.allowTag(scope, image, reason)');
-  if (!PlatformChecks.suppressionsOf(scope).some((s) => s.check === 'images' && s.path === scope.node.path && s.reason === reason)) {
-    PlatformChecks.suppress(scope, 'images', reason!);
-  }
+  // A documented catalog exception is the library's own (the images check accepts it); an opt-out is the user's, and is recorded.
+  if (!requireDigest || allowance) recordOptOut(scope, reason!);
   return false;
+}
+
+function recordOptOut(scope: IConstruct, reason: string): void {
+  if (!PlatformChecks.suppressionsOf(scope).some((s) => s.check === 'images' && s.path === scope.node.path && s.reason === reason)) {
+    PlatformChecks.suppress(scope, 'images', reason);
+  }
 }
