@@ -47,28 +47,28 @@ export const IMAGES = {
     repository: 'burakince/mlflow',
     tag: '3.14.0',
     digest: 'sha256:d66a486309adb1fd84fd4d1d6b11c1ecc90632e04372205b92bbc15d2196f418',
-    source: 'a `kubectl describe pod` capture in public code: `Image: burakince/mlflow:3.14.0`, `Image ID: docker.io/burakince/mlflow@sha256:d66a4863...` (the digest the kubelet pulled)',
+    source: 'RoshmiB/Mlops-cicd-kserve-argo-dvc README.md: `kubectl describe pod` on EKS shows `Image: burakince/mlflow:3.14.0`, `Image ID: docker.io/burakince/mlflow@sha256:d66a4863...` (the digest the kubelet pulled)',
   },
   /** The registry gate's NGINX sidecar (unprivileged build: uid 101, port 8080). */
   nginxUnprivileged: {
     repository: 'nginxinc/nginx-unprivileged',
     tag: '1.27.5-alpine',
     digest: 'sha256:65e3e85dbaed8ba248841d9d58a899b6197106c23cb0ff1a132b7bfe0547e4c0',
-    source: 'digest-pinned `FROM nginxinc/nginx-unprivileged:1.27.5-alpine@sha256:65e3e85d...` in several independent public Dockerfiles and image inventories',
+    source: 'the same `nginxinc/nginx-unprivileged:1.27.5-alpine@sha256:65e3e85d...` in several independent public Dockerfiles, scripts and image inventories (public code index: files 68675298094, 61044541875, 67470510967, 68981892491, 68867928078)',
   },
   /** NVIDIA Triton Inference Server (26.01: CVE-2025-23310/23311 and the 23319/23320/23334 chain are fixed from 25.07). Needs NVIDIA driver 575 or later (CUDA 13.1). */
   triton: {
     repository: 'nvcr.io/nvidia/tritonserver',
     tag: '26.01-py3',
     digest: 'sha256:c9f2ede50ccc4a3ce66e22e26ed1b5adc0c68516b58edfaca738693719c2146b',
-    source: 'public GPU runbooks pinning and pulling `nvcr.io/nvidia/tritonserver:26.01-py3@sha256:c9f2ede5...` (Triton 2.65.0, CUDA 13.1.1)',
+    source: 'a public GPU runtime runbook (docs/engineering/gpu_runtime_admin_steps.md of an RTX 5080 serving project; public code index file 70192258407) that pulled `nvcr.io/nvidia/tritonserver:26.01-py3@sha256:c9f2ede5...` (Triton 2.65.0, CUDA 13.1.1) and ran it',
   },
   /** MLServer with its MLflow runtime (`mlserver_mlflow.MLflowRuntime`), the `-mlflow` build. */
   mlserverMlflow: {
     repository: 'seldonio/mlserver',
     tag: '1.7.1-mlflow',
     digest: 'sha256:492c8bbac687b148ad81a57278368f0aaaa2b3f72b09302419258d36058fe000',
-    source: 'a public Dockerfile pinning `FROM docker.io/seldonio/mlserver:1.7.1-mlflow@sha256:492c8bba...` (tag and digest)',
+    source: 'a public predictor Dockerfile (a taxi-fare MLOps project; public code index file 62836740552) pinning `FROM docker.io/seldonio/mlserver:1.7.1-mlflow@sha256:492c8bba...` by tag and digest, built and run against it',
   },
   /** TorchServe, CPU build. */
   torchServeCpu: {
