@@ -92,6 +92,7 @@ describe('the reference platform\'s images', () => {
     const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
     buildReferencePlatform(app);
     expect(PlatformChecks.suppressionsOf(app).filter((x) => x.check === 'images')).toEqual([]);
+    expect(ImagePinning.exceptionsOf(app)).toEqual([]);
     expect(imagesCheck.check(new PlatformModel({ terraform: out.terraform, manifests: out.manifests }))).toEqual([]);
     expect(checkPolicies(out).filter((f) => f.rule === 'MLOPS-K8S4')).toEqual([]);
   });
@@ -142,16 +143,26 @@ describe('a tag-only image given by a user', () => {
       .toThrow(/GpuTrainingCluster 'aws\/training': images\.devicePlugin \('nvcr\.io\/nvidia\/k8s-device-plugin:v0\.17\.2'\) must be referenced by digest/);
   });
 
+  it('accepts an opted-out registry image wherever the registry\'s clients run it (init containers of an endpoint)', () => {
+    // GIVEN the registry's image accepted by tag for the whole stack
+    const { app, stack } = testPlatform();
+    ImagePinning.allowTag(stack, 'acme/mlflow:3.14.0', 'our own build, rebuilt and scanned nightly');
+    const registry = new ModelRegistry(stack, 'registry', { cluster: TEST_CLUSTER, server: { image: 'acme/mlflow:3.14.0' } });
+    new ServingEndpoint(stack, 'fraud', { cluster: TEST_CLUSTER, namespace: 'serving', model: registry.model('m').version('1'), server: ModelServer.mlflow() });
+    // WHEN synthesized, THEN the images check accepts it in the registry and in the endpoint's init container
+    const out = PlatformTesting.synth(app);
+    expect(imagesOf({ f: out.manifests['aws/fraud.k8s.yaml'] }).filter((i) => i.init).map((i) => i.image)).toContain('acme/mlflow:3.14.0');
+    expect(PlatformTesting.findings(app)).toEqual([]);
+  });
+
   it('passes with the explicit opt-out, which is reported with its reason', () => {
     // GIVEN an opt-out for exactly this image, with a reason
     const { app, out } = job('acme/train:1.4.2', (_app, stack) => ImagePinning.allowTag(stack, 'acme/train:1.4.2', 'the nightly image, promoted by digest in CI'))();
     // THEN synth passes, the job runs the tag, and the opt-out is listed with its reason
     const jobDoc = out.manifests['aws/job.k8s.yaml'].find((d) => d.kind === 'Job' || d.kind === 'PyTorchJob' || d.kind === 'JobSet');
     expect(JSON.stringify(jobDoc)).toContain('"acme/train:1.4.2"');
-    expect(PlatformChecks.suppressionsOf(app)).toContainEqual({
-      check: 'images', path: 'aws/job',
-      reason: "image 'acme/train:1.4.2' runs by tag (ImagePinning.allowTag at 'aws'): the nightly image, promoted by digest in CI",
-    });
+    expect(ImagePinning.exceptionsOf(app)).toEqual([{ path: 'aws', image: 'acme/train:1.4.2', reason: 'the nightly image, promoted by digest in CI' }]);
+    expect(PlatformChecks.suppressionsOf(app)).toEqual([]);
     // AND another tag is still refused, and an opt-out without a reason is refused
     expect(job('acme/train:1.4.3', (_app, stack) => ImagePinning.allowTag(stack, 'acme/train:1.4.2', 'the nightly image, promoted by digest in CI')))
       .toThrow(/image \('acme\/train:1\.4\.3'\) must be referenced by digest/);

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  ClusterNetwork, DataCheck, GATE_SCRIPT, GpuTrainingCluster, InstanceType, LINEAGE_TAGS, MetricGate, ModelRegistry, PlatformChecks, PlatformTesting, TrainingPipeline,
+  ClusterNetwork, DataCheck, GATE_SCRIPT, GpuTrainingCluster, InstanceType, LINEAGE_TAGS, MetricGate, ImagePinning, ModelRegistry, PlatformTesting, TrainingPipeline,
   TrainingPipelineProps,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
@@ -145,9 +145,9 @@ describe('TrainingPipeline bad input', () => {
 
   it('accepts a mutable tag only when told to', () => {
     expect(() => setup({ image: 'acme/train:2024.06', allowMutableTags: true })).not.toThrow();
-    // and reports it: the opt-out is a suppression of the images platform check, with its reason
+    // and reports it: the opt-out is listed as an image exception of the app, with its reason
     const { pipeline } = setup({ image: 'acme/train:2024.06', allowMutableTags: true });
-    expect(PlatformChecks.suppressionsOf(pipeline)).toContainEqual({ check: 'images', path: 'aws/fraud-retrain', reason: "image 'acme/train:2024.06' runs by tag: the construct's opt-out prop is set" });
+    expect(ImagePinning.exceptionsOf(pipeline)).toEqual([{ path: 'aws/fraud-retrain', image: 'acme/train:2024.06', reason: "image runs by tag: the construct's opt-out prop is set" }]);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { IConstruct } from '../engine';
 import { k8s } from '../engine';
-import { PlatformChecks } from '../check/check';
+import type { ImageException } from '../check/model';
 import { check, PlatformValidationError } from './errors';
 import { isDigestPinned, unpinnedCatalogImages } from './images';
 
@@ -78,68 +78,65 @@ export function fromNamespaces(namespaces: string[]): k8s.NetworkPolicyPeer[] {
   return namespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
 }
 
-const allowances = new WeakMap<object, Array<{ path: string; image: string; reason: string }>>();
+const exceptions = new WeakMap<object, ImageException[]>();
 
 /**
- * The opt-out from digest pinning: an image a construct may run by tag only, with the reason, in the
- * manner of a cdk-nag suppression. Without it every image a construct is given must be pinned by
- * digest (`<repository>:<tag>@sha256:<64 hex digits>`) and a tag-only image fails synth.
+ * The opt-out from digest pinning: an image the constructs under a scope may run by tag only, with
+ * the reason, in the manner of a cdk-nag suppression. Without it every image a construct is given must
+ * be pinned by digest (`<repository>:<tag>@sha256:<64 hex digits>`) and a tag-only image fails synth.
  *
- * ```ts
- * ImagePinning.allowTag(stack, 'acme/train:2024.06', 'built and scanned nightly; promoted by digest in CI');
- * ```
+ * For example `ImagePinning.allowTag(stack, 'acme/train:2024.06', 'built and scanned nightly; promoted by digest in CI')`.
  */
 export class ImagePinning {
   /**
-   * Lets the constructs at or under `scope` run `image` (exactly this reference) by tag. Call it
-   * before creating them. Each use is recorded as a suppression of the `images` platform check on the
-   * construct, with the reason, so it shows in `PlatformChecks.suppressionsOf(app)`.
+   * Lets the constructs at or under `scope` run `image` (exactly this reference) by tag, and the
+   * `images` platform check accept it there. Call it before creating them. Every exception is
+   * listed, with its reason, by `ImagePinning.exceptionsOf(app)`.
    */
   public static allowTag(scope: IConstruct, image: string, reason: string): void {
     if (reason.trim().length < 10) {
       throw new PlatformValidationError(scope, 'reason', reason, `must say, in at least 10 characters, why '${image}' may run by tag only`);
     }
-    let list = allowances.get(scope.node.root);
-    if (!list) allowances.set(scope.node.root, (list = []));
-    list.push({ path: scope.node.path, image, reason });
+    ImagePinning.record(scope, { path: scope.node.path, image, reason });
   }
 
-  /** The opt-out that covers `image` for `scope`, if any. */
-  public static allowanceFor(scope: IConstruct, image: string): { path: string; image: string; reason: string } | undefined {
+  /** Every image the app accepts by tag only: where, and why (`allowTag`, and constructs' opt-out props). */
+  public static exceptionsOf(scope: IConstruct): ImageException[] {
+    return [...(exceptions.get(scope.node.root) ?? [])];
+  }
+
+  /** The exception that covers `image` for `scope`, if any. */
+  public static exceptionFor(scope: IConstruct, image: string): ImageException | undefined {
     const path = scope.node.path;
-    return (allowances.get(scope.node.root) ?? []).find((a) => a.image === image
-      && (a.path === '' || path === a.path || path.startsWith(`${a.path}/`)));
+    return (exceptions.get(scope.node.root) ?? []).find((a) => a.image === image && (a.path === '' || path === a.path || path.startsWith(`${a.path}/`)));
+  }
+
+  /** @internal Records an exception (a construct's opt-out prop uses it). */
+  public static record(scope: IConstruct, exception: ImageException): void {
+    let list = exceptions.get(scope.node.root);
+    if (!list) exceptions.set(scope.node.root, (list = []));
+    if (!list.some((e) => e.path === exception.path && e.image === exception.image)) list.push(exception);
   }
 }
 
 /**
  * Checks that a container image is pinned by digest (`<repository>:<tag>@sha256:<64 hex>`; the tag may
  * stay for people). A tag-only image (never `latest`, never without a tag) passes only when
- * `requireDigest` is false (a construct's documented opt-out prop), when `ImagePinning.allowTag`
- * covers it, or when it is one of the library's catalog images with a documented exception
- * (`IMAGES` in core/images.ts). An opt-out that accepts a tag is recorded as a suppression of the
- * `images` platform check, with its reason. Returns whether the image is pinned by digest.
+ * `requireDigest` is false (a construct's documented opt-out prop, recorded as an exception for the
+ * construct), when `ImagePinning.allowTag` covers it, or when it is one of the library's catalog images
+ * with a documented exception (`IMAGES` in core/images.ts). Returns whether the image is pinned by digest.
  */
 export function checkPinnedImage(scope: IConstruct, prop: string, image: string, requireDigest = true): boolean {
   if (isDigestPinned(image)) return true;
   const last = image.split('/').pop() ?? '';
   const tagged = /^[a-z0-9._-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(last) && !last.endsWith(':latest') && !/\s/.test(image);
   check(tagged, scope, prop, image, 'must be pinned by digest: \'<repository>:<tag>@sha256:<64 hex digits>\' (a tag other than \'latest\' may stay beside the digest)');
-  const allowance = ImagePinning.allowanceFor(scope, image);
-  const catalog = unpinnedCatalogImages().get(image);
-  const reason = !requireDigest ? `${prop} '${image}' runs by tag: the construct's opt-out prop is set`
-    : allowance ? `${prop} '${image}' runs by tag (ImagePinning.allowTag at '${allowance.path}'): ${allowance.reason}`
-      : catalog ? `${prop} '${image}' is a library default pinned by tag only: ${catalog}`
-        : undefined;
-  check(reason !== undefined, scope, prop, image, 'must be referenced by digest (\'<repository>:<tag>@sha256:<64 hex digits>\') so that what runs can be reproduced and a re-pushed tag cannot change it; '
-    + 'pin the digest, or opt out for this image with ImagePinning.allowTag(scope, image, reason)');
-  // A documented catalog exception is the library's own (the images check accepts it); an opt-out is the user's, and is recorded.
-  if (!requireDigest || allowance) recordOptOut(scope, reason!);
-  return false;
-}
-
-function recordOptOut(scope: IConstruct, reason: string): void {
-  if (!PlatformChecks.suppressionsOf(scope).some((s) => s.check === 'images' && s.path === scope.node.path && s.reason === reason)) {
-    PlatformChecks.suppress(scope, 'images', reason);
+  if (!requireDigest) {
+    ImagePinning.record(scope, { path: scope.node.path, image, reason: `${prop} runs by tag: the construct's opt-out prop is set` });
+    return false;
   }
+  check(ImagePinning.exceptionFor(scope, image) !== undefined || unpinnedCatalogImages().has(image), scope, prop, image,
+    'must be referenced by digest (\'<repository>:<tag>@sha256:<64 hex digits>\') so that what runs can be reproduced and a re-pushed tag cannot change it; '
+    + 'pin the digest, or opt out for this image with ImagePinning.allowTag(scope, image, reason)');
+  return false;
 }

@@ -10,8 +10,8 @@ import { PlatformModel } from '../model';
  * image can change under a running platform without any change to its manifests.
  *
  * The exceptions are the library's catalog images that say why they have no digest yet (`IMAGES`,
- * core/images.ts) and images a construct accepted by tag with a reason (its opt-out prop, or
- * `ImagePinning.allowTag`), which it records as a suppression of this check.
+ * core/images.ts) and the app's image exceptions (`ImagePinning.allowTag`, or a construct's opt-out
+ * prop), each for the constructs under its path, with its reason.
  */
 export const imagesCheck: PlatformCheck = {
   id: 'images',
@@ -20,13 +20,15 @@ export const imagesCheck: PlatformCheck = {
   check(model: PlatformModel): PlatformFinding[] {
     const out: PlatformFinding[] = [];
     const excepted = unpinnedCatalogImages();
+    const exceptions = model.synthesis.imageExceptions ?? [];
+    const covered = (image: string, path: string) => exceptions.some((e) => e.image === image && (e.path === '' || path === e.path || path.startsWith(`${e.path}/`)));
     for (const t of model.podTemplates()) {
       for (const c of [...(t.spec?.initContainers ?? []), ...(t.spec?.containers ?? [])]) {
         const image: unknown = c?.image;
-        if (typeof image === 'string' && (isDigestPinned(image) || excepted.has(image))) continue;
+        if (typeof image === 'string' && (isDigestPinned(image) || excepted.has(image) || covered(image, t.source.path))) continue;
         const where = `${t.template ? `template '${t.template}', ` : ''}container '${c?.name}'`;
         out.push(finding('images', t.source, `${where} runs image '${String(image)}', which is not pinned by digest: the tag can be moved to other content, so what runs is neither reproducible nor the image that was reviewed`,
-          `reference the image by digest ('<repository>:<tag>@sha256:<64 hex digits>'; e.g. ${imageReference(IMAGES.nginxUnprivileged)}), or accept the tag with a reason (ImagePinning.allowTag or PlatformChecks.suppress(scope, 'images', reason))`));
+          `reference the image by digest ('<repository>:<tag>@sha256:<64 hex digits>'; e.g. ${imageReference(IMAGES.nginxUnprivileged)}), or accept the tag with a reason: ImagePinning.allowTag(scope, image, reason)`));
       }
     }
     return out;
