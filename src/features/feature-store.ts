@@ -27,7 +27,7 @@ const DATA_PREFIX = 'data/';
 export interface FeatureServerOptions {
   /**
    * The feature server image.
-   * @default FEAST_IMAGE ('quay.io/feastdev/feature-server:0.50.0', the library's one default without a verified digest); pass it by digest to pin it
+   * @default FEAST_IMAGE ('quay.io/feastdev/feature-server:0.50.0', a catalog default without a verified digest, see IMAGES.feast); pass it by digest to pin it
    */
   readonly image?: string;
   /**
