@@ -14,6 +14,7 @@ export * from './core/key';
 export * from './core/secure-bucket';
 export * from './core/database';
 export * from './core/workloads';
+export * from './core/images';
 export * from './registry';
 export * from './training';
 export * from './serving';

@@ -95,7 +95,9 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   });
   const trainingJob = new TrainingJob(aws, 'fraud-train', {
     cluster, team: 'fraud', pool: 'g5-multi', workers: 2,
-    image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme-ml-prod/training:fraud-2024.06.1',
+    // The team's own training image in its ECR repository (example account), by tag and digest: the
+    // same image the retraining pipeline runs.
+    image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme-ml-prod/training:fraud-2024.06.1@sha256:9b2f4c1d7e8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c',
     command: ['train.py', '--config=configs/fraud.yaml'],
     registry, model: 'fraud-detector',
   });

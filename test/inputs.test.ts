@@ -28,7 +28,7 @@ const GPU: GpuTrainingClusterProps = {
 function trainingJob(props: Partial<TrainingJobProps>) {
   const { app, stack } = testPlatform();
   const cluster = new GpuTrainingCluster(stack, 'training', GPU);
-  new TrainingJob(stack, 'job', { cluster, team: 'fraud', pool: 'g5', image: 'acme/train:1', command: ['train.py'], ...props });
+  new TrainingJob(stack, 'job', { cluster, team: 'fraud', pool: 'g5', image: 'acme/train:1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', command: ['train.py'], ...props });
   return PlatformTesting.synth(app);
 }
 

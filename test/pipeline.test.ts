@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  ClusterNetwork, DataCheck, GATE_SCRIPT, GpuTrainingCluster, GROUP_REPORT_FILE, InstanceType, LINEAGE_TAGS, MetricGate, ModelRegistry, PlatformTesting,
-  TrainingPipeline, TrainingPipelineProps,
+  ClusterNetwork, DataCheck, GATE_SCRIPT, GpuTrainingCluster, GROUP_REPORT_FILE, ImagePinning, InstanceType, LINEAGE_TAGS, MetricGate, ModelRegistry,
+  PlatformTesting, TrainingPipeline, TrainingPipelineProps,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
@@ -145,6 +145,9 @@ describe('TrainingPipeline bad input', () => {
 
   it('accepts a mutable tag only when told to', () => {
     expect(() => setup({ image: 'acme/train:2024.06', allowMutableTags: true })).not.toThrow();
+    // and reports it: the opt-out is listed as an image exception of the app, with its reason
+    const { pipeline } = setup({ image: 'acme/train:2024.06', allowMutableTags: true });
+    expect(ImagePinning.exceptionsOf(pipeline)).toEqual([{ path: 'aws/fraud-retrain', image: 'acme/train:2024.06', reason: "image runs by tag: the construct's opt-out prop is set" }]);
   });
 });
 

@@ -33,7 +33,7 @@ describe('platform policy rules', () => {
   });
 
   const pod = (container: object, spec: object = {}) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'w', namespace: 'n' }, spec: { template: { metadata: { labels: { app: 'w' } }, spec: { containers: [container], ...spec } } } });
-  const good = { name: 'c', image: 'a/b:1.2', securityContext: { runAsNonRoot: true }, resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } }, readinessProbe: {}, livenessProbe: {} };
+  const good = { name: 'c', image: 'a/b:1.2@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', securityContext: { runAsNonRoot: true }, resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } }, readinessProbe: {}, livenessProbe: {} };
   const policy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'n' }, spec: { podSelector: { matchLabels: { app: 'w' } } } };
   const k8sFindings = (docs: object[]) => checkPolicies({ terraform: {}, manifests: { 'f.k8s.yaml': docs } }).map((f) => f.rule);
 
@@ -42,6 +42,8 @@ describe('platform policy rules', () => {
     ['MLOPS-K8S2', { ...good, resources: { requests: { cpu: '1' } } }],
     ['MLOPS-K8S3', { ...good, livenessProbe: undefined }],
     ['MLOPS-K8S4', { ...good, image: 'a/b:latest' }],
+    // A tag without a digest can be moved (OCI distribution spec: only a digest names immutable content).
+    ['MLOPS-K8S4', { ...good, image: 'a/b:1.2' }],
   ])('flag %s', (rule, container) => {
     expect(k8sFindings([pod(container), policy])).toEqual([rule]);
   });

@@ -1,4 +1,4 @@
-import { ArtifactServing, AuditTrail, RegistryAccess, IdentityMechanism, lineageTags, LINEAGE_TAGS, ModelAlias, ModelRegistry, ObjectLock, parseLineage, PlatformTesting, WorkloadIdentity } from '../src';
+import { ArtifactServing, AuditTrail, RegistryAccess, IdentityMechanism, lineageTags, LINEAGE_TAGS, MLFLOW_IMAGE, ModelAlias, ModelRegistry, ObjectLock, parseLineage, PlatformTesting, WorkloadIdentity } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
 import { describeWithTool } from './harness/tools';
@@ -108,13 +108,15 @@ describe('ModelRegistry defaults', () => {
     const docs = manifests['aws/registry.k8s.yaml'];
     const deployment = docs.find((d) => d.kind === 'Deployment');
     const container = deployment.spec.template.spec.containers[0];
-    expect(container.image).toBe('burakince/mlflow:3.14.0');
+    expect(container.image).toBe(MLFLOW_IMAGE);
+    expect(container.image).toMatch(/^burakince\/mlflow:3\.14\.0@sha256:[0-9a-f]{64}$/);
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     expect(container.readinessProbe.httpGet.path).toBe('/health');
     expect(container.resources.limits).toMatchObject({ memory: '2Gi' });
     expect(container.env.map((e: any) => e.name)).not.toContain('PGPASSWORD');
     expect(container.env).toEqual(expect.arrayContaining([{ name: 'PGSSLMODE', value: 'verify-full' }, { name: 'DB_USERNAME', value: 'mlflow_app' }]));
-    expect(JSON.stringify(container)).not.toMatch(/password=|:\/\/[^$]*:[^@]*@/);
+    // (the image is left out: its '@sha256:' digest is not a credential in a URI)
+    expect(JSON.stringify({ ...container, image: undefined })).not.toMatch(/password=|:\/\/[^$]*:[^@]*@/);
     expect(container.args).toContain('--serve-artifacts');
     const policy = docs.find((d) => d.kind === 'NetworkPolicy');
     expect(policy.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mlflow' } } }]);
@@ -135,7 +137,7 @@ describe('ModelRegistry with every option', () => {
     auditTrail: AuditTrail.existing('arn:aws:cloudtrail:eu-west-1:123456789012:trail/org'),
     database: { instanceClass: 'db.r7g.large', multiAz: true, backupRetentionDays: 14, allocatedStorageGiB: 50, engineVersion: '16' },
     server: {
-      namespace: 'registry', image: 'burakince/mlflow:3.14.0', replicas: 3, artifactServing: ArtifactServing.DIRECT,
+      namespace: 'registry', image: 'burakince/mlflow:3.14.0@sha256:d66a486309adb1fd84fd4d1d6b11c1ecc90632e04372205b92bbc15d2196f418', replicas: 3, artifactServing: ArtifactServing.DIRECT,
       allowedNamespaces: ['serving'], ingress: { host: 'mlflow.acme.example', className: 'alb' },
     },
   });

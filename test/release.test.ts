@@ -371,7 +371,7 @@ describeWithTool(promtoolTool, 'Every preset\'s analysis on a healthy server wit
     ['TorchServe', ModelServer.torchServe(), {},
       series('Requests2XX', 'Level="Host"', 1000),
       series('Requests5XX', 'Level="Host"', 100, [HASH])],
-    ['a KServe runtime', ModelServer.kserveRuntime({ image: 'kserve/sklearnserver:v0.14.1' }), { analysis: { successRate: false } },
+    ['a KServe runtime', ModelServer.kserveRuntime({ image: 'kserve/sklearnserver:v0.14.1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d' }), { analysis: { successRate: false } },
       [...histogram('request_predict_seconds')], []],
   ];
 

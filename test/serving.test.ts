@@ -58,7 +58,7 @@ describe('ServingEndpoint real-time defaults', () => {
     expect(init.env).toContainEqual({ name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.mlflow.svc.cluster.local:5000' });
     expect(server.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
     expect(server.resources).toEqual({ requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } });
-    expect(server.image).toBe('seldonio/mlserver:1.6.1');
+    expect(server.image).toBe('seldonio/mlserver:1.7.1-mlflow@sha256:492c8bbac687b148ad81a57278368f0aaaa2b3f72b09302419258d36058fe000');
   });
 
   it('autoscales on CPU and exposes a Service and a ServiceMonitor the Prometheus stack selects', () => {
@@ -322,7 +322,7 @@ describe('ServerMetrics', () => {
     expect(triton.latencyQuantile(0.99, 'service="a"', '5m')).toBe('(max (nv_inference_request_summary_us{service="a",quantile="0.99"})) * 0.000001');
     expect(triton.latencySupport(0.75)).toMatch(/only the quantiles 0\.5, 0\.9, 0\.95, 0\.99/);
     expect(ModelServer.torchServe().metrics.latencySupport(0.95)).toMatch(/exports no latency histogram/);
-    expect(ModelServer.kserveRuntime({ image: 'kserve/sklearnserver:v0.14.1' }).metrics.hasFailures).toBe(false);
+    expect(ModelServer.kserveRuntime({ image: 'kserve/sklearnserver:v0.14.1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d' }).metrics.hasFailures).toBe(false);
     expect(ServerMetrics.of({ requests: ['r'] }).metricNames).toEqual(['r']);
   });
 });

@@ -232,7 +232,7 @@ describe('TrainingJob', () => {
   const { manifests, aws } = synthCluster({}, (cluster, stack) => {
     const registry = new ModelRegistry(stack, 'registry', { cluster });
     new TrainingJob(stack, 'fraud-train', {
-      cluster, team: 'fraud', pool: 'g5', workers: 2, image: 'acme/train:1.4.2', command: ['train.py'], registry, model: 'fraud-detector',
+      cluster, team: 'fraud', pool: 'g5', workers: 2, image: 'acme/train:1.4.2@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', command: ['train.py'], registry, model: 'fraud-detector',
     });
   });
   const docs = manifests['aws/fraud-train.k8s.yaml'];
@@ -278,7 +278,7 @@ describe('TrainingJob', () => {
   });
 
   const bad = (props: any) => () => synthCluster({}, (cluster, stack) => {
-    new TrainingJob(stack, 'job', { cluster, team: 'fraud', pool: 'g5', image: 'acme/train:1', command: ['train.py'], ...props });
+    new TrainingJob(stack, 'job', { cluster, team: 'fraud', pool: 'g5', image: 'acme/train:1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', command: ['train.py'], ...props });
   });
   it.each([
     [{ gpusPerWorker: 8 }, /TrainingJob 'aws\/job': gpusPerWorker \(8\) is more than the 4 GPU\(s\) a node of pool 'g5' has \(g5\.12xlarge\)/],
@@ -296,7 +296,7 @@ describe('TrainingJob', () => {
       const { app, stack } = testPlatform();
       const cluster = new GpuTrainingCluster(stack, 'training', { ...BASE, gpuPools: [{ name: 'g5', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 1 }], teams: [{ name: 'fraud', gpus: 4 }], autoscaler: NodeAutoscaler.karpenter() });
       cluster.teams.push({ name: 'big', gpus: 64 });
-      new TrainingJob(stack, 'big-job', { cluster, team: 'big', pool: 'g5', workers: 2, image: 'acme/train:1', command: ['t.py'] });
+      new TrainingJob(stack, 'big-job', { cluster, team: 'big', pool: 'g5', workers: 2, image: 'acme/train:1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', command: ['t.py'] });
       app.synth();
     };
     expect(make).toThrow(/TrainingJob 'aws\/big-job': needs 8 GPUs at once, but pool 'g5' can run at most 4 \(maxSize 1 × 4 GPUs, the NodePool limit\)/);

@@ -1,6 +1,7 @@
 import { PlatformCheck } from './check';
 import { addonsCheck } from './checks/addons';
 import { argoWorkflowsCheck } from './checks/argo-workflows';
+import { imagesCheck } from './checks/images';
 import { applyOrderCheck } from './checks/apply-order';
 import { namespacesCheck } from './checks/namespaces';
 import { networkCheck } from './checks/network';
@@ -20,6 +21,7 @@ export { rolloutsCheck } from './checks/rollouts';
 export { networkCheck } from './checks/network';
 export { schedulingCheck } from './checks/scheduling';
 export { argoWorkflowsCheck } from './checks/argo-workflows';
+export { imagesCheck } from './checks/images';
 
 /** The library's platform checks, run at every `PlatformApp.synth()`. */
-export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck, rolloutsCheck, schedulingCheck, networkCheck, argoWorkflowsCheck];
+export const PLATFORM_CHECKS: PlatformCheck[] = [namespacesCheck, applyOrderCheck, podSecurityCheck, referencesCheck, addonsCheck, rolloutsCheck, schedulingCheck, networkCheck, argoWorkflowsCheck, imagesCheck];

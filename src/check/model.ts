@@ -62,6 +62,22 @@ export interface SynthesizedPlatform {
    * @default - derived from the file name
    */
   readonly owners?: Record<string, string>;
+  /**
+   * Images accepted by tag only, each for the constructs at or under `path`, with the reason
+   * (`ImagePinning.allowTag`, or a construct's opt-out prop); the `images` check accepts them there.
+   * @default - none
+   */
+  readonly imageExceptions?: ImageException[];
+}
+
+/** An image a platform runs by tag only, where, and why. */
+export interface ImageException {
+  /** The construct path the exception covers (and everything under it); '' for the whole app. */
+  readonly path: string;
+  /** The exact image reference accepted by tag. */
+  readonly image: string;
+  /** Why it may run by tag. */
+  readonly reason: string;
 }
 
 /** Namespaces that exist in every cluster. */

@@ -6,6 +6,8 @@ import { PLATFORM_CHECKS } from '../check';
 import { PlatformCheckError, PlatformChecks, PlatformFinding, runPlatformChecks } from '../check/check';
 import { PlatformContext, PlatformContextProps } from './context';
 import { PlatformNamespaces } from './namespaces';
+import { ImagePinning } from './workloads';
+import type { ImageException } from '../check/model';
 
 /** Props of a PlatformApp. */
 export interface PlatformAppProps {
@@ -138,7 +140,7 @@ export class PlatformApp extends TerraformApp {
   }
 
   /** The Terraform JSON written for each stack, the manifests of each chart and each chart's construct path. */
-  public synthesized(): { terraform: Record<string, any>; manifests: Record<string, Array<Record<string, any>>>; owners: Record<string, string> } {
+  public synthesized(): { terraform: Record<string, any>; manifests: Record<string, Array<Record<string, any>>>; owners: Record<string, string>; imageExceptions: ImageException[] } {
     const terraform: Record<string, any> = {};
     for (const stack of this.node.children) {
       const file = path.join(this.outdir, 'stacks', stack.node.id, 'cdk.tf.json');
@@ -146,7 +148,7 @@ export class PlatformApp extends TerraformApp {
     }
     const owners: Record<string, string> = {};
     for (const { file, chart } of this.charts) owners[file] = ((chart as { owner?: IConstruct }).owner ?? chart).node.path;
-    return { terraform, manifests: this.manifests(), owners };
+    return { terraform, manifests: this.manifests(), owners, imageExceptions: ImagePinning.exceptionsOf(this) };
   }
 
   /** The manifests of every chart, as plain objects in install order, by output file. */

@@ -1,6 +1,8 @@
 import type { IConstruct } from '../engine';
 import { k8s } from '../engine';
-import { check } from './errors';
+import type { ImageException } from '../check/model';
+import { check, PlatformValidationError } from './errors';
+import { isDigestPinned, unpinnedCatalogImages } from './images';
 
 /**
  * Secure defaults shared by every workload the library writes (the restricted Pod Security
@@ -76,18 +78,65 @@ export function fromNamespaces(namespaces: string[]): k8s.NetworkPolicyPeer[] {
   return namespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
 }
 
+const exceptions = new WeakMap<object, ImageException[]>();
+
 /**
- * Checks that a container image is pinned: an `@sha256` digest, or (unless `requireDigest`) a tag
- * other than `latest`. Returns whether it is pinned by digest.
+ * The opt-out from digest pinning: an image the constructs under a scope may run by tag only, with
+ * the reason, in the manner of a cdk-nag suppression. Without it every image a construct is given must
+ * be pinned by digest (`<repository>:<tag>@sha256:<64 hex digits>`) and a tag-only image fails synth.
+ *
+ * For example `ImagePinning.allowTag(stack, 'acme/train:2024.06', 'built and scanned nightly; promoted by digest in CI')`.
  */
-export function checkPinnedImage(scope: IConstruct, prop: string, image: string, requireDigest = false): boolean {
-  const digest = /^[^\s@]+@sha256:[0-9a-f]{64}$/.test(image);
+export class ImagePinning {
+  /**
+   * Lets the constructs at or under `scope` run `image` (exactly this reference) by tag, and the
+   * `images` platform check accept it there. Call it before creating them. Every exception is
+   * listed, with its reason, by `ImagePinning.exceptionsOf(app)`.
+   */
+  public static allowTag(scope: IConstruct, image: string, reason: string): void {
+    if (reason.trim().length < 10) {
+      throw new PlatformValidationError(scope, 'reason', reason, `must say, in at least 10 characters, why '${image}' may run by tag only`);
+    }
+    ImagePinning.record(scope, { path: scope.node.path, image, reason });
+  }
+
+  /** Every image the app accepts by tag only: where, and why (`allowTag`, and constructs' opt-out props). */
+  public static exceptionsOf(scope: IConstruct): ImageException[] {
+    return [...(exceptions.get(scope.node.root) ?? [])];
+  }
+
+  /** The exception that covers `image` for `scope`, if any. */
+  public static exceptionFor(scope: IConstruct, image: string): ImageException | undefined {
+    const path = scope.node.path;
+    return (exceptions.get(scope.node.root) ?? []).find((a) => a.image === image && (a.path === '' || path === a.path || path.startsWith(`${a.path}/`)));
+  }
+
+  /** @internal Records an exception (a construct's opt-out prop uses it). */
+  public static record(scope: IConstruct, exception: ImageException): void {
+    let list = exceptions.get(scope.node.root);
+    if (!list) exceptions.set(scope.node.root, (list = []));
+    if (!list.some((e) => e.path === exception.path && e.image === exception.image)) list.push(exception);
+  }
+}
+
+/**
+ * Checks that a container image is pinned by digest (`<repository>:<tag>@sha256:<64 hex>`; the tag may
+ * stay for people). A tag-only image (never `latest`, never without a tag) passes only when
+ * `requireDigest` is false (a construct's documented opt-out prop, recorded as an exception for the
+ * construct), when `ImagePinning.allowTag` covers it, or when it is one of the library's catalog images
+ * with a documented exception (`IMAGES` in core/images.ts). Returns whether the image is pinned by digest.
+ */
+export function checkPinnedImage(scope: IConstruct, prop: string, image: string, requireDigest = true): boolean {
+  if (isDigestPinned(image)) return true;
   const last = image.split('/').pop() ?? '';
   const tagged = /^[a-z0-9._-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(last) && !last.endsWith(':latest') && !/\s/.test(image);
-  if (requireDigest) {
-    check(digest, scope, prop, image, 'must be referenced by digest (<image>@sha256:<64 hex digits>) so that a run can be reproduced');
-  } else {
-    check(digest || tagged, scope, prop, image, 'must be pinned: a tag other than \'latest\' or an @sha256 digest');
+  check(tagged, scope, prop, image, 'must be pinned by digest: \'<repository>:<tag>@sha256:<64 hex digits>\' (a tag other than \'latest\' may stay beside the digest)');
+  if (!requireDigest) {
+    ImagePinning.record(scope, { path: scope.node.path, image, reason: `${prop} runs by tag: the construct's opt-out prop is set` });
+    return false;
   }
-  return digest;
+  check(ImagePinning.exceptionFor(scope, image) !== undefined || unpinnedCatalogImages().has(image), scope, prop, image,
+    'must be referenced by digest (\'<repository>:<tag>@sha256:<64 hex digits>\') so that what runs can be reproduced and a re-pushed tag cannot change it; '
+    + 'pin the digest, or opt out for this image with ImagePinning.allowTag(scope, image, reason)');
+  return false;
 }

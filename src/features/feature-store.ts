@@ -1,3 +1,4 @@
+import { imageReference, IMAGES } from '../core/images';
 import { DataAwsSecretsmanagerSecretVersion, DynamodbTable, ElasticacheReplicationGroup, ElasticacheSubnetGroup, IamRolePolicy, SecurityGroup, VpcSecurityGroupIngressRule } from '../providers/aws';
 import { Construct, k8s, KubernetesLazy } from '../engine';
 import { PlatformApp } from '../core/app';
@@ -15,8 +16,8 @@ import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restricte
 import { LINEAGE_TAGS } from '../registry/lineage';
 import { featureSetVersion, FeatureRegistryStore, FeatureView, OnlineStore } from './options';
 
-/** The Feast feature server image (`feast serve`), as the feast-feature-server chart pins it. Verify and pin its digest. */
-export const FEAST_IMAGE = 'quay.io/feastdev/feature-server:0.50.0';
+/** The Feast feature server image (`feast serve`), as the feast-feature-server chart pins it (`IMAGES.feast`: by tag, a documented exception). */
+export const FEAST_IMAGE = imageReference(IMAGES.feast);
 /** The port `feast serve` listens on by default. */
 export const FEAST_SERVER_PORT = 6566;
 const REDIS_PORT = 6379;
@@ -26,7 +27,7 @@ const DATA_PREFIX = 'data/';
 export interface FeatureServerOptions {
   /**
    * The feature server image.
-   * @default FEAST_IMAGE ('quay.io/feastdev/feature-server:0.50.0'); pin by digest where you can
+   * @default FEAST_IMAGE ('quay.io/feastdev/feature-server:0.50.0', a catalog default without a verified digest, see IMAGES.feast); pass it by digest to pin it
    */
   readonly image?: string;
   /**

@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { imageReference, IMAGES } from '../core/images';
 import { Cloudtrail, CloudwatchLogGroup, IamRolePolicy, S3BucketNotification, SecretsmanagerSecret, SecretsmanagerSecretVersion } from '../providers/aws';
 import { Construct, Fn, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
 import { Addon, Addons } from '../core/addons';
@@ -113,8 +114,10 @@ export interface RegistryServerOptions {
   /** @default 'mlflow' */
   readonly namespace?: string;
   /**
-   * The MLflow image, with boto3 and psycopg2 (pin by digest where you can).
-   * @default 'burakince/mlflow:3.14.0'
+   * The MLflow image, with boto3 and psycopg2, by digest (a tag-only image fails synth unless
+   * `ImagePinning.allowTag` accepts it). Point it at your own ECR copy of `ghcr.io/mlflow/mlflow:<v>-full`
+   * to run the official build.
+   * @default MLFLOW_IMAGE ('burakince/mlflow:3.14.0@sha256:d66a4863...', see IMAGES.mlflow)
    */
   readonly image?: string;
   /** @default - 2 in a production environment, 1 elsewhere */
@@ -146,8 +149,8 @@ export interface RegistryGovernanceOptions {
    */
   readonly protectedAliases?: string[];
   /**
-   * The NGINX image of the gate sidecar (unprivileged build), pinned.
-   * @default 'nginxinc/nginx-unprivileged:1.27.4-alpine'
+   * The NGINX image of the gate sidecar (unprivileged build), by digest.
+   * @default - 'nginxinc/nginx-unprivileged:1.27.5-alpine@sha256:65e3e85d...' (IMAGES.nginxUnprivileged)
    */
   readonly proxyImage?: string;
 }
@@ -716,7 +719,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
       : ['--no-serve-artifacts', `--default-artifact-root=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`];
     const probe = (path: string, extra: Partial<k8s.Probe>, port = 'mlflow'): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString(port) }, timeoutSeconds: 5, ...extra });
     const db = this.addDatabaseAccess(image);
-    const proxyImage = governance.proxyImage ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine';
+    const proxyImage = governance.proxyImage ?? imageReference(IMAGES.nginxUnprivileged);
     checkPinnedImage(this, 'governance.proxyImage', proxyImage);
     const promoters = governance.promoterNamespaces ?? [];
     promoters.forEach((ns) => NameRules.dnsLabel(this, 'governance.promoterNamespaces', ns));
@@ -949,7 +952,7 @@ export interface ModelVersionDetails {
 }
 
 /** The MLflow image the registry runs, and that downloads models for serving. */
-export const MLFLOW_IMAGE = 'burakince/mlflow:3.14.0';
+export const MLFLOW_IMAGE = imageReference(IMAGES.mlflow);
 
 /** A model version, by number or alias: what serving loads. */
 export class ModelVersion {

@@ -1,3 +1,4 @@
+import { imageReference, IMAGES } from '../core/images';
 import { ServerMetrics } from './metrics';
 
 /** A port a model server opens. */
@@ -73,7 +74,7 @@ export class ModelServer {
   public static triton(props: { readonly version?: string } = {}): ModelServer {
     return new ModelServer({
       name: 'triton',
-      image: `nvcr.io/nvidia/tritonserver:${props.version ?? '25.01'}-py3`,
+      image: props.version === undefined ? imageReference(IMAGES.triton) : `${IMAGES.triton.repository}:${props.version}-py3`,
       command: ['tritonserver'],
       args: ['--model-repository={{MODEL_REPOSITORY}}', '--strict-readiness=true', '--exit-on-error=false', '--metrics-config=summary_latencies=true', '--allow-metrics=true'],
       ports: [{ name: 'http', port: 8000 }, { name: 'grpc', port: 8001 }, { name: 'metrics', port: 8002 }],
@@ -99,7 +100,7 @@ export class ModelServer {
   public static torchServe(props: { readonly version?: string; readonly gpu?: boolean } = {}): ModelServer {
     return new ModelServer({
       name: 'torchserve',
-      image: `pytorch/torchserve:${props.version ?? '0.12.0'}-${props.gpu ? 'gpu' : 'cpu'}`,
+      image: props.version === undefined ? imageReference(props.gpu ? IMAGES.torchServeGpu : IMAGES.torchServeCpu) : `${IMAGES.torchServeCpu.repository}:${props.version}-${props.gpu ? 'gpu' : 'cpu'}`,
       command: ['torchserve'],
       // Our own config.properties: without it TorchServe reads the image's (management API on every
       // interface) and ignores TS_* variables unless that file sets enable_envvars_config=true.
@@ -141,7 +142,7 @@ export class ModelServer {
   public static mlflow(props: { readonly version?: string } = {}): ModelServer {
     return new ModelServer({
       name: 'mlflow',
-      image: `seldonio/mlserver:${props.version ?? '1.6.1'}`,
+      image: props.version === undefined ? imageReference(IMAGES.mlserverMlflow) : `${IMAGES.mlserverMlflow.repository}:${props.version}`,
       command: ['mlserver', 'start', '{{MODEL_DIR}}'],
       env: {
         MLSERVER_MODEL_NAME: '{{MODEL_NAME}}', MLSERVER_MODEL_IMPLEMENTATION: 'mlserver_mlflow.MLflowRuntime',

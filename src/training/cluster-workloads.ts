@@ -1,3 +1,4 @@
+import { imageReference, IMAGES } from '../core/images';
 import { ApiObject, Chart, k8s } from '../engine';
 import type { PlatformChart } from '../core/kubernetes';
 import { ClusterManifest, PlatformNamespaces } from '../core/namespaces';
@@ -14,10 +15,10 @@ export const PRIORITY_CLASSES = { serving: 'mlops-serving', training: 'mlops-tra
 const GPU_NAMESPACE = 'nvidia-system';
 /** Why the GPU node agents' namespace is privileged; nothing else runs there. */
 const GPU_NAMESPACE_REASON = 'The NVIDIA device plugin and the DCGM exporter mount the kubelet\'s host folders (hostPath) and DCGM needs SYS_ADMIN to read GPU profiling counters; both are forbidden from baseline up, so they run alone in this namespace.';
-/** The NVIDIA device plugin image the GPU nodes run, pinned. */
-export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2';
-/** The NVIDIA DCGM exporter image (GPU metrics) the GPU nodes run, pinned. */
-export const DCGM_EXPORTER_IMAGE = 'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04';
+/** The NVIDIA device plugin image the GPU nodes run, pinned by digest (`IMAGES.devicePlugin`). */
+export const DEVICE_PLUGIN_IMAGE = imageReference(IMAGES.devicePlugin);
+/** The NVIDIA DCGM exporter image (GPU metrics) the GPU nodes run (`IMAGES.dcgmExporter`: by tag, a documented exception). */
+export const DCGM_EXPORTER_IMAGE = imageReference(IMAGES.dcgmExporter);
 const GPU_TOLERATION: k8s.Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 /** Where the GPU node agents run: every GPU node, despite its taint, before anything else. */
 const ON_EVERY_GPU_NODE = {
@@ -31,7 +32,7 @@ const ON_EVERY_GPU_NODE = {
  * The NVIDIA device plugin (advertises `nvidia.com/gpu`) and the DCGM exporter (GPU metrics for the
  * monitoring stack) on every GPU node, tolerating the GPU taint; the priority classes.
  */
-export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: PrometheusInstance): void {
+export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: PrometheusInstance, images: { devicePlugin: string; dcgmExporter: string } = { devicePlugin: DEVICE_PLUGIN_IMAGE, dcgmExporter: DCGM_EXPORTER_IMAGE }): void {
   // Cluster-scoped and needed by every pod that names them: in the cluster manifest, applied first.
   const cluster = ClusterManifest.chart(chart.owner);
   new k8s.KubePriorityClass(cluster, 'priority-serving', {
@@ -61,7 +62,7 @@ export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: Promethe
         spec: {
           ...ON_EVERY_GPU_NODE,
           containers: [{
-            name: 'device-plugin', image: DEVICE_PLUGIN_IMAGE,
+            name: 'device-plugin', image: images.devicePlugin,
             env: [{ name: 'FAIL_ON_INIT_ERROR', value: 'false' }],
             // Writes its socket into the kubelet's device-plugin folder, which only root may do.
             securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, seccompProfile: { type: 'RuntimeDefault' } },
@@ -87,7 +88,7 @@ export function addGpuSystemWorkloads(chart: PlatformChart, prometheus: Promethe
         spec: {
           ...ON_EVERY_GPU_NODE,
           containers: [{
-            name: 'dcgm-exporter', image: DCGM_EXPORTER_IMAGE,
+            name: 'dcgm-exporter', image: images.dcgmExporter,
             env: [{ name: 'DCGM_EXPORTER_KUBERNETES', value: 'true' }, { name: 'DCGM_EXPORTER_LISTEN', value: ':9400' },
               // The exporter labels series `Hostname` from NODE_NAME, else its own pod name.
               { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],

@@ -15,7 +15,8 @@ import { InstanceType } from './instances';
 import { ClusterNetwork, NetworkAttributes, PlatformVpc } from './network';
 import { CapacityType, CpuPoolOptions, EndpointAccess, GpuPoolOptions, KubernetesVersion, NodeAutoscaler, SharedStorage, TeamOptions } from './options';
 import { datasetBucketName, SharedDatasetStorage } from './storage';
-import { addGpuSystemWorkloads, addKarpenterCpuPool, addKarpenterPool, addTeam, PRIORITY_CLASSES } from './cluster-workloads';
+import { addGpuSystemWorkloads, addKarpenterCpuPool, addKarpenterPool, addTeam, DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, PRIORITY_CLASSES } from './cluster-workloads';
+import { checkPinnedImage } from '../core/workloads';
 import { KarpenterController } from './karpenter';
 
 /** Props of a GpuTrainingCluster. */
@@ -54,6 +55,25 @@ export interface GpuTrainingClusterProps {
   readonly teams?: TeamOptions[];
   /** The Prometheus that scrapes GPU metrics (DCGM). @default PrometheusInstance.kubePrometheusStack() */
   readonly prometheus?: PrometheusInstance;
+  /**
+   * The images of the GPU node agents, by digest (e.g. your ECR copies).
+   * @default - the catalog's: IMAGES.devicePlugin (by digest) and IMAGES.dcgmExporter (by tag, a documented exception)
+   */
+  readonly images?: GpuNodeImages;
+}
+
+/** The images the GPU nodes run, each by digest (`<repository>:<tag>@sha256:<64 hex>`). */
+export interface GpuNodeImages {
+  /**
+   * The NVIDIA device plugin (advertises `nvidia.com/gpu`).
+   * @default DEVICE_PLUGIN_IMAGE
+   */
+  readonly devicePlugin?: string;
+  /**
+   * The NVIDIA DCGM exporter (GPU metrics).
+   * @default DCGM_EXPORTER_IMAGE
+   */
+  readonly dcgmExporter?: string;
 }
 
 /** A GPU pool as the cluster built it. */
@@ -301,7 +321,10 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
 
     const prometheus = props.prometheus ?? PrometheusInstance.kubePrometheusStack();
     prometheus.require(this);
-    addGpuSystemWorkloads(this.chart, prometheus);
+    const images = { devicePlugin: props.images?.devicePlugin ?? DEVICE_PLUGIN_IMAGE, dcgmExporter: props.images?.dcgmExporter ?? DCGM_EXPORTER_IMAGE };
+    checkPinnedImage(this, 'images.devicePlugin', images.devicePlugin);
+    checkPinnedImage(this, 'images.dcgmExporter', images.dcgmExporter);
+    addGpuSystemWorkloads(this.chart, prometheus, images);
     for (const team of this.teams) addTeam(this.chart, team, this.storage);
     this.node.addValidation({ validate: () => this.validateJobDemands() });
   }

@@ -23,7 +23,7 @@ export interface TrainingJobProps {
   readonly team: string;
   /** The GPU pool to run on. */
   readonly pool: string;
-  /** The training image, pinned (a digest, or a tag other than `latest`). */
+  /** The training image, by digest (`<repository>:<tag>@sha256:<64 hex>`); a tag only with `ImagePinning.allowTag`. */
   readonly image: string;
   /** The training script and its arguments, started by `torchrun` on each worker. */
   readonly command: string[];
