@@ -258,13 +258,35 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
     it("lets a serving workload read its model, never register a version or change anything", async () => {
       const serving = auth('serving.fraud');
       expect(relayed(await request(api, 'GET', '/api/2.0/mlflow/registered-models/alias?name=fraud&alias=champion', undefined, serving))).toEqual({ status: 200, upstream: 'mlflow' });
-      expect(relayed(await request(api, 'GET', '/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model/MLmodel', undefined, serving))).toEqual({ status: 200, upstream: 'mlflow' });
       const register = await request(api, 'POST', '/api/2.0/mlflow/model-versions/create', { name: 'fraud', source: 'runs:/r/model' }, serving);
       expect(JSON.parse(register.body)).toEqual({ error_code: 'PERMISSION_DENIED', message: 'serving.fraud may only read the registry' });
       expect(denied(await request(api, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'fraud', alias: 'staging', version: '1' }, serving))).toEqual({ status: 403, error: 'PERMISSION_DENIED' });
       expect(denied(await request(api, 'POST', '/api/2.0/mlflow/runs/create', { experiment_id: '1' }, serving))).toEqual({ status: 403, error: 'PERMISSION_DENIED' });
       expect(denied(await request(api, 'PUT', '/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model/model.pkl', { x: 1 }, serving))).toEqual({ status: 403, error: 'PERMISSION_DENIED' });
       expect(denied(await request(api, 'GET', '/api/2.0/mlflow/registered-models/get?name=churn', undefined, serving))).toEqual({ status: 403, error: 'PERMISSION_DENIED' });
+    });
+
+    // The routes that move artifact content with the server's own S3 rights (mlflow/mlflow
+    // mlflow/server/__init__.py, fastapi routes and handlers.py: get-artifact, model-versions/get-artifact,
+    // upload-artifact, get-trace-artifact, artifacts/list, the mlflow-artifacts proxy): workloads use S3 with
+    // their own role instead (ArtifactServing.DIRECT), so none of them may reach another model's artifacts here.
+    const artifactCalls: Array<[string, string]> = [
+      ['GET', '/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model/MLmodel'],
+      ['PUT', '/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model/model.pkl'],
+      ['DELETE', '/ajax-api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model/model.pkl'],
+      ['GET', '/get-artifact?path=model/MLmodel&run_uuid=r'],
+      ['GET', '/model-versions/get-artifact?path=MLmodel&name=churn&version=1'],
+      ['POST', '/ajax-api/2.0/mlflow/upload-artifact?run_uuid=r&path=x'],
+      ['GET', '/ajax-api/2.0/mlflow/get-trace-artifact?request_id=t'],
+      ['GET', '/ajax-api/2.0/mlflow/artifacts/list?run_id=r'],
+    ];
+    it.each(artifactCalls)('refuses %s %s to every workload, however it is spelled: artifacts move by S3 with the workload\'s own role', async (method, p) => {
+      for (const spelling of [p, p.replace(/^\//, '//'), p.replace('artifact', '%61rtifact'), p.replace(/^\/([a-z-]+)\//, '/./$1/'), p.toUpperCase().replace(/\?.*$/, '')]) {
+        for (const who of ['serving.fraud', 'team-a.fraud-pipeline', 'ci.promoter'] as const) {
+          const r = await request(api, method, spelling, method === 'PUT' || method === 'POST' ? { x: 1 } : undefined, auth(who));
+          expect({ spelling, who, ...denied(r) }).toEqual({ spelling, who, status: 403, error: 'PERMISSION_DENIED' });
+        }
+      }
     });
 
     it("keeps team A's training away from team B's model", async () => {

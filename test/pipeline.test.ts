@@ -54,6 +54,16 @@ describe('TrainingPipeline', () => {
     ]);
   });
 
+  it('keeps the model\'s runs under the model\'s own prefix, the only one the pipeline\'s role writes', () => {
+    // MLflow creates an experiment under the server's default root (models/<experiment id>); the
+    // validate step creates it first at models/<model> (MlflowClient.create_experiment artifact_location)
+    expect(env('validate-data').ARTIFACT_LOCATION).toMatch(/^s3:\/\/[a-z0-9.-]+\/models\/fraud-detector$/);
+    expect(env('validate-data').MLFLOW_EXPERIMENT_NAME).toBe('fraud-detector');
+    const written = (Object.values(resourcesOf(aws, 'aws_iam_role_policy')) as any[]).flatMap((p) => policyStatements(p.policy))
+      .filter((s) => [s.Action].flat().includes('s3:PutObject')).flatMap((s) => s.Resource);
+    expect(written.every((r: string) => r.endsWith('/models/fraud-detector/*'))).toBe(true);
+  });
+
   it('registers only a candidate that passed the gate: a worse one stops the run', () => {
     const register = template('pipeline').dag.tasks[4];
     expect(register.when).toBe("'{{tasks.gate.outputs.result}}' == 'passed'");

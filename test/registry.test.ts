@@ -87,9 +87,11 @@ describe('ModelRegistry defaults', () => {
     const trust = JSON.parse(role.assume_role_policy).Statement[0];
     expect(trust).toMatchObject({ Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] });
     const actions = grantedActions(aws);
-    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 'kms:GenerateDataKey']));
+    // the server serves no artifacts (ArtifactServing.DIRECT): it reads them for its UI, and writes none
+    expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket']));
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
     expect(actions).not.toContain('s3:DeleteObject');
+    expect(actions).not.toContain('s3:PutObject');
   });
 
   it('writes the database address into the cluster, and no password: neither a Secret nor a Terraform read of the master secret', () => {
@@ -117,7 +119,10 @@ describe('ModelRegistry defaults', () => {
     expect(container.env).toEqual(expect.arrayContaining([{ name: 'PGSSLMODE', value: 'verify-full' }, { name: 'DB_USERNAME', value: 'mlflow_app' }]));
     // (the image is left out: its '@sha256:' digest is not a credential in a URI)
     expect(JSON.stringify({ ...container, image: undefined })).not.toMatch(/password=|:\/\/[^$]*:[^@]*@/);
-    expect(container.args).toContain('--serve-artifacts');
+    // artifacts move between S3 and each workload with the workload's own role, never through the server
+    // (mlflow server --no-serve-artifacts: mlflow/cli.py; the mlflow-artifacts routes are not served)
+    expect(container.args).toEqual(expect.arrayContaining(['--no-serve-artifacts', expect.stringMatching(/^--default-artifact-root=s3:\/\/.*\/models$/)]));
+    expect(container.args).not.toContain('--serve-artifacts');
     const policy = docs.find((d) => d.kind === 'NetworkPolicy');
     expect(policy.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mlflow' } } }]);
     expect(docs.map((d) => d.kind)).not.toContain('PodDisruptionBudget'); // one replica outside production
@@ -175,7 +180,9 @@ describe('ModelRegistry grants and model references', () => {
   const training = new WorkloadIdentity(stack, 'trainer', { cluster: TEST_CLUSTER, namespace: 'training', serviceAccount: 'trainer' });
   const champion = registry.model('fraud-detector').alias('champion');
   champion.grantRead(serving);
-  registry.grantWrite(training);
+  registry.grantWrite(training, { model: 'fraud-detector' });
+  registry.grantReadData(training, { prefix: 'fraud/' });
+  registry.grantWriteData(training, { prefix: 'fraud/labels/' });
   const aws = PlatformTesting.synth(app).terraform.aws;
   const policyOf = (name: string) => policyStatements((Object.values(resourcesOf(aws, 'aws_iam_role_policy')).find((p: any) => p.name === name) as any).policy);
 
@@ -193,13 +200,14 @@ describe('ModelRegistry grants and model references', () => {
     expect(statements.find((s) => s.Sid === 'UseRegistryKeyThroughS3').Condition).toEqual({ StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } });
   });
 
-  it('lets training write artifacts and data but delete nothing', () => {
-    const actions = policyOf('registry-write').flatMap((s) => s.Action);
-    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 'kms:GenerateDataKey']));
-    expect(actions.some((a: string) => /Delete/.test(a))).toBe(false);
-    expect(policyOf('registry-write').find((s) => s.Sid === 'WriteArtifactsAndData').Resource).toEqual([
-      expect.stringMatching(/\/models\/\*$/), expect.stringMatching(/\/data\/\*$/),
-    ]);
+  it('lets training write its model and its data prefixes, and delete nothing', () => {
+    const write = policyOf('registry-write-model-fraud-detector');
+    expect(write.flatMap((s) => s.Action)).toEqual(expect.arrayContaining(['s3:PutObject', 'kms:GenerateDataKey']));
+    expect(write.find((s) => s.Sid === 'WriteArtifacts').Resource).toEqual([expect.stringMatching(/\/models\/fraud-detector\/\*$/)]);
+    const data = policyOf('registry-write-data-fraud-labels');
+    expect(data.find((s) => s.Sid === 'WriteData').Resource).toEqual([expect.stringMatching(/\/data\/fraud\/labels\/\*$/)]);
+    expect(policyOf('registry-read-data-fraud').find((s) => s.Sid === 'ReadObjects').Resource).toEqual([expect.stringMatching(/\/data\/fraud\/\*$/)]);
+    expect([...write, ...data].flatMap((s) => s.Action).some((a: string) => /Delete/.test(a))).toBe(false);
   });
 
   it('attaches each grant to the grantee\'s own role', () => {

@@ -266,10 +266,13 @@ describe('TrainingJob', () => {
     expect(pod.volumes.find((v: any) => v.name === 'shared').persistentVolumeClaim.claimName).toBe('shared-datasets');
   });
 
-  it('writes only its model\'s prefix in the registry, as its own service account', () => {
-    const policy = (Object.values(resourcesOf(aws, 'aws_iam_role_policy')) as any[]).find((p) => p.name === 'registry-write-fraud-detector');
-    expect(policy.role).toMatch(/fraud-train_identity_role/);
-    expect(policyStatements(policy.policy).find((s) => s.Sid === 'WriteArtifactsAndData').Resource[0]).toMatch(/\/models\/fraud-detector\/\*$/);
+  it('writes only its model\'s prefix in the registry and reads only its team\'s data, as its own service account', () => {
+    const policies = (Object.values(resourcesOf(aws, 'aws_iam_role_policy')) as any[]).filter((p) => /fraud-train_identity_role/.test(p.role));
+    const statements = policies.flatMap((p) => policyStatements(p.policy));
+    const written = statements.filter((s) => [s.Action].flat().includes('s3:PutObject')).flatMap((s) => s.Resource);
+    expect(written).toEqual([expect.stringMatching(/\/models\/fraud-detector\/\*$/)]);
+    const read = statements.filter((s) => [s.Action].flat().includes('s3:GetObject')).flatMap((s) => s.Resource).sort();
+    expect(read).toEqual([expect.stringMatching(/\/data\/fraud\/\*$/), expect.stringMatching(/\/models\/fraud-detector\/\*$/)]);
     expect((Object.values(resourcesOf(aws, 'aws_eks_pod_identity_association')) as any[]).map((a) => `${a.namespace}/${a.service_account}`)).toContain('fraud/fraud-train');
   });
 
@@ -289,6 +292,23 @@ describe('TrainingJob', () => {
     [{ image: 'acme/train' }, /image \('acme\/train'\) must be pinned/],
   ])('rejects %j', (props, message) => {
     expect(bad(props)).toThrow(message);
+  });
+
+  it('grants a job only its team\'s datasets: another team\'s prefix, or data without a registry, fails synth', () => {
+    const withRegistry = (data: object) => () => synthCluster({}, (cluster, stack) => {
+      const registry = new ModelRegistry(stack, 'registry', { cluster });
+      new TrainingJob(stack, 'job', { cluster, team: 'fraud', pool: 'g5', image: 'acme/train:1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', command: ['train.py'], registry, model: 'fraud-detector', data });
+    });
+    expect(withRegistry({ prefix: 'recsys/clicks/' })).toThrow(/TrainingJob 'aws\/job': data\.prefix \('recsys\/clicks\/'\) must be a prefix of team 'fraud''s datasets, starting with 'fraud\/'/);
+    expect(bad({ data: { prefix: 'fraud/' } })).toThrow(/TrainingJob 'aws\/job': data \(\{"prefix":"fraud\/"\}\) needs `registry`/);
+    // asked for, a job writes its own prefix (a write under a watched prefix starts that team's pipeline)
+    const { aws: written } = synthCluster({}, (cluster, stack) => {
+      const registry = new ModelRegistry(stack, 'registry', { cluster });
+      new TrainingJob(stack, 'job', { cluster, team: 'fraud', pool: 'g5', image: 'acme/train:1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', command: ['train.py'], registry, model: 'fraud-detector', data: { prefix: 'fraud/labels/', write: true } });
+    });
+    const puts = (Object.values(resourcesOf(written, 'aws_iam_role_policy')) as any[]).filter((p) => /job_identity_role/.test(p.role))
+      .flatMap((p) => policyStatements(p.policy)).filter((s) => [s.Action].flat().includes('s3:PutObject')).flatMap((s) => s.Resource).sort();
+    expect(puts).toEqual([expect.stringMatching(/\/data\/fraud\/labels\/\*$/), expect.stringMatching(/\/models\/fraud-detector\/\*$/)]);
   });
 
   it('fails synth when a job needs more GPUs than the pool can ever run', () => {

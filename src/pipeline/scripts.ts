@@ -9,6 +9,18 @@ import boto3, pandas as pd
 
 bucket, prefix = os.environ["DATA_BUCKET"], os.environ["DATA_PREFIX"]
 checks = json.loads(os.environ["DATA_CHECKS"])
+# The model's experiment keeps its artifacts under the model's prefix: the only one the pipeline's role
+# (and the model's endpoints' roles) may use. MLflow would create it under the server's default root.
+location = os.environ.get("ARTIFACT_LOCATION")
+if location:
+    from mlflow.tracking import MlflowClient
+    name, client = os.environ["MLFLOW_EXPERIMENT_NAME"], MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        client.create_experiment(name, artifact_location=location)
+    elif experiment.artifact_location.rstrip("/") != location.rstrip("/"):
+        sys.exit(f"experiment {name} keeps its artifacts at {experiment.artifact_location}, not at {location}, "
+                 "the only prefix the pipeline may write: rename that experiment and run again")
 s3 = boto3.client("s3")
 objects = []
 for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):

@@ -158,7 +158,7 @@ export class TrainingPipeline extends Construct {
 
     // Least privilege: write this model's prefix, read this data prefix, nothing else.
     this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.name });
-    props.registry.grantWrite(this.identity, { model: props.model, data: false });
+    props.registry.grantWrite(this.identity, { model: props.model });
     props.registry.grantReadData(this.identity, { prefix: props.dataPrefix });
     // The pipeline reaches MLflow as itself, and may change only its model.
     const credentials = props.registry.addClient(this, { namespace: this.namespace, name: this.name, access: RegistryAccess.EDIT, models: [props.model] });
@@ -274,6 +274,9 @@ export class TrainingPipeline extends Construct {
             container: script('validate.py', [
               { name: 'DATA_BUCKET', value: bucket }, { name: 'DATA_PREFIX', value: dataPrefix },
               { name: 'DATA_CHECKS', value: JSON.stringify(props.dataChecks.map((c) => c.spec)) },
+              // The model's experiment keeps its runs' artifacts under the model's own prefix, the only
+              // one the pipeline's role may write (the registry serves no artifacts: clients use S3).
+              { name: 'ARTIFACT_LOCATION', value: props.registry.model(props.model).s3Prefix.slice(0, -1) },
             ]),
             volumes: [{ name: 'tmp', emptyDir: {} }],
           },

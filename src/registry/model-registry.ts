@@ -43,9 +43,17 @@ export abstract class AuditTrail {
 
 /** How clients reach model artifacts. */
 export enum ArtifactServing {
-  /** Through the MLflow server (`--serve-artifacts`): clients need no S3 permissions of their own. */
+  /**
+   * Through the MLflow server (`--serve-artifacts`): clients need no S3 permissions of their own, but
+   * the server's role writes every model's prefix for every client that reaches the API port (a
+   * shared write path). Only for registries whose every client is equally trusted.
+   */
   PROXIED = 'proxied',
-  /** Directly from S3: clients use their own grants (`grantRead`/`grantWrite`); the server only lists. */
+  /**
+   * Directly from S3 (`--no-serve-artifacts`): each workload reads and writes with its own role, scoped
+   * to its model's prefix (`grantRead`/`grantWrite`); the server only reads, and the registry gate
+   * refuses artifact transfers through the API port.
+   */
   DIRECT = 'direct',
 }
 
@@ -122,7 +130,7 @@ export interface RegistryServerOptions {
   readonly image?: string;
   /** @default - 2 in a production environment, 1 elsewhere */
   readonly replicas?: number;
-  /** @default ArtifactServing.PROXIED */
+  /** @default ArtifactServing.DIRECT */
   readonly artifactServing?: ArtifactServing;
   /**
    * Namespaces whose pods may reach the server (training, serving, pipelines).
@@ -202,7 +210,13 @@ export interface IModelRegistry extends IConstruct {
   readonly bucketArn: string;
   readonly trackingUri: string;
   grantRead(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
-  grantWrite(grantee: IGrantable & Construct, options?: { model?: string; data?: boolean }): IamRolePolicy;
+  grantWrite(grantee: IGrantable & Construct, options?: { model?: string }): IamRolePolicy;
+  /** Lets a workload read datasets under one prefix of the DVC remote (`data/<prefix>`). */
+  grantReadData(grantee: IGrantable & Construct, options: { prefix: string }): IamRolePolicy;
+  /** Lets a workload write datasets under one prefix of the DVC remote (`data/<prefix>`), and read them. */
+  grantWriteData(grantee: IGrantable & Construct, options: { prefix: string }): IamRolePolicy;
+  /** The S3 prefix of datasets (`data/`), or of one dataset below it. */
+  dataPrefix(prefix?: string): string;
   model(name: string): RegisteredModel;
   /** Admits pods of a namespace to the tracking server (its NetworkPolicy). */
   allowNamespace(namespace: string): void;
@@ -284,7 +298,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     checkIntegerRange(this, 'logRetentionDays', logDays, 1, 36500);
     const server = props.server ?? {};
     this.namespace = NameRules.dnsLabel(this, 'server.namespace', server.namespace ?? 'mlflow');
-    this.artifactServing = server.artifactServing ?? ArtifactServing.PROXIED;
+    this.artifactServing = server.artifactServing ?? ArtifactServing.DIRECT;
     const bucketName = props.bucketName ?? `${base}-${context.accountId}`;
     this.artifactBucketName = bucketName;
     this.vpcCidr = props.cluster.vpcCidr;
@@ -391,6 +405,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     this.serverIdentity = new WorkloadIdentity(this, 'server-identity', {
       cluster: props.cluster, namespace: this.namespace, serviceAccount: 'mlflow', roleName: `${base}-server`,
     });
+    // The server writes models only when it proxies them, and never datasets (it does not read them).
     if (this.artifactServing === ArtifactServing.PROXIED) this.grantWrite(this.serverIdentity);
     else this.grantRead(this.serverIdentity);
     this.auditLogGroupName = auditLogGroupName;
@@ -477,17 +492,24 @@ export class ModelRegistry extends Construct implements IModelRegistry {
    * Lets a workload write model artifacts (every model's, or one model's prefix) and datasets, and
    * read them back. Nothing is granted to delete: versions and Object Lock stay in charge.
    */
-  public grantWrite(grantee: IGrantable & Construct, options: { model?: string; data?: boolean } = {}): IamRolePolicy {
+  public grantWrite(grantee: IGrantable & Construct, options: { model?: string } = {}): IamRolePolicy {
     const prefix = this.modelsPrefix(options.model);
-    const prefixes = options.data === false ? [prefix] : [prefix, DATA_PREFIX];
-    const arn = this.bucketArn;
-    return grant(grantee, this.policyName(options.data === false ? 'write-model' : 'write', options.model), [
-      ...this.readStatements(...prefixes),
-      {
-        sid: options.data === false ? 'WriteArtifacts' : 'WriteArtifactsAndData',
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-        resources: prefixes.map((p) => `${arn}/${p}*`),
-      },
+    return grant(grantee, this.policyName('write-model', options.model), [
+      ...this.readStatements(prefix),
+      { sid: 'WriteArtifacts', actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [`${this.bucketArn}/${prefix}*`] },
+      this.kmsStatement(['kms:Decrypt', 'kms:GenerateDataKey']),
+    ]);
+  }
+
+  /**
+   * Lets a workload write datasets under one prefix of the DVC remote, and read them. A write under a
+   * prefix that a TrainingPipeline watches starts a retraining, so grant it to that prefix's team only.
+   */
+  public grantWriteData(grantee: IGrantable & Construct, options: { prefix: string }): IamRolePolicy {
+    const prefix = this.dataPrefix(options.prefix);
+    return grant(grantee, this.policyName('write-data', options.prefix.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '')), [
+      ...this.readStatements(prefix),
+      { sid: 'WriteData', actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [`${this.bucketArn}/${prefix}*`] },
       this.kmsStatement(['kms:Decrypt', 'kms:GenerateDataKey']),
     ]);
   }
@@ -800,6 +822,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
               env: [
                 { name: 'UPSTREAM', value: `http://127.0.0.1:${MLFLOW_LOCAL_PORT}` }, { name: 'PORT', value: String(GATE_PORT) },
                 { name: 'PROTECTED_ALIASES', value: this.protectedAliases.join(',') },
+                { name: 'ARTIFACTS', value: this.artifactServing },
                 { name: 'LINEAGE_TAG_PREFIX', value: LINEAGE_TAG_PREFIX },
                 { name: 'USERS_FILE', value: '/gate/users.json' }, { name: 'CREDENTIALS_DIR', value: '/credentials' },
                 { name: 'AUDIT_LOG_GROUP', value: this.auditLogGroupName },

@@ -127,6 +127,13 @@ PROMOTION_ONLY = {"registered-models/delete", "registered-models/rename", "model
 LINEAGE_CALLS = {"model-versions/set-tag", "model-versions/delete-tag"}
 # Registry calls that read, whatever their method (get-latest-versions is a POST).
 READS = {"registered-models/get-latest-versions"}
+# Calls that move artifact content with the server's own S3 rights (mlflow/server/__init__.py and
+# handlers.py routes: get-artifact, model-versions/get-artifact, upload-artifact, get-trace-artifact,
+# artifacts/list, and the mlflow-artifacts proxy). With ARTIFACTS=direct no workload makes them (they use
+# S3 with their own role, scoped to their model), so a workload cannot read or write another model's
+# artifacts through the server; people without a workload grant may read (the UI), never write.
+ARTIFACT_CALLS = re.compile(r"^/((ajax-)?api/[^/]+/mlflow-artifacts(/.*)?|(model-versions/)?get-artifact|ajax-api/[^/]+/mlflow/(upload-artifact|get-trace-artifact|artifacts/list))$", re.I)
+DIRECT_ARTIFACTS = os.environ.get("ARTIFACTS", "direct") == "direct"
 # Other MLflow calls that read with a POST.
 READ_POSTS = re.compile(r"^/((ajax-)?api/[^/]+/mlflow/(runs/search|experiments/search|logged-models/search|datasets/search)|graphql)$", re.I)
 
@@ -327,6 +334,8 @@ class Gate(BaseHTTPRequestHandler):
             return self.send(403, b"", headers={"X-Registry-User": user})  # the registry is served by the gate only
         method = self.headers.get("X-Original-Method") or "GET"
         reads = method in ("GET", "HEAD", "OPTIONS") or READ_POSTS.match(canonical(original))
+        if DIRECT_ARTIFACTS and ARTIFACT_CALLS.match(canonical(original)) and (grant is not None or not reads):
+            return self.send(403, b"", headers={"X-Registry-User": user})
         if grant is not None and grant.get("role") == "read" and not reads:
             return self.send(403, b"", headers={"X-Registry-User": user})
         if self.port() == "promotion" and grant is not None and grant.get("role") != "promote":

@@ -46,6 +46,13 @@ export interface TrainingJobProps {
   readonly registry?: IModelRegistry;
   /** The model the job trains (required with `registry`). @default - none */
   readonly model?: string;
+  /**
+   * The datasets the job reads from the registry's DVC remote: a prefix below `data/` that belongs to
+   * the job's team (it starts with `<team>/`), read-only unless `write` is set. Another team's data is
+   * never granted: a job could read it, or poison it and start that team's retraining.
+   * @default - read-only access to `data/<team>/` when `registry` is set
+   */
+  readonly data?: TrainingJobDataAccess;
   /** @default 86400 (a day) */
   readonly deadlineSeconds?: number;
   /**
@@ -55,6 +62,14 @@ export interface TrainingJobProps {
   readonly backoffLimit?: number;
   /** @default - none */
   readonly env?: Record<string, string>;
+}
+
+/** What a TrainingJob may do with its team's datasets. */
+export interface TrainingJobDataAccess {
+  /** A prefix below `data/`, ending with '/', starting with the team's name (`fraud/transactions/`). @default '<team>/' */
+  readonly prefix?: string;
+  /** Whether the job may also write there (a write under a watched prefix starts that pipeline). @default false */
+  readonly write?: boolean;
 }
 
 /**
@@ -93,6 +108,7 @@ export class TrainingJob extends Construct {
     checkPinnedImage(this, 'image', props.image);
     check(props.command.length > 0, this, 'command', props.command, 'must name the training script');
     check(!props.registry === !props.model, this, 'model', props.model, 'and registry go together: the job writes that model to that registry');
+    check(!props.data || !!props.registry, this, 'data', props.data, 'needs `registry`: the datasets are in its DVC remote');
     const deadline = props.deadlineSeconds ?? 86400;
     checkIntegerRange(this, 'deadlineSeconds', deadline, 60, 30 * 86400);
     const backoffLimit = props.backoffLimit ?? 6;
@@ -103,6 +119,10 @@ export class TrainingJob extends Construct {
     this.identity = new WorkloadIdentity(this, 'identity', { cluster, namespace: this.namespace, serviceAccount: this.jobName });
     if (props.registry) {
       props.registry.grantWrite(this.identity, { model: props.model });
+      const prefix = props.data?.prefix ?? `${team.name}/`;
+      check(prefix.startsWith(`${team.name}/`), this, 'data.prefix', prefix, `must be a prefix of team '${team.name}''s datasets, starting with '${team.name}/'`);
+      props.registry.grantReadData(this.identity, { prefix });
+      if (props.data?.write) props.registry.grantWriteData(this.identity, { prefix });
       // The job logs to MLflow: the registry's NetworkPolicy admits its namespace.
       props.registry.allowNamespace(this.namespace);
     }
