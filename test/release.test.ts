@@ -283,7 +283,7 @@ describe('The rollouts platform check (Argo Rollouts validation)', () => {
     ['an ALB Ingress whose backend is not use-annotation', (d: any) => { d.ingress.spec.rules[0].http.paths[0].backend.service.port = { name: 'http' }; },
       /Ingress 'fraud' sends to Service 'fraud' on port \{"name":"http"\}, not on port name 'use-annotation'/],
     // validation_references.go ValidateIngress/reportErrors: "has no rules using service ... backend"
-    ['an ALB Ingress without a rule for the root service', (d: any) => { d.ingress.spec.rules[0].http.paths[0].backend.service.name = 'other'; },
+    ['an ALB Ingress without a rule for the root service', (d: any) => { for (const p of d.ingress.spec.rules[0].http.paths) p.backend.service.name = 'other'; },
       /Ingress 'fraud' has no rule for Service 'fraud' \(the ALB root service\)/],
     // validation_references.go ValidateService: "has unmatch label"
     ['a Service selecting labels the pods do not carry', (d: any) => { d.canary.spec.selector = { app: 'x' }; }, /canaryService 'fraud-canary' selects \{"app":"x"\}/],

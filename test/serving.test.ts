@@ -1,7 +1,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import {
-  Autoscaling, ClusterNetwork, GpuTrainingCluster, InstanceType, KafkaSource, LatencyClass, ModelRegistry, ModelServer, PlatformTesting,
+  Autoscaling, ClusterNetwork, GpuTrainingCluster, IngressAuthentication, InstanceType, KafkaSource, LatencyClass, ModelRegistry, ModelServer, PlatformTesting,
   ServerMetrics, ServingEndpoint, ServingEndpointProps, ServingMode,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
@@ -135,8 +135,81 @@ describe('ServingEndpoint on a GPU with Triton, KEDA and an Ingress', () => {
     expect(ingress.spec.tls[0].hosts).toEqual(['fraud.acme.example']);
   });
 
+  it('routes only the model\'s inference paths, from the VPC: never / nor Triton\'s control APIs', () => {
+    const ingress = kind('Ingress')[0];
+    // Exact paths behave the same on the ALB (path condition) and ingress-nginx (Kubernetes Ingress pathType)
+    expect(ingress.spec.rules[0].http.paths.map((p: any) => [p.pathType, p.path])).toEqual([
+      ['Exact', '/v2/models/fraud-detector/infer'], ['Exact', '/v2/models/fraud-detector/ready'], ['Exact', '/v2/models/fraud-detector'],
+    ]);
+    // aws-load-balancer-controller annotations.md: inbound-cidrs is what its managed security group admits
+    expect(ingress.metadata.annotations['alb.ingress.kubernetes.io/inbound-cidrs']).toBe('10.0.0.0/16');
+  });
+
+  it('restricts Triton\'s control APIs to a header whose value only the pod knows', () => {
+    // triton-inference-server docs/customization_guide/inference_protocols.md "Limit Endpoint Access":
+    // --http-restricted-api=<api>,...:<key>=<value>; an API may be in one group only
+    const args: string[] = pod.containers[0].args;
+    expect(args).toEqual(expect.arrayContaining([
+      '--http-restricted-api=model-repository,model-config,shared-memory,statistics,trace,logging:triton-admin-key=$(MLOPS_POD_UID)',
+      '--grpc-restricted-protocol=model-repository,model-config,shared-memory,statistics,trace,logging:triton-admin-key=$(MLOPS_POD_UID)',
+    ]));
+    // Kubernetes expands $(VAR) in args from the container's env (core/v1 Container.args)
+    expect(pod.containers[0].env).toContainEqual({ name: 'MLOPS_POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } });
+    // health and inference stay open: the probes call them without the header
+    expect(args.join(' ')).not.toMatch(/(health|inference|metadata)[,:]/);
+  });
+
   it('passes the Kubernetes schema check, KEDA and prometheus-operator CRDs included', () => {
     expect(manifestErrors(out.manifests)).toEqual([]);
+  });
+});
+
+describe('ServingEndpoint Ingress exposure', () => {
+  const ingressOf = (server: ModelServer, ingress: object) => synthEndpoint(() => ({ server, mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example', ...ingress } }) })).kind('Ingress')[0];
+
+  it('routes MLServer\'s inference paths and /invocations, never its model repository API', () => {
+    const paths = ingressOf(ModelServer.mlflow(), {}).spec.rules[0].http.paths.map((p: any) => p.path);
+    expect(paths).toEqual(['/v2/models/fraud-detector/infer', '/v2/models/fraud-detector/ready', '/v2/models/fraud-detector', '/invocations']);
+    expect(paths.join(' ')).not.toMatch(/repository|load/);
+  });
+
+  it('puts an internet-facing ALB behind allowed CIDRs or OIDC, as asked', () => {
+    const open = ingressOf(ModelServer.triton(), { scheme: 'internet-facing', allowedCidrs: ['203.0.113.0/24'] });
+    expect(open.metadata.annotations).toMatchObject({ 'alb.ingress.kubernetes.io/scheme': 'internet-facing', 'alb.ingress.kubernetes.io/inbound-cidrs': '203.0.113.0/24' });
+    const oidc = ingressOf(ModelServer.triton(), {
+      scheme: 'internet-facing',
+      authentication: IngressAuthentication.oidc({
+        issuer: 'https://idp.acme.example', authorizationEndpoint: 'https://idp.acme.example/authorize', tokenEndpoint: 'https://idp.acme.example/token',
+        userInfoEndpoint: 'https://idp.acme.example/userinfo', secretName: 'fraud-oidc', onUnauthenticatedRequest: 'deny',
+      }),
+    });
+    // annotations.md "Authentication": auth-type, auth-idp-oidc JSON with secretName (keys clientID, clientSecret)
+    expect(oidc.metadata.annotations['alb.ingress.kubernetes.io/auth-type']).toBe('oidc');
+    expect(JSON.parse(oidc.metadata.annotations['alb.ingress.kubernetes.io/auth-idp-oidc'])).toEqual({
+      issuer: 'https://idp.acme.example', authorizationEndpoint: 'https://idp.acme.example/authorize', tokenEndpoint: 'https://idp.acme.example/token',
+      userInfoEndpoint: 'https://idp.acme.example/userinfo', secretName: 'fraud-oidc',
+    });
+    expect(oidc.metadata.annotations['alb.ingress.kubernetes.io/auth-on-unauthenticated-request']).toBe('deny');
+  });
+
+  it.each([
+    [{ scheme: 'internet-facing' }, /ServingEndpoint 'aws\/fraud': mode\.ingress\.scheme \('internet-facing'\) needs `allowedCidrs` or `authentication`/],
+    [{ allowedCidrs: ['0.0.0.0/0'] }, /mode\.ingress\.allowedCidrs \('0\.0\.0\.0\/0'\) must be IPv4 CIDR blocks other than x\.x\.x\.x\/0/],
+    [{ className: 'nginx', scheme: 'internet-facing' }, /mode\.ingress\.className \('nginx'\) does not take `scheme` or `authentication`/],
+    [{ scheme: 'internet-facing', authentication: IngressAuthentication.cognito({ userPoolArn: 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/x', userPoolClientId: 'c', userPoolDomain: 'd' }), allowedCidrs: ['10.0.0.0/8'] }, null],
+  ])('checks the exposure %j', (ingress, message) => {
+    const make = () => ingressOf(ModelServer.triton(), ingress);
+    if (message) expect(make).toThrow(message);
+    else expect(make().metadata.annotations['alb.ingress.kubernetes.io/auth-type']).toBe('cognito');
+  });
+
+  it('refuses an Ingress for a custom server that declares no inference paths', () => {
+    const custom = ModelServer.custom({
+      name: 'mine', image: 'acme/server:1@sha256:0d5f3c8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d', ports: [{ name: 'http', port: 8080 }],
+      liveness: { path: '/live', port: 'http' }, readiness: { path: '/ready', port: 'http' }, metricsEndpoint: { path: '/metrics', port: 'http' },
+      metrics: ModelServer.mlflow().metrics,
+    });
+    expect(() => ingressOf(custom, {})).toThrow(/mode\.ingress \('fraud\.acme\.example'\) needs the inference paths of model server 'mine' \(ModelServer\.custom\(\{ inferencePaths: \[\.\.\.\] \}\)\): an Ingress routes only those, never '\/'/);
   });
 });
 

@@ -241,7 +241,9 @@ export class CanaryRollout extends Construct {
     e.retargetScaler({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: this.name });
     // ALB routing: the Ingress's backend must be `use-annotation`, so that the AWS Load Balancer
     // Controller reads the weighted action Argo Rollouts writes (argo-rollouts docs/features/traffic-management/alb.md).
-    if (routing.kind === 'alb') e.ingress!.addJsonPatch(JsonPatch.replace('/spec/rules/0/http/paths/0/backend/service/port', { name: 'use-annotation' }));
+    if (routing.kind === 'alb') {
+      e.ingressPaths.forEach((_path, i) => e.ingress!.addJsonPatch(JsonPatch.replace(`/spec/rules/0/http/paths/${i}/backend/service/port`, { name: 'use-annotation' })));
+    }
     if (routing.kind === 'istio') {
       this.istioVirtualService(e);
       this.joinMesh(e);

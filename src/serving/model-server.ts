@@ -28,6 +28,13 @@ export interface ModelServerProps {
   readonly env?: Record<string, string>;
   /** Ports; the first is the one clients call. */
   readonly ports: ServerPort[];
+  /**
+   * The paths of the inference API (exact paths; `{{MODEL_NAME}}` is replaced), the only ones an
+   * endpoint's Ingress routes: a server's control APIs (model load/unload, repository, shared memory,
+   * logging, tracing) stay unreachable from outside the cluster.
+   * @default - none: an endpoint with an Ingress then fails synth, asking for them
+   */
+  readonly inferencePaths?: string[];
   readonly liveness: HttpCheck;
   readonly readiness: HttpCheck;
   /** Where Prometheus scrapes. */
@@ -55,6 +62,13 @@ export interface ModelServerProps {
   readonly writablePaths?: string[];
 }
 
+/** The environment variable holding the pod's UID, which every model server container gets. */
+export const POD_UID_ENV = 'MLOPS_POD_UID';
+/** Triton's APIs that only a caller with the admin header may use (never routed by an Ingress either). */
+export const TRITON_RESTRICTED_APIS = 'model-repository,model-config,shared-memory,statistics,trace,logging';
+/** The header that opens Triton's restricted APIs; its value is the pod's UID. */
+export const TRITON_ADMIN_HEADER = 'triton-admin-key';
+
 /** Where a server's configuration files (`configFiles`) are mounted. */
 export const SERVER_CONFIG_DIR = '/etc/model-server';
 
@@ -76,8 +90,17 @@ export class ModelServer {
       name: 'triton',
       image: props.version === undefined ? imageReference(IMAGES.triton) : `${IMAGES.triton.repository}:${props.version}-py3`,
       command: ['tritonserver'],
-      args: ['--model-repository={{MODEL_REPOSITORY}}', '--strict-readiness=true', '--exit-on-error=false', '--metrics-config=summary_latencies=true', '--allow-metrics=true'],
+      args: [
+        '--model-repository={{MODEL_REPOSITORY}}', '--strict-readiness=true', '--exit-on-error=false', '--metrics-config=summary_latencies=true', '--allow-metrics=true',
+        // Control APIs only with a header whose value is the pod's UID (the platform sends it nowhere; an
+        // operator who may read the pod can): docs/customization_guide/inference_protocols.md,
+        // "Limit Endpoint Access". Health, metadata and inference stay open for clients and probes.
+        `--http-restricted-api=${TRITON_RESTRICTED_APIS}:${TRITON_ADMIN_HEADER}=$(${POD_UID_ENV})`,
+        `--grpc-restricted-protocol=${TRITON_RESTRICTED_APIS}:${TRITON_ADMIN_HEADER}=$(${POD_UID_ENV})`,
+      ],
       ports: [{ name: 'http', port: 8000 }, { name: 'grpc', port: 8001 }, { name: 'metrics', port: 8002 }],
+      // KServe V2 protocol as Triton serves it (docs/protocol): infer, readiness and metadata of this model.
+      inferencePaths: ['/v2/models/{{MODEL_NAME}}/infer', '/v2/models/{{MODEL_NAME}}/ready', '/v2/models/{{MODEL_NAME}}'],
       liveness: { path: '/v2/health/live', port: 'http' },
       readiness: { path: '/v2/health/ready', port: 'http' },
       metricsEndpoint: { path: '/metrics', port: 'metrics' },
@@ -122,6 +145,8 @@ export class ModelServer {
       env: { LOG_LOCATION: '/var/log/torchserve', METRICS_LOCATION: '/var/log/torchserve', TEMP: '/tmp' },
       writablePaths: ['/var/log/torchserve'],
       ports: [{ name: 'http', port: 8080 }, { name: 'metrics', port: 8082 }],
+      // The inference API's prediction route (docs/inference_api.md); the management API is on loopback.
+      inferencePaths: ['/predictions/{{MODEL_NAME}}'],
       liveness: { path: '/ping', port: 'http' },
       readiness: { path: '/ping', port: 'http' },
       metricsEndpoint: { path: '/metrics', port: 'metrics' },
@@ -153,6 +178,9 @@ export class ModelServer {
       },
       writablePaths: ['/var/lib/mlserver/metrics', '/var/lib/mlserver/envs'],
       ports: [{ name: 'http', port: 8080 }, { name: 'grpc', port: 8081 }, { name: 'metrics', port: 8082 }],
+      // V2 inference of this model and the MLflow runtime's /invocations (mlserver_mlflow: custom endpoint);
+      // never /v2/repository/models/*/load|unload (the model repository extension).
+      inferencePaths: ['/v2/models/{{MODEL_NAME}}/infer', '/v2/models/{{MODEL_NAME}}/ready', '/v2/models/{{MODEL_NAME}}', '/invocations'],
       liveness: { path: '/v2/health/live', port: 'http' },
       readiness: { path: '/v2/health/ready', port: 'http' },
       metricsEndpoint: { path: '/metrics', port: 'metrics' },
@@ -179,6 +207,8 @@ export class ModelServer {
       image: props.image,
       args: ['--model_name={{MODEL_NAME}}', '--model_dir={{MODEL_DIR}}', '--http_port=8080'],
       ports: [{ name: 'http', port: 8080 }],
+      // KServe's V1 predict and V2 infer routes for this model (kserve/protocol/rest).
+      inferencePaths: ['/v1/models/{{MODEL_NAME}}:predict', '/v2/models/{{MODEL_NAME}}/infer'],
       liveness: { path: '/v2/health/live', port: 'http' },
       readiness: { path: '/v2/health/ready', port: 'http' },
       metricsEndpoint: { path: '/metrics', port: 'http' },
@@ -213,6 +243,11 @@ export class ModelServer {
   /** A port by name. */
   public port(name: string): ServerPort | undefined {
     return this.props.ports.find((p) => p.name === name);
+  }
+
+  /** The paths an Ingress routes to the server, for one model; empty when the server declares none. */
+  public inferencePaths(modelName: string): string[] {
+    return (this.props.inferencePaths ?? []).map((p) => p.split('{{MODEL_NAME}}').join(modelName));
   }
 
   /** This server with another image (a mirror, a digest). */

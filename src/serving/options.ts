@@ -80,6 +80,84 @@ export abstract class KafkaSource {
   public abstract readonly tls: boolean;
 }
 
+/**
+ * The Ingress of a real-time endpoint. It routes only the server's inference paths (exact), from the
+ * allowed source ranges, over HTTPS.
+ */
+export interface EndpointIngress {
+  readonly host: string;
+  /** @default 'alb' */
+  readonly className?: 'alb' | 'nginx';
+  /** @default - the controller's default certificate (ALB: ACM discovery by host) */
+  readonly tlsSecretName?: string;
+  /**
+   * ALB only: `internal` (reachable from the VPC and what is routed to it) or `internet-facing`, which
+   * needs `allowedCidrs` or `authentication`, so that exposing a model to the internet is a decision.
+   * @default 'internal'
+   */
+  readonly scheme?: 'internal' | 'internet-facing';
+  /**
+   * Source ranges allowed to call (ALB `inbound-cidrs`, the security group it manages; nginx
+   * `whitelist-source-range`).
+   * @default - ALB: the cluster's VPC CIDR; nginx: no restriction beyond the controller's own Service
+   */
+  readonly allowedCidrs?: string[];
+  /** ALB only: authenticate callers at the load balancer (OIDC or Cognito). @default - none */
+  readonly authentication?: IngressAuthentication;
+}
+
+/**
+ * Authentication at the Application Load Balancer (aws-load-balancer-controller
+ * docs/guide/ingress/annotations.md, "Authentication"): the ALB authenticates each request before it
+ * reaches the model server; requires an HTTPS listener (the endpoint's is HTTPS only).
+ */
+export abstract class IngressAuthentication {
+  /**
+   * An OIDC identity provider. `secretName` names a Secret in the endpoint's namespace with the keys
+   * `clientID` and `clientSecret` (the controller reads it).
+   */
+  public static oidc(props: {
+    readonly issuer: string; readonly authorizationEndpoint: string; readonly tokenEndpoint: string; readonly userInfoEndpoint: string;
+    readonly secretName: string;
+    /** @default 'authenticate' (browsers are redirected to log in); 'deny' answers 401 to API clients without a session */
+    readonly onUnauthenticatedRequest?: 'authenticate' | 'deny';
+    /** @default 'openid' */
+    readonly scope?: string;
+  }): IngressAuthentication {
+    const { onUnauthenticatedRequest, scope, secretName, ...endpoints } = props;
+    return new (class extends IngressAuthentication {
+      public readonly annotations = {
+        'alb.ingress.kubernetes.io/auth-type': 'oidc',
+        'alb.ingress.kubernetes.io/auth-idp-oidc': JSON.stringify({ ...endpoints, secretName }),
+        'alb.ingress.kubernetes.io/auth-on-unauthenticated-request': onUnauthenticatedRequest ?? 'authenticate',
+        'alb.ingress.kubernetes.io/auth-scope': scope ?? 'openid',
+      };
+      public readonly urls = Object.values(endpoints);
+    })();
+  }
+
+  /** An Amazon Cognito user pool. */
+  public static cognito(props: {
+    readonly userPoolArn: string; readonly userPoolClientId: string; readonly userPoolDomain: string;
+    /** @default 'authenticate' */
+    readonly onUnauthenticatedRequest?: 'authenticate' | 'deny';
+  }): IngressAuthentication {
+    return new (class extends IngressAuthentication {
+      public readonly annotations = {
+        'alb.ingress.kubernetes.io/auth-type': 'cognito',
+        'alb.ingress.kubernetes.io/auth-idp-cognito': JSON.stringify({ userPoolARN: props.userPoolArn, userPoolClientID: props.userPoolClientId, userPoolDomain: props.userPoolDomain }),
+        'alb.ingress.kubernetes.io/auth-on-unauthenticated-request': props.onUnauthenticatedRequest ?? 'authenticate',
+      };
+      public readonly urls: string[] = [];
+    })();
+  }
+
+  /** The Ingress annotations. */
+  public abstract readonly annotations: Record<string, string>;
+  /** The provider's URLs, checked to be HTTPS. */
+  public abstract readonly urls: string[];
+}
+
 /** How an endpoint serves. */
 export abstract class ServingMode {
   /** An autoscaled API (the default). */
@@ -91,7 +169,7 @@ export abstract class ServingMode {
     /** @default Autoscaling.cpu(70) */
     readonly autoscaling?: Autoscaling;
     /** @default - no Ingress */
-    readonly ingress?: { readonly host: string; readonly className?: 'alb' | 'nginx'; readonly tlsSecretName?: string };
+    readonly ingress?: EndpointIngress;
   } = {}): ServingMode {
     return new (class extends ServingMode {
       public readonly kind = 'realtime' as const;

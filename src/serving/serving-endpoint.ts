@@ -20,8 +20,8 @@ import type { IModelRegistry, ModelVersion, RegistryCredentials } from '../regis
 import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
 import { PRIORITY_CLASSES } from '../training/cluster-workloads';
 import { ServerMetrics } from './metrics';
-import { MODEL_REPOSITORY, ModelServer, SERVER_CONFIG_DIR } from './model-server';
-import { Autoscaling, LatencyClass, ServingMode } from './options';
+import { MODEL_REPOSITORY, ModelServer, POD_UID_ENV, SERVER_CONFIG_DIR } from './model-server';
+import { Autoscaling, EndpointIngress, LatencyClass, ServingMode } from './options';
 
 /** Compute for each replica. */
 export interface ServingResources {
@@ -116,6 +116,8 @@ export class ServingEndpoint extends Construct {
   public readonly allowedNamespaces: string[];
   /** The Ingress (real-time endpoints with `ingress`). */
   public ingress?: k8s.KubeIngress;
+  /** The paths the Ingress routes (the server's inference paths for this model). */
+  public ingressPaths: string[] = [];
   /** Environment other constructs add to the server container (`addEnvironment`). */
   private readonly extraEnv: k8s.EnvVar[] = [];
 
@@ -180,7 +182,7 @@ export class ServingEndpoint extends Construct {
       this.deployment = this.addDeployment(podTemplate, this.minReplicas);
       this.addService();
       this.scaler = this.addScaler(o.autoscaling ?? Autoscaling.cpu(70));
-      if (o.ingress) this.addIngress(o.ingress, readiness.path);
+      if (o.ingress) this.addIngress(o.ingress, readiness.path, props.model.model.name);
       // The Ingress defaults to the ALB, whose targets (type ip) are reached from VPC addresses.
       this.addNetworkPolicy(props, registry, o.ingress ? o.ingress.className ?? 'alb' : undefined);
     } else if (this.mode.kind === 'streaming') {
@@ -281,6 +283,8 @@ export class ServingEndpoint extends Construct {
       ...this.registryCredentials.env,
       { name: 'AWS_REGION', value: PlatformApp.of(this).context.region },
       { name: 'HOME', value: '/tmp' },
+      // The server may use the pod's UID as a secret no client is given (Triton's restricted APIs).
+      { name: POD_UID_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
       ...this.modeEnv(),
     ];
     // Read when the chart is written, so that variables added later (addEnvironment) are in.
@@ -521,24 +525,51 @@ export class ServingEndpoint extends Construct {
     } as any);
   }
 
-  private addIngress(ingress: NonNullable<NonNullable<ServingMode['realtime']>['ingress']>, healthPath: string): void {
+  private addIngress(ingress: EndpointIngress, healthPath: string, modelName: string): void {
     NameRules.dnsSubdomain(this, 'mode.ingress.host', ingress.host);
     const className = ingress.className ?? 'alb';
     if (className === 'alb') requireLoadBalancerController(this, this.cluster);
     if (className === 'nginx') Addons.require(this, Addon.ingressNginx());
+    const paths = this.server.inferencePaths(modelName);
+    this.ingressPaths = paths;
+    check(paths.length > 0, this, 'mode.ingress', ingress.host,
+      `needs the inference paths of model server '${this.server.name}' (ModelServer.custom({ inferencePaths: [...] })): an Ingress routes only those, never '/'`);
+    const scheme = ingress.scheme ?? 'internal';
+    check(className === 'alb' || (ingress.scheme === undefined && ingress.authentication === undefined), this, 'mode.ingress.className', className,
+      'does not take `scheme` or `authentication` (ALB only): expose ingress-nginx through its own Service, and authenticate in front of it');
+    const cidrs = ingress.allowedCidrs ?? (className === 'alb' ? [this.cluster.vpcCidr] : []);
+    for (const cidr of cidrs) {
+      check(Token.isUnresolved(cidr) || (/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr) && !cidr.endsWith('/0')), this, 'mode.ingress.allowedCidrs', cidr,
+        'must be IPv4 CIDR blocks other than x.x.x.x/0 (leave `allowedCidrs` out of an internal ALB to allow the VPC)');
+    }
+    check(scheme === 'internal' || ingress.allowedCidrs !== undefined || ingress.authentication !== undefined, this, 'mode.ingress.scheme', scheme,
+      'needs `allowedCidrs` or `authentication` (IngressAuthentication.oidc/cognito): a model on the internet is called only by whom you allow');
+    for (const url of ingress.authentication?.urls ?? []) {
+      check(url.startsWith('https://'), this, 'mode.ingress.authentication', url, 'must be HTTPS URLs of the identity provider');
+    }
+    const alb = {
+      'alb.ingress.kubernetes.io/scheme': scheme, 'alb.ingress.kubernetes.io/target-type': 'ip',
+      'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}]', 'alb.ingress.kubernetes.io/ssl-policy': 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+      'alb.ingress.kubernetes.io/healthcheck-path': healthPath,
+      // The security group the controller manages admits only these sources (annotations.md: inbound-cidrs).
+      ...(cidrs.length ? { 'alb.ingress.kubernetes.io/inbound-cidrs': cidrs.join(',') } : {}),
+      ...ingress.authentication?.annotations,
+    };
+    const nginx = {
+      'nginx.ingress.kubernetes.io/ssl-redirect': 'true',
+      ...(cidrs.length ? { 'nginx.ingress.kubernetes.io/whitelist-source-range': cidrs.join(',') } : {}),
+    };
     this.ingress = new k8s.KubeIngress(this.chart, 'ingress', {
-      metadata: {
-        name: this.name,
-        annotations: className === 'alb' ? {
-          'alb.ingress.kubernetes.io/scheme': 'internal', 'alb.ingress.kubernetes.io/target-type': 'ip',
-          'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}]', 'alb.ingress.kubernetes.io/ssl-policy': 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-          'alb.ingress.kubernetes.io/healthcheck-path': healthPath,
-        } : { 'nginx.ingress.kubernetes.io/ssl-redirect': 'true' },
-      },
+      metadata: { name: this.name, annotations: className === 'alb' ? alb : nginx },
       spec: {
         ingressClassName: className,
         tls: [{ hosts: [ingress.host], ...(ingress.tlsSecretName ? { secretName: ingress.tlsSecretName } : {}) }],
-        rules: [{ host: ingress.host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: this.serviceName, port: { name: this.server.servingPort.name } } } }] } }],
+        // Exact paths: the same on the ALB (a path condition without wildcards) and on ingress-nginx
+        // (`=` location); the server's control APIs (load/unload, repository, shared memory) are not routed.
+        rules: [{
+          host: ingress.host,
+          http: { paths: paths.map((path) => ({ path, pathType: 'Exact', backend: { service: { name: this.serviceName, port: { name: this.server.servingPort.name } } } })) },
+        }],
       },
     });
   }
