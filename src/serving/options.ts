@@ -85,10 +85,17 @@ export abstract class KafkaSource {
  * allowed source ranges, over HTTPS.
  */
 export interface EndpointIngress {
+  /** The host name clients call (the Ingress rule's host and TLS host). */
   readonly host: string;
-  /** @default 'alb' */
+  /**
+   * The Ingress class: the AWS Load Balancer Controller's ALB or ingress-nginx.
+   * @default 'alb'
+   */
   readonly className?: 'alb' | 'nginx';
-  /** @default - the controller's default certificate (ALB: ACM discovery by host) */
+  /**
+   * The Secret with the TLS certificate for `host`.
+   * @default - the controller's default certificate (ALB: ACM discovery by host)
+   */
   readonly tlsSecretName?: string;
   /**
    * ALB only: `internal` (reachable from the VPC and what is routed to it) or `internet-facing`, which
