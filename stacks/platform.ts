@@ -184,7 +184,7 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
         { receiver: 'ml-alerts', team: 'recsys' },
       ],
       defaultReceiver: 'aws-alerts',
-      retrainingWebhookUrl: fraudRetrain.retrainingWebhookUrl,
+      retraining: fraudRetrain.retraining,
     },
     topicSubscriptions: [{ protocol: 'email', endpoint: 'ml-platform-oncall@acme.example' }],
     budgets: [

@@ -38,7 +38,10 @@ const FULL = (e: ServingEndpoint): Partial<MonitoringStackProps> => ({
       AlertReceiver.sns('aws'),
     ],
     routes: [{ receiver: 'oncall', severity: 'critical', team: 'fraud' }, { receiver: 'ml-alerts', severity: 'warning' }],
-    retrainingWebhookUrl: 'http://fraud-retrain-trigger.pipelines.svc.cluster.local:12000/retrain',
+    retraining: {
+      url: 'http://fraud-retrain-trigger.pipelines.svc.cluster.local:12000/retrain', model: 'fraud-detector',
+      token: ClusterValue.fromSecretsManager(ALERT_SECRET, 'retraining-token'),
+    },
   },
   budgets: [{ name: 'fraud', team: 'fraud', monthlyLimitUsd: 1000 }],
   activateCostAllocationTags: true,
@@ -71,18 +74,44 @@ describe('MonitoringStack', () => {
     expect(values.prometheus.prometheusSpec.ruleSelector).toEqual(prometheus.selector('PrometheusRule'));
     expect(values.prometheus.prometheusSpec.serviceMonitorSelector).toEqual(prometheus.selector('ServiceMonitor'));
     expect(values.alertmanager.alertmanagerSpec.alertmanagerConfigSelector).toEqual(prometheus.selector('AlertmanagerConfig'));
+    // Rules and routing only from the monitoring namespace (prometheus-operator PrometheusSpec.ruleNamespaceSelector,
+    // AlertmanagerSpec.alertmanagerConfigNamespaceSelector): the platform writes them all there, so nothing is lost,
+    // and no team namespace can page another team or start a retraining.
+    const monitoringOnly = { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } };
+    expect(values.prometheus.prometheusSpec.ruleNamespaceSelector).toEqual(monitoringOnly);
+    expect(values.alertmanager.alertmanagerSpec.alertmanagerConfigNamespaceSelector).toEqual(monitoringOnly);
+    for (const o of objects.filter((d) => d.kind === 'PrometheusRule' || d.kind === 'AlertmanagerConfig')) {
+      expect({ name: o.metadata.name, namespace: o.metadata.namespace }).toEqual({ name: o.metadata.name, namespace: 'monitoring' });
+    }
+  });
+
+  it('installs Grafana without the chart\'s default admin password, with namespaced RBAC and sidecars in `monitoring`', () => {
+    // kube-prometheus-stack values.yaml sets grafana.adminPassword 'prom-operator'; the grafana chart generates one when empty
+    const grafana = (Addon.kubePrometheusStack().props.values as any).grafana;
+    expect(grafana.adminPassword).toBe('');
+    // grafana chart rbac.namespaced: a Role instead of a ClusterRole over every namespace's Secrets and ConfigMaps
+    expect(grafana.rbac).toEqual({ namespaced: true });
+    expect(grafana.sidecar.dashboards.searchNamespace).toBe('monitoring');
+    expect(Object.values(out.manifests).flat().filter((d) => d.kind === 'ConfigMap' && d.metadata.labels?.grafana_dashboard).map((d) => d.metadata.namespace ?? 'monitoring'))
+      .toEqual(expect.arrayContaining(['monitoring']));
     expect(selectorMatches({ matchLabels: { release: 'kube-prometheus-stack' } }, { app: 'x' })).toBe(false);
   });
 
   it('routes by severity and team, and sends drift and quality alerts to the retraining trigger', () => {
     const config = docs.find((d) => d.kind === 'AlertmanagerConfig');
-    expect(config.spec.route.routes[0]).toEqual({ receiver: 'retraining', continue: true, matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }] });
+    // only the pipeline's model's drift and quality alerts start it
+    expect(config.spec.route.routes[0]).toEqual({
+      receiver: 'retraining', continue: true,
+      matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }, { name: 'model', value: 'fraud-detector', matchType: '=' }],
+    });
+    // with its bearer token (AlertmanagerConfig v1alpha1 webhookConfigs[].httpConfig.authorization, SafeAuthorization)
+    expect(config.spec.receivers[3].webhookConfigs[0].httpConfig).toEqual({ authorization: { type: 'Bearer', credentials: { name: 'monitoring-alert-receivers', key: 'retraining-bearer-token' } } });
     expect(config.spec.route.routes[1]).toEqual({ receiver: 'oncall', matchers: [{ name: 'severity', value: 'critical', matchType: '=' }, { name: 'team', value: 'fraud', matchType: '=' }] });
     expect(config.spec.receivers.map((r: any) => r.name)).toEqual(['oncall', 'ml-alerts', 'aws', 'retraining']);
     // Credentials come from a Secret the KubernetesStack writes from Secrets Manager, in the AlertmanagerConfig's namespace.
     expect(config.spec.receivers[0].pagerdutyConfigs[0].routingKey).toEqual({ name: 'monitoring-alert-receivers', key: 'oncall-routing-key' });
     expect(config.spec.receivers[1].slackConfigs[0].apiURL).toEqual({ name: 'monitoring-alert-receivers', key: 'ml-alerts-webhook-url' });
-    expect(Object.keys(out.terraform.kubernetes.resource.kubernetes_secret_v1['secret-monitoring-monitoring-alert-receivers'].data)).toEqual(['ml-alerts-webhook-url', 'oncall-routing-key']);
+    expect(Object.keys(out.terraform.kubernetes.resource.kubernetes_secret_v1['secret-monitoring-monitoring-alert-receivers'].data)).toEqual(['ml-alerts-webhook-url', 'oncall-routing-key', 'retraining-bearer-token']);
     // Unmatched alerts reach the team-neutral SNS receiver, not the first team's on-call.
     expect(config.spec.route.receiver).toBe('aws');
     expect(config.spec.inhibitRules).toContainEqual({
@@ -128,6 +157,8 @@ describe('MonitoringStack', () => {
     expect(budget.notification.map((n: any) => [n.notification_type, n.threshold])).toEqual([['ACTUAL', 80], ['ACTUAL', 100], ['FORECASTED', 100]]);
     const publish = (Object.values(resourcesOf(aws, 'aws_iam_role_policy')) as any[]).find((p) => p.name === 'publish-alerts');
     expect(JSON.parse(publish.policy).Statement[0].Action).toEqual(['sns:Publish']);
+    // the topic's key only through SNS (kms:ViaService), never directly
+    expect(JSON.parse(publish.policy).Statement[1]).toMatchObject({ Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Condition: { StringEquals: { 'kms:ViaService': 'sns.eu-west-1.amazonaws.com' } } });
   });
 
   it('passes the Kubernetes schema check, prometheus-operator CRDs included', () => {

@@ -220,6 +220,9 @@ describe('the pod-security check', () => {
 
   it('gives the Argo Workflows add-on a restricted executor securityContext', () => {
     expect((Addon.argoWorkflows().props.values as any).executor.securityContext).toEqual(ARGO_EXECUTOR_SECURITY_CONTEXT);
+    // argo-workflows docs/workflow-restrictions.md: with Secure, a Workflow must reference a WorkflowTemplate, which
+    // must not change after submission (the retraining trigger and CronWorkflows use workflowTemplateRef)
+    expect((Addon.argoWorkflows().props.values as any).controller.workflowRestrictions).toEqual({ templateReferencing: 'Secure' });
     expect(podSecurityViolations('restricted', { securityContext: {} }, [{ name: 'wait', securityContext: ARGO_EXECUTOR_SECURITY_CONTEXT }])).toEqual([]);
   });
 

@@ -1,8 +1,10 @@
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as path from 'path';
 import {
   ClusterNetwork, DataCheck, GATE_SCRIPT, GpuTrainingCluster, GROUP_REPORT_FILE, ImagePinning, InstanceType, LINEAGE_TAGS, MetricGate, ModelRegistry,
-  PlatformTesting, TrainingPipeline, TrainingPipelineProps,
+  PlatformTesting, TrainingPipeline, TrainingPipelineProps, TRIGGER_SCRIPT,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
@@ -121,7 +123,18 @@ describe('TrainingPipeline', () => {
     const trigger = find('Deployment', 'fraud-retrain-trigger').spec.template.spec.containers[0];
     expect(trigger.env).toContainEqual({ name: 'QUEUE_URL', value: 'https://sqs.eu-west-1.amazonaws.com/123456789012/acme-dev-fraud-fraud-retrain-new-data' });
     expect(pipeline.retrainingWebhookUrl).toBe('http://fraud-retrain-trigger.fraud.svc.cluster.local:12000/retrain');
-    expect(find('NetworkPolicy', 'fraud-retrain-trigger').spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+    // only Alertmanager's pods may call the webhook (and they present its token)
+    expect(find('NetworkPolicy', 'fraud-retrain-trigger').spec.ingress[0].from).toEqual([{
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'alertmanager', alertmanager: 'kube-prometheus-stack-alertmanager' } },
+    }]);
+    expect(trigger.env).toContainEqual({ name: 'WEBHOOK_TOKEN', valueFrom: { secretKeyRef: { name: 'fraud-retrain-webhook-token', key: 'token' } } });
+    expect(pipeline.retraining).toMatchObject({ url: pipeline.retrainingWebhookUrl, model: 'fraud-detector' });
+    // the token: generated write-only into Secrets Manager, written by the KubernetesStack into the pipeline's namespace
+    const version = Object.values(resourcesOf(aws, 'aws_secretsmanager_secret_version')).find((v: any) => /webhook-token/.test(JSON.stringify(v))) as any;
+    expect(version.secret_string_wo).toMatch(/uuid\(\)/);
+    expect(version.secret_string).toBeUndefined();
+    expect(Object.keys(out.terraform.kubernetes.resource.kubernetes_secret_v1)).toEqual(expect.arrayContaining([expect.stringMatching(/fraud-retrain-webhook-token/)]));
     expect(wf.arguments.parameters[0]).toEqual({ name: 'trigger', value: 'manual', enum: ['schedule', 'new-data', 'alert', 'manual'] });
   });
 
@@ -395,5 +408,65 @@ describeWithTool(terraformTool, 'TrainingPipeline checked by terraform', () => {
     const plan = expectTerraformOk(checkWithTerraform(setup().aws));
     expect(plannedResources(plan, 'aws_sqs_queue')[0].values).toMatchObject({ sqs_managed_sse_enabled: true });
     expect(plannedResources(plan, 'aws_s3_bucket_notification')[0].values.eventbridge).toBe(true);
+  });
+});
+
+// The retraining webhook's own code, run with python3: Alertmanager calls it with `Authorization: Bearer
+// <token>` (AlertmanagerConfig httpConfig.authorization); any other caller is refused before the body is read.
+describeWithTool(pythonTool, 'the retraining webhook, run with python3', () => {
+  const dir = tempDir('mlops-trigger-');
+  const submitted: any[] = [];
+  let api: http.Server;
+  let trigger: ChildProcess;
+  const port = 20000 + (process.pid % 20000);
+  const call = (headers: Record<string, string>, body: object) => new Promise<number>((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request({ host: '127.0.0.1', port, path: '/retrain', method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data), ...headers } }, (res) => {
+      res.resume(); res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject); req.end(data);
+  });
+  const firing = { alerts: [{ status: 'firing', labels: { alertname: 'ModelDataDriftCritical', model: 'fraud-detector' } }] };
+
+  beforeAll(async () => {
+    fs.writeFileSync(path.join(dir, 'trigger.py'), TRIGGER_SCRIPT);
+    fs.writeFileSync(path.join(dir, 'sa-token'), 'service-account-token');
+    api = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => { submitted.push({ path: req.url, authorization: req.headers.authorization, body: JSON.parse(body) }); res.writeHead(201); res.end('{}'); });
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', () => resolve()));
+    const apiPort = (api.address() as any).port;
+    trigger = spawn('python3', [path.join(dir, 'trigger.py')], {
+      env: { PATH: process.env.PATH, NAMESPACE: 'fraud', WORKFLOW_TEMPLATE: 'fraud-retrain', WEBHOOK_TOKEN: 'expected-token', HOST: '127.0.0.1', PORT: String(port), KUBERNETES_API: `http://127.0.0.1:${apiPort}`, SA_TOKEN_FILE: path.join(dir, 'sa-token') },
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 150; i++) {
+      const up = await new Promise<boolean>((resolve) => http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false)));
+      if (up) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error('the trigger did not start within 30 s');
+  }, 40000);
+  afterAll(() => { trigger?.kill(); api?.close(); });
+
+  it('rejects a call without the token, or with another, and starts nothing', async () => {
+    expect(await call({}, firing)).toBe(401);
+    expect(await call({ Authorization: 'Bearer guess' }, firing)).toBe(401);
+    expect(await call({ Authorization: 'Basic ZXhwZWN0ZWQtdG9rZW4=' }, firing)).toBe(401);
+    expect(await call({ Authorization: 'Bearer expected-token-and-more' }, firing)).toBe(401);
+    expect(submitted).toEqual([]);
+  });
+
+  it('starts the WorkflowTemplate for an authenticated call with a firing alert, and nothing for a resolved one', async () => {
+    expect(await call({ Authorization: 'Bearer expected-token' }, { alerts: [{ status: 'resolved', labels: { alertname: 'X' } }] })).toBe(200);
+    expect(submitted).toEqual([]);
+    expect(await call({ Authorization: 'Bearer expected-token' }, firing)).toBe(200);
+    expect(submitted).toHaveLength(1);
+    expect(submitted[0]).toMatchObject({
+      path: '/apis/argoproj.io/v1alpha1/namespaces/fraud/workflows', authorization: 'Bearer service-account-token',
+      body: { kind: 'Workflow', spec: { workflowTemplateRef: { name: 'fraud-retrain' }, arguments: { parameters: [{ name: 'trigger', value: 'alert' }, { name: 'trigger-detail', value: 'ModelDataDriftCritical' }] } } },
+    });
   });
 });

@@ -54,15 +54,17 @@ describe('ModelRegistry defaults', () => {
     expect(forBucket(aws, 'aws_s3_bucket_server_side_encryption_configuration', logs).rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe('AES256');
   });
 
-  it('records artifact writes and deletes in a CloudTrail trail with log validation', () => {
+  it('records artifact reads, writes and deletes in a CloudTrail trail with log validation', () => {
     const trail = onlyResource(aws, 'aws_cloudtrail');
     expect(trail).toMatchObject({ name: 'acme-dev-registry-audit', enable_log_file_validation: true });
     const fields = trail.advanced_event_selector[0].field_selector;
     expect(fields).toEqual(expect.arrayContaining([
       { field: 'eventCategory', equals: ['Data'] },
-      { field: 'readOnly', equals: ['false'] },
       { field: 'resources.ARN', starts_with: [`\${aws_s3_bucket.${artifacts}.arn}/`] },
     ]));
+    // no readOnly field: GetObject is recorded too (CloudTrail advanced event selectors: without readOnly, both),
+    // so a model's download leaves a trail
+    expect(fields.map((f: any) => f.field)).not.toContain('readOnly');
   });
 
   it('runs PostgreSQL privately, encrypted, backed up and protected from deletion', () => {
@@ -86,6 +88,14 @@ describe('ModelRegistry defaults', () => {
     const role = Object.values(resourcesOf(aws, 'aws_iam_role')).find((r: any) => r.name === 'acme-dev-registry-server') as any;
     const trust = JSON.parse(role.assume_role_policy).Statement[0];
     expect(trust).toMatchObject({ Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] });
+    // only the session EKS Pod Identity tags for this cluster, namespace and service account (EKS User Guide,
+    // pod-id-role "Setting Conditions"; session tags of pod-id-abac): another association cannot use the role
+    expect(trust.Condition).toEqual({
+      StringEquals: {
+        'aws:SourceAccount': '123456789012', 'aws:RequestTag/eks-cluster-name': 'acme-dev',
+        'aws:RequestTag/kubernetes-namespace': 'mlflow', 'aws:RequestTag/kubernetes-service-account': 'mlflow',
+      },
+    });
     const actions = grantedActions(aws);
     // the server serves no artifacts (ArtifactServing.DIRECT): it reads them for its UI, and writes none
     expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket']));

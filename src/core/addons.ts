@@ -92,7 +92,10 @@ export class Addon {
       name: 'argo-workflows', namespace: 'argo', repository: 'https://argoproj.github.io/argo-helm', chart: 'argo-workflows', version: '0.45.19',
       values: {
         executor: { securityContext: ARGO_EXECUTOR_SECURITY_CONTEXT },
-        controller: { podSecurityContext: restrictedPod },
+        // Workflows run only what a WorkflowTemplate of their namespace says (argo-workflows
+        // docs/workflow-restrictions.md): a workload allowed to create Workflows (the retraining trigger)
+        // cannot run its own steps, images or service accounts, and a template changed after submission stops the run.
+        controller: { podSecurityContext: restrictedPod, workflowRestrictions: { templateReferencing: 'Secure' } },
         server: { podSecurityContext: restrictedPod },
       },
     });
@@ -101,6 +104,7 @@ export class Addon {
   /** The Prometheus operator stack: Prometheus, Alertmanager and Grafana (MonitoringStack). */
   public static kubePrometheusStack(): Addon {
     const release = { matchLabels: { release: 'kube-prometheus-stack' } };
+    const monitoringOnly = { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } };
     return new Addon({
       name: 'kube-prometheus-stack', namespace: 'monitoring', repository: 'https://prometheus-community.github.io/helm-charts', chart: 'kube-prometheus-stack', version: '75.15.1',
       podSecurity: 'privileged', podSecurityReason: MONITORING_PRIVILEGED_REASON,
@@ -108,15 +112,27 @@ export class Addon {
       values: {
         prometheus: { prometheusSpec: {
           serviceMonitorSelector: release, podMonitorSelector: release, ruleSelector: release,
-          serviceMonitorNamespaceSelector: {}, podMonitorNamespaceSelector: {}, ruleNamespaceSelector: {},
+          // Rules (which set alert labels: team, kind, model) only from the monitoring namespace, which only
+          // the platform writes: a PrometheusRule in a team's namespace cannot page another team or start a retraining.
+          serviceMonitorNamespaceSelector: {}, podMonitorNamespaceSelector: {}, ruleNamespaceSelector: monitoringOnly,
           retention: '15d',
         } },
         alertmanager: { alertmanagerSpec: {
-          alertmanagerConfigSelector: release, alertmanagerConfigNamespaceSelector: {},
-          // Routes of an AlertmanagerConfig apply to alerts from every namespace, not only its own.
+          // Routing only from the monitoring namespace (the platform's AlertmanagerConfig): no other namespace
+          // can add receivers or routes. Its routes apply to alerts of every namespace (strategy None): the
+          // platform's rules live in `monitoring` and label alerts with the endpoint's namespace.
+          alertmanagerConfigSelector: release, alertmanagerConfigNamespaceSelector: monitoringOnly,
           alertmanagerConfigMatcherStrategy: { type: 'None' },
         } },
-        grafana: { sidecar: { dashboards: { enabled: true, label: 'grafana_dashboard', labelValue: '1', searchNamespace: 'ALL' } } },
+        grafana: {
+          // No default admin password: kube-prometheus-stack sets 'prom-operator'; empty, the grafana chart
+          // generates one (grafana.secretsData / grafana.password, kept across upgrades) in its Secret in `monitoring`.
+          adminPassword: '',
+          // A Role in `monitoring`, not a ClusterRole reading every namespace's Secrets and ConfigMaps; the
+          // dashboard sidecar reads the platform's dashboards there (MonitoringStack writes them in `monitoring`).
+          rbac: { namespaced: true },
+          sidecar: { dashboards: { enabled: true, label: 'grafana_dashboard', labelValue: '1', searchNamespace: 'monitoring' } },
+        },
       },
     });
   }

@@ -163,7 +163,17 @@ export class WorkloadIdentity extends Construct implements IGrantable {
       }
       : {
         Sid: 'EksPodIdentity', Effect: 'Allow', Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'],
-        Condition: { StringEquals: { 'aws:SourceAccount': context.accountId } },
+        // EKS Pod Identity tags the session with the association's cluster, namespace and service account
+        // (EKS User Guide, pod-id-role "Setting Conditions" and pod-id-abac session tags): only this workload
+        // of this cluster may assume the role, even if another association in the account names it.
+        Condition: {
+          StringEquals: {
+            'aws:SourceAccount': context.accountId,
+            'aws:RequestTag/eks-cluster-name': props.cluster.clusterName,
+            'aws:RequestTag/kubernetes-namespace': this.namespace,
+            'aws:RequestTag/kubernetes-service-account': this.serviceAccount,
+          },
+        },
       };
     if (irsa) check(!/^https?:\/\//.test(irsa.issuer), this, 'cluster.identityMechanism.issuer', irsa.issuer, 'must be the issuer without https://, e.g. oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE');
     this.grantRole = new IamRole(this, 'role', {

@@ -247,7 +247,8 @@ function monitoringOf(e: ServingEndpoint, monitors: MonitoringStack[]) {
         stack: m.node.path,
         alerts: alerts.map((a) => ({
           alert: a.alert!, severity: a.labels?.severity, ...(a.for ? { for: a.for } : {}), expr: a.expr,
-          receivers: receiversFor({ ...a.labels, alertname: a.alert! }, routing?.spec?.route),
+          // The series' own labels (the rule selects the endpoint's series) join the rule's static ones.
+          receivers: receiversFor({ endpoint: e.name, namespace: e.namespace, model: e.model.model.name, ...a.labels, alertname: a.alert! }, routing?.spec?.route),
         })),
       },
     };

@@ -57,10 +57,13 @@ export abstract class AlertReceiver {
   }
 
   /** Any HTTP endpoint, e.g. the retraining trigger of a TrainingPipeline. */
-  public static webhook(name: string, url: string): AlertReceiver {
+  public static webhook(name: string, url: string, props: { readonly bearerToken?: ReceiverSecret } = {}): AlertReceiver {
     return new (class extends AlertReceiver {
-      public render() {
-        return { name, webhookConfigs: [{ url, sendResolved: false }] };
+      public render(c: ReceiverContext) {
+        // AlertmanagerConfig v1alpha1 webhookConfigs[].httpConfig.authorization: a type and the credentials'
+        // Secret key (prometheus-operator API docs, SafeAuthorization); Alertmanager sends `Authorization: <type> <credentials>`.
+        const httpConfig = props.bearerToken ? { httpConfig: { authorization: { type: 'Bearer', credentials: c.secretKey(name, 'bearer-token', props.bearerToken) } } } : {};
+        return { name, webhookConfigs: [{ url, sendResolved: false, ...httpConfig }] };
       }
     })(name);
   }
@@ -81,6 +84,6 @@ export interface AlertRoute {
   readonly severity?: 'critical' | 'warning';
   /** @default - any team */
   readonly team?: string;
-  /** Kinds: `slo`, `health`, `drift`, `quality`, `cost`. @default - any kind */
+  /** Kinds: `slo`, `health`, `drift`, `quality`, `fairness`, `cost`. @default - any kind */
   readonly kinds?: string[];
 }

@@ -100,10 +100,21 @@ export interface AlertRouting {
    */
   readonly defaultReceiver?: string;
   /**
-   * A TrainingPipeline's retraining trigger (`pipeline.retrainingWebhookUrl`): drift and quality alerts also call it.
+   * A TrainingPipeline's retraining webhook (`pipeline.retraining`): drift and quality alerts of its
+   * model's endpoints also call it, with its bearer token.
    * @default - no alert starts a retraining
    */
-  readonly retrainingWebhookUrl?: string;
+  readonly retraining?: RetrainingTarget;
+}
+
+/** Where drift and quality alerts of one model start its retraining (a TrainingPipeline's `retraining`). */
+export interface RetrainingTarget {
+  /** The webhook's URL. */
+  readonly url: string;
+  /** The bearer token the webhook requires (written into the monitoring namespace for Alertmanager). */
+  readonly token: ReceiverSecret;
+  /** The model whose endpoints' alerts start it (the alerts' `model` label). */
+  readonly model: string;
 }
 
 /** Props of a MonitoringStack. */
@@ -320,7 +331,7 @@ export class MonitoringStack extends Construct {
       check(ok, this, `topicSubscriptions[${i}].endpoint`, sub.endpoint, sub.protocol === 'email' ? 'must be an email address' : sub.protocol === 'https' ? 'must be an https:// URL' : `must be the ARN of the ${sub.protocol} target`);
       new SnsTopicSubscription(this, `alerts-subscription-${i}`, { topicArn: this.topic.arn, protocol: sub.protocol, endpoint: sub.endpoint });
     });
-    if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region, props.endpoints.map((e) => e.team));
+    if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region, props.endpoints.map((e) => e.team), props.endpoints.map((e) => e.model.model.name));
     if (props.registry) this.addDatabaseAlarms(props.registry);
     if (props.cluster) this.addNodeAlarms(props.cluster);
     this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name), props.activateCostAllocationTags ?? false);
@@ -344,9 +355,9 @@ export class MonitoringStack extends Construct {
     return { availability, latencyMs, quantile: e.latencyClass.quantile, minFailures };
   }
 
-  private addRouting(alerting: AlertRouting, cluster: IEksCluster, region: string, teams: string[]): WorkloadIdentity | undefined {
+  private addRouting(alerting: AlertRouting, cluster: IEksCluster, region: string, teams: string[], models: string[]): WorkloadIdentity | undefined {
     const receivers = [...alerting.receivers];
-    if (alerting.retrainingWebhookUrl) receivers.push(AlertReceiver.webhook('retraining', alerting.retrainingWebhookUrl));
+    if (alerting.retraining) receivers.push(AlertReceiver.webhook('retraining', alerting.retraining.url, { bearerToken: alerting.retraining.token }));
     check(receivers.length > 0, this, 'alerting.receivers', [], 'must name at least one receiver');
     const names = receivers.map((r) => r.name);
     names.forEach((n) => NameRules.dnsLabel(this, 'alerting.receivers', n));
@@ -381,9 +392,15 @@ export class MonitoringStack extends Construct {
         `name no route for team '${team}', whose endpoints are monitored; add { receiver, team: '${team}' }`);
     }
     const routes: object[] = [];
-    if (alerting.retrainingWebhookUrl) {
-      // Drift and quality alerts also call the retraining trigger, then go on to the team's receivers.
-      routes.push({ receiver: 'retraining', matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }], continue: true });
+    if (alerting.retraining) {
+      // Drift and quality alerts of the pipeline's model also call its trigger, then go on to the team's receivers.
+      const served = [...new Set(models)];
+      check(served.includes(alerting.retraining.model), this, 'alerting.retraining.model', alerting.retraining.model,
+        `is served by none of this stack's endpoints, so no alert would start its retraining; the endpoints serve ${served.map((m) => `'${m}'`).join(', ')}`);
+      routes.push({
+        receiver: 'retraining', continue: true,
+        matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }, { name: 'model', value: alerting.retraining.model, matchType: '=' }],
+      });
     }
     for (const r of alerting.routes ?? []) {
       const m = [
@@ -433,7 +450,9 @@ export class MonitoringStack extends Construct {
     });
     grant(identity, 'publish-alerts', [
       { sid: 'Publish', actions: ['sns:Publish'], resources: [this.topic.arn] },
-      { sid: 'EncryptForTopic', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.key.keyArn] },
+      // Only as SNS encrypts the message for the topic (SNS docs, sns-key-management: publishers to an
+      // encrypted topic need these two, called by SNS on their behalf).
+      { sid: 'EncryptForTopic', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } } },
     ]);
     return identity;
   }

@@ -189,14 +189,16 @@ print(f"registered {name} version {version}")
  * Alertmanager calls; each starts the pipeline's WorkflowTemplate with the trigger recorded.
  */
 export const TRIGGER_SCRIPT = `
-import json, os, ssl, threading, time, urllib.request
+import hmac, json, os, ssl, threading, time, urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
-import boto3
 
 NAMESPACE, TEMPLATE = os.environ["NAMESPACE"], os.environ["WORKFLOW_TEMPLATE"]
-TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-API = f"https://kubernetes.default.svc/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/workflows"
+TOKEN = os.environ.get("SA_TOKEN_FILE", "/var/run/secrets/kubernetes.io/serviceaccount/token")
+CA = os.environ.get("SA_CA_FILE", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+API = os.environ.get("KUBERNETES_API", "https://kubernetes.default.svc") + f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/workflows"
+# Alertmanager sends it as "Authorization: Bearer <token>" (http_config.authorization); without a token
+# configured the webhook refuses every call.
+WEBHOOK_TOKEN = os.environ.get("WEBHOOK_TOKEN", "")
 
 def submit(trigger, detail):
     body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
@@ -205,10 +207,12 @@ def submit(trigger, detail):
                      "arguments": {"parameters": [{"name": "trigger", "value": trigger}, {"name": "trigger-detail", "value": detail[:250]}]}}}
     request = urllib.request.Request(API, data=json.dumps(body).encode(), method="POST",
         headers={"Authorization": "Bearer " + open(TOKEN).read(), "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=CA), timeout=30) as response:
+    context = ssl.create_default_context(cafile=CA) if API.startswith("https:") else None
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:
         print(f"started a run for {trigger}: {response.status}", flush=True)
 
 def poll_new_data():
+    import boto3
     sqs = boto3.client("sqs")
     while True:
         messages = sqs.receive_message(QueueUrl=os.environ["QUEUE_URL"], WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", [])
@@ -218,9 +222,21 @@ def poll_new_data():
             for m in messages:
                 sqs.delete_message(QueueUrl=os.environ["QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
 
+def authorized(header):
+    scheme, _, token = (header or "").partition(" ")
+    return bool(WEBHOOK_TOKEN) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), WEBHOOK_TOKEN.encode())
+
 class Webhook(BaseHTTPRequestHandler):
     def do_POST(self):
-        payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/retrain" and not authorized(self.headers.get("Authorization")):
+            self.send_response(401); self.send_header("WWW-Authenticate", "Bearer"); self.end_headers()
+            return
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            self.send_response(400); self.end_headers()
+            return
         firing = [a["labels"].get("alertname", "?") for a in payload.get("alerts", []) if a.get("status") == "firing"]
         if self.path == "/retrain" and firing:
             submit("alert", ",".join(sorted(set(firing))))
@@ -230,5 +246,5 @@ class Webhook(BaseHTTPRequestHandler):
 
 if os.environ.get("QUEUE_URL"):
     threading.Thread(target=poll_new_data, daemon=True).start()
-HTTPServer(("", 12000), Webhook).serve_forever()
+HTTPServer((os.environ.get("HOST", ""), int(os.environ.get("PORT", "12000"))), Webhook).serve_forever()
 `;

@@ -373,11 +373,12 @@ export class ModelRegistry extends Construct implements IModelRegistry {
         includeGlobalServiceEvents: false,
         isMultiRegionTrail: false,
         advancedEventSelector: [{
-          name: 'Artifact writes and deletes',
+          // Reads too: who downloaded which model (or dataset) is what an exfiltration investigation asks.
+          // Data events are billed per event; the selector keeps them to this bucket's objects.
+          name: 'Artifact and dataset reads, writes and deletes',
           fieldSelector: [
             { field: 'eventCategory', equalTo: ['Data'] },
             { field: 'resources.type', equalTo: ['AWS::S3::Object'] },
-            { field: 'readOnly', equalTo: ['false'] },
             { field: 'resources.ARN', startsWith: [`${this.artifactBucket.bucketArn}/`] },
           ],
         }],
