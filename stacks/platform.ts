@@ -89,9 +89,9 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   const registry = new ModelRegistry(aws, 'registry', {
     cluster,
     objectLock: ObjectLock.governance(30),
-    server: { allowedNamespaces: ['fraud', 'recsys', 'serving', 'pipelines'] },
-    // Releases in `serving` move `champion` to the version they released, once its analysis passed.
-    governance: { promoterNamespaces: ['serving'] },
+    server: { allowedNamespaces: ['fraud', 'recsys', 'serving', 'recsys-serving', 'pipelines'] },
+    // Releases in the serving namespaces move `champion` to the version they released, once its analysis passed.
+    governance: { promoterNamespaces: ['serving', 'recsys-serving'] },
   });
   const trainingJob = new TrainingJob(aws, 'fraud-train', {
     cluster, team: 'fraud', pool: 'g5-multi', workers: 2,
@@ -130,7 +130,8 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     }),
   });
   const recsys = new ServingEndpoint(aws, 'recsys', {
-    cluster, namespace: 'serving', team: 'recsys',
+    // A namespace of its own: pod-create rights in `serving` must not yield the recommender's role.
+    cluster, namespace: 'recsys-serving', team: 'recsys',
     model: registry.model('recommender').version('31'),
     server: ModelServer.mlflow(),
     resources: { cpu: '2', memory: '4Gi', pool: 'cpu-serving' },

@@ -53,7 +53,9 @@ describe('registry clients of the reference platform', () => {
       // the fraud release's promotion Job moves champion through the promotion port as the serving namespace's promoter
       'serving.promoter': { role: 'promote', models: [] },
       'serving.fraud': { role: 'read', models: ['fraud-detector'] },
-      'serving.recsys': { role: 'read', models: ['recommender'] },
+      // the recommender serves from its own team's namespace, with its own promoter
+      'recsys-serving.promoter': { role: 'promote', models: [] },
+      'recsys-serving.recsys': { role: 'read', models: ['recommender'] },
     });
   });
 

@@ -59,7 +59,7 @@ describe('reference platform', () => {
     // Terraform writes the registry credentials of the workloads in batch-scoring, fraud and serving: it creates those.
     expect(Object.fromEntries(byTerraform.map((r) => [r.metadata.name, level(r.metadata.labels)]))).toEqual({
       'argo': 'restricted', 'argo-rollouts': 'restricted', 'batch-scoring': 'restricted', 'feast': 'restricted', 'fraud': 'restricted', 'istio-system': 'restricted',
-      'keda': 'restricted', 'mlflow': 'restricted', 'monitoring': 'privileged', 'serving': 'restricted',
+      'keda': 'restricted', 'mlflow': 'restricted', 'monitoring': 'privileged', 'recsys-serving': 'restricted', 'serving': 'restricted',
     });
     expect(out.manifests['00-cluster.k8s.yaml'].filter((d) => d.kind === 'PriorityClass').map((d) => d.metadata.name)).toEqual(['mlops-serving', 'mlops-training']);
     expect(PlatformTesting.findings((() => { const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT }); buildReferencePlatform(app); return app; })())).toEqual([]);
@@ -117,7 +117,7 @@ describe('reference platform', () => {
     expect(out.manifests['platform/fraud.k8s.yaml'].find((d) => d.kind === 'ScaledObject').spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'fraud-release' });
     const registryPolicy = out.manifests['platform/registry.k8s.yaml'].find((d) => d.kind === 'NetworkPolicy');
     expect(registryPolicy.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']))
-      .toEqual(['batch-scoring', 'fraud', 'mlflow', 'pipelines', 'recsys', 'serving']);
+      .toEqual(['batch-scoring', 'fraud', 'mlflow', 'pipelines', 'recsys', 'recsys-serving', 'serving']);
     const releases = (Object.values(out.terraform.kubernetes.resource.helm_release) as any[]).map((r) => r.name).sort();
     expect(releases).toEqual(['argo-rollouts', 'argo-workflows', 'aws-fsx-csi-driver', 'aws-load-balancer-controller', 'cluster-autoscaler', 'istio-base', 'istio-cni', 'istiod', 'keda',
       'kube-prometheus-stack', 'metrics-server']);

@@ -164,6 +164,16 @@ describe('ServingEndpoint on a GPU with Triton, KEDA and an Ingress', () => {
   });
 });
 
+describe('ServingEndpoint namespaces', () => {
+  it('refuses two teams\' endpoints in one namespace: pod-create rights there would yield either team\'s role', () => {
+    const { stack, cluster, registry } = setup();
+    new ServingEndpoint(stack, 'fraud', { cluster, namespace: 'serving', team: 'fraud', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow() });
+    new ServingEndpoint(stack, 'fraud-b', { cluster, namespace: 'serving', team: 'fraud', model: registry.model('fraud-detector').version('8'), server: ModelServer.mlflow() });
+    expect(() => new ServingEndpoint(stack, 'recsys', { cluster, namespace: 'serving', team: 'recsys', model: registry.model('recommender').version('3'), server: ModelServer.mlflow() }))
+      .toThrow(/ServingEndpoint 'aws\/recsys': namespace \('serving'\) holds endpoint 'aws\/fraud' of team 'fraud'; endpoints of different teams need their own namespaces .* e\.g\. 'recsys-serving'/);
+  });
+});
+
 describe('ServingEndpoint Ingress exposure', () => {
   const ingressOf = (server: ModelServer, ingress: object) => synthEndpoint(() => ({ server, mode: ServingMode.realtime({ ingress: { host: 'fraud.acme.example', ...ingress } }) })).kind('Ingress')[0];
 

@@ -90,8 +90,8 @@ describe('S3 prefixes each workload of the reference platform reaches', () => {
       'fraud/fraud-retrain': { read: ['data/fraud/transactions/', 'models/fraud-detector/'], write: ['models/fraud-detector/'] },
       'fraud/fraud-train': { read: ['data/fraud/', 'models/fraud-detector/'], write: ['models/fraud-detector/'] },
       'mlflow/mlflow': { read: ['models/'], write: [] },
+      'recsys-serving/recsys': { read: ['models/recommender/'], write: [] },
       'serving/fraud': { read: ['models/fraud-detector/'], write: [] },
-      'serving/recsys': { read: ['models/recommender/'], write: [] },
     });
   });
 
@@ -108,6 +108,6 @@ describe('S3 prefixes each workload of the reference platform reaches', () => {
 
   it('counts every pod template of the platform (the computation sees the workloads)', () => {
     expect(reach.size).toBeGreaterThan(10);
-    for (const key of direct.keys()) expect({ key, templated: reach.has(key) || !/^(fraud|serving|batch-scoring|mlflow)\//.test(key) }).toEqual({ key, templated: true });
+    for (const key of direct.keys()) expect({ key, templated: reach.has(key) || !/^(fraud|serving|recsys-serving|batch-scoring|mlflow)\//.test(key) }).toEqual({ key, templated: true });
   });
 });

@@ -131,6 +131,14 @@ export class ServingEndpoint extends Construct {
     this.server = props.server;
     this.mode = props.mode ?? ServingMode.realtime();
     this.team = NameRules.dnsLabel(this, 'team', props.team ?? context.team);
+    // A namespace is the boundary of pod creation: whoever may create pods in it may run them as any of
+    // its service accounts, so with any of its endpoints' AWS roles and registry credentials.
+    const teams = namespaceTeams.get(PlatformApp.of(this)) ?? new Map<string, ServingEndpoint>();
+    namespaceTeams.set(PlatformApp.of(this), teams);
+    const neighbour = teams.get(this.namespace);
+    check(!neighbour || neighbour.team === this.team, this, 'namespace', this.namespace,
+      `holds endpoint '${neighbour?.node.path}' of team '${neighbour?.team}'; endpoints of different teams need their own namespaces (anyone who may create pods in a namespace can use every role of its service accounts), e.g. '${this.team}-serving'`);
+    if (!neighbour) teams.set(this.namespace, this);
     const registry = props.registry ?? (props.model.registry as unknown as IModelRegistry);
     check(props.model.pinned, this, 'model', props.model.uri,
       `is an alias, which moves without changing the pod template: no release would start and restarted pods would load whatever it points to. Pin the version: ${props.model.registry.node.id}.model('${props.model.model.name}').version('<n>')`);
@@ -639,6 +647,8 @@ export class ServingEndpoint extends Construct {
   }
 }
 
+/** The first endpoint of each namespace, per app: a namespace serves one team. */
+const namespaceTeams = new WeakMap<PlatformApp, Map<string, ServingEndpoint>>();
 const kedaIdentities = new WeakMap<PlatformApp, WorkloadIdentity>();
 
 /**
