@@ -37,7 +37,6 @@ describe('the image catalog', () => {
     }
     // The exceptions, each a documented gap (pinned by the user's own props until a digest is verified).
     expect([...unpinnedCatalogImages().keys()].sort()).toEqual([
-      'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04',
       'pytorch/torchserve:0.12.0-cpu',
       'pytorch/torchserve:0.12.0-gpu',
       'quay.io/feastdev/feature-server:0.50.0',
@@ -81,9 +80,8 @@ describe('the reference platform\'s images', () => {
     // (the Rollout refers to its Deployment with workloadRef; a Rollout template is checked below)
     expect([...new Set(images.map((i) => i.kind))].sort()).toEqual(['CronJob', 'DaemonSet', 'Deployment', 'Job', 'WorkflowTemplate']);
     expect(images.some((i) => i.init)).toBe(true);
-    // THEN the only tag-only images are the two documented catalog exceptions
+    // THEN the only tag-only image is the documented catalog exception (the Feast feature server)
     expect([...new Set(images.filter((i) => !isDigestPinned(i.image)).map((i) => i.image))].sort()).toEqual([
-      'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04',
       'quay.io/feastdev/feature-server:0.50.0',
     ]);
   });
@@ -136,7 +134,7 @@ describe('a tag-only image given by a user', () => {
       });
       return PlatformTesting.synth(app);
     };
-    const dcgm = `111122223333.dkr.ecr.eu-west-1.amazonaws.com/mirror/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04@${FAKE_DIGEST}`;
+    const dcgm = `111122223333.dkr.ecr.eu-west-1.amazonaws.com/mirror/dcgm-exporter:4.5.3-4.8.2-distroless@${FAKE_DIGEST}`;
     const images = imagesOf(cluster({ dcgmExporter: dcgm })().manifests);
     expect(images.filter((i) => i.kind === 'DaemonSet').map((i) => i.image)).toEqual([imageReference(IMAGES.devicePlugin), dcgm]);
     expect(cluster({ devicePlugin: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2' }))

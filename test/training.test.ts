@@ -131,7 +131,7 @@ describe('GpuTrainingCluster defaults', () => {
     for (const name of ['nvidia-device-plugin', 'dcgm-exporter']) {
       const ds = docs.find((d) => d.kind === 'DaemonSet' && d.metadata.name === name);
       expect(ds.spec.template.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
-      expect(ds.spec.template.spec.containers[0].image).toMatch(/^nvcr\.io\/nvidia\/.*:(v?\d[\w.-]+)$/);
+      expect(ds.spec.template.spec.containers[0].image).toMatch(/^nvcr\.io\/nvidia\/.*:(v?\d[\w.-]+)@sha256:[0-9a-f]{64}$/);
     }
     const monitor = docs.find((d) => d.kind === 'ServiceMonitor');
     expect(monitor.metadata.labels.release).toBe('kube-prometheus-stack');

@@ -98,12 +98,15 @@ export const IMAGES = {
     digest: 'sha256:7089559ce6153018806857f5049085bae15b3bf6f1c8bd19d8b12f707d087dea',
     source: 'kubernetes/minikube pkg/minikube/assets/addons.go (nvidia-device-plugin addon: `nvidia/k8s-device-plugin:v0.17.0@sha256:7089559c...` on registry nvcr.io)',
   },
-  /** The NVIDIA DCGM exporter DaemonSet (GPU metrics) of the GPU nodes. */
+  /**
+   * The NVIDIA DCGM exporter DaemonSet (GPU metrics) of the GPU nodes: the distroless build the NVIDIA GPU
+   * Operator v26.3.3 ships (configured by environment only, as the DaemonSet does).
+   */
   dcgmExporter: {
     repository: 'nvcr.io/nvidia/k8s/dcgm-exporter',
-    tag: '4.2.3-4.1.3-ubuntu22.04',
-    source: 'NVIDIA/dcgm-exporter README quickstart (tag only); NVIDIA/gpu-operator bundle/v25.3.1 pins dcgm-exporter by digest without naming the tag',
-    unpinnedReason: 'no public source shows the digest of nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04 with its tag; pass the GPU cluster\'s images.dcgmExporter by digest to pin it',
+    tag: '4.5.3-4.8.2-distroless',
+    digest: 'sha256:e9030b4fca0c8f110032f3b151b030e7e9db56604b407cf79631e1a3218b35e0',
+    source: 'an offline GPU Operator v26.3.3 bundle\'s image lock (public code index file 59207126919) listing `nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless@sha256:e9030b4f...` beside the operator\'s own pinned images',
   },
 } satisfies Record<string, CatalogImage>;
 
