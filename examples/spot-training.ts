@@ -2,7 +2,7 @@
 // GPU quota, and a two-node data-parallel TrainingJob that writes its model to the registry and
 // resumes from its last checkpoint when a spot node is taken away.
 import {
-  ClusterNetwork, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, PlatformApp, PlatformStack, StateBackend, TrainingJob,
+  ClusterNetwork, DeployLocation, Environment, GpuTrainingCluster, InstanceType, KubernetesStack, ModelRegistry, PlatformApp, PlatformStack, StateBackend, TrainingJob,
 } from '../src';
 
 /** State in S3 (a versioned bucket created once beforehand), encrypted with a KMS key, S3-native locking: the state holds secrets, never a local file. */
@@ -14,6 +14,8 @@ export function build(app: PlatformApp) {
     network: ClusterNetwork.create({ availabilityZones: ['us-east-1a', 'us-east-1b'] }),
     gpuPools: [{ name: 'g5-spot', instanceTypes: [InstanceType.g5('12xlarge')], maxSize: 4 }],
     teams: [{ name: 'vision', gpus: 8 }],
+    // The only principal that can authenticate (EKS access entries; the creator gets no access).
+    adminRoleArns: ['arn:aws:iam::123456789012:role/ml-platform-deploy'],
   });
   const registry = new ModelRegistry(stack, 'registry', { cluster });
   const job = new TrainingJob(stack, 'resnet-finetune', {
@@ -27,7 +29,11 @@ export function build(app: PlatformApp) {
     registry,
     model: 'resnet-defects',
   });
-  new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName, backend: state });
+  // The endpoint is private: deploy this stack from a runner in the VPC, as the admin role.
+  new KubernetesStack(app, 'kubernetes', {
+    clusterName: cluster.clusterName, backend: state,
+    cluster, deployer: { roleArn: 'arn:aws:iam::123456789012:role/ml-platform-deploy', location: DeployLocation.insideVpc('a CodeBuild project in the cluster VPC') },
+  });
   return { stack, cluster, registry, job };
 }
 

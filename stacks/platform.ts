@@ -1,5 +1,5 @@
 import {
-  AlertReceiver, Autoscaling, FeatureStore, FeatureView, ModelCards, OnlineStore, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
+  AlertReceiver, Autoscaling, DeployLocation, FeatureStore, FeatureView, ModelCards, OnlineStore, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
   KubernetesStack, MetricGate, ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack,
   ReferenceProfile, ReleaseStrategy, ServingEndpoint, ServingMode, StateBackend, TrafficRouting, TrainingJob, TrainingPipeline,
 } from '../src';
@@ -216,7 +216,11 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
       limitations: ['Trained on EU card-present and e-commerce payments only.', 'Not evaluated on merchants younger than 30 days (no merchant_stats history).'],
     }],
   });
-  const kubernetes = new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName, backend: REFERENCE_STATE });
+  const kubernetes = new KubernetesStack(app, 'kubernetes', {
+    clusterName: cluster.clusterName, backend: REFERENCE_STATE,
+    // The API endpoint is private: CI deploys this stack from runners in the platform's VPC, as the admin role.
+    cluster, deployer: { roleArn: 'arn:aws:iam::111122223333:role/platform-admins', location: DeployLocation.insideVpc('CI runners in the platform VPC') },
+  });
   // It writes into the cluster the AWS stack creates, so it deploys after it.
   kubernetes.addDependency(aws);
   return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease, features, modelCards };

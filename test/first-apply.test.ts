@@ -1,8 +1,8 @@
 // The first `terraform apply` succeeds: ordering, key policies, add-on identities and cost that is
 // really attributed. Each test names the AWS behaviour (doc or API error) the defect ran into.
 import {
-  ClusterNetwork, GpuTrainingCluster, GpuTrainingClusterProps, InstanceType, ModelRegistry, ModelServer, MonitoringStack, NodeAutoscaler,
-  PlatformTesting, ServingEndpoint, WorkloadIdentity,
+  ClusterNetwork, DeployLocation, EndpointAccess, GpuTrainingCluster, GpuTrainingClusterProps, InstanceType, KubernetesStack, ModelRegistry, ModelServer,
+  MonitoringStack, NodeAutoscaler, PlatformStack, PlatformTesting, ServingEndpoint, WorkloadIdentity,
 } from '../src';
 import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
 import { onlyResource, policyStatements, resourcesOf, TEST_CLUSTER, testPlatform } from './harness/fixtures';
@@ -298,5 +298,42 @@ describeWithTool(terraformTool, 'reference platform: the first apply, as terrafo
       const carriers = launched.filter((s: any) => s.tags[key] === value).map((s: any) => s.resource_type);
       expect({ budget: b.values.name, carriers: [...new Set(carriers)].sort() }).toEqual({ budget: b.values.name, carriers: ['instance', 'volume'] });
     }
+  });
+});
+
+// Where `cdktf deploy` of the kubernetes stack runs: its providers call the cluster's API endpoint and
+// authenticate with access entries (EKS User Guide: "Cluster API server endpoint" access control; access
+// entries with bootstrapClusterCreatorAdminPermissions false, so only adminRoleArns can authenticate).
+describe('the kubernetes stack\'s deployer', () => {
+  const ADMIN = 'arn:aws:iam::123456789012:role/platform-admins';
+  const deploy = (clusterProps: Partial<GpuTrainingClusterProps>, deployer?: object) => () => {
+    const app = PlatformTesting.app();
+    const stack = new PlatformStack(app, 'aws');
+    const cluster = new GpuTrainingCluster(stack, 'training', { ...BASE, adminRoleArns: [ADMIN], ...clusterProps });
+    new KubernetesStack(app, 'kubernetes', { clusterName: cluster.clusterName, cluster, deployer: deployer as any });
+    return PlatformTesting.synth(app).terraform.kubernetes;
+  };
+
+  it('authenticates as the deployer\'s role, an admin access entry of the cluster', () => {
+    const k8s = deploy({}, { roleArn: ADMIN, location: DeployLocation.insideVpc('CI runners in the VPC') })();
+    expect(k8s.provider.kubernetes[0].exec[0].args).toEqual(['eks', 'get-token', '--cluster-name', 'acme-dev-training', '--region', 'eu-west-1', '--role-arn', ADMIN]);
+    expect(k8s.provider.helm[0].kubernetes.exec.args).toContain('--role-arn');
+  });
+
+  it.each([
+    [{}, undefined, /KubernetesStack 'kubernetes': deployer \(undefined\) must say who deploys this stack and from where/],
+    [{}, { roleArn: 'arn:aws:iam::123456789012:role/ci', location: DeployLocation.insideVpc('ci') },
+      /deployer\.roleArn \('arn:aws:iam::123456789012:role\/ci'\) cannot authenticate to cluster 'aws\/training': only its adminRoleArns have access entries \(arn:aws:iam::123456789012:role\/platform-admins\)/],
+    [{}, { roleArn: ADMIN, location: DeployLocation.publicAddresses(['203.0.113.10/32']) },
+      /deployer\.location \('203\.0\.113\.10\/32'\) cannot reach the private-only API endpoint of cluster 'aws\/training': deploy from inside its VPC/],
+    [{ endpointAccess: EndpointAccess.publicAndPrivate(['198.51.100.0/24']) }, { roleArn: ADMIN, location: DeployLocation.publicAddresses(['203.0.113.10/32']) },
+      /deployer\.location \('203\.0\.113\.10\/32'\) is not on the public allow-list of cluster 'aws\/training' \(198\.51\.100\.0\/24\)/],
+  ])('refuses a deploy that could not reach or authenticate: %#', (clusterProps, deployer, message) => {
+    expect(deploy(clusterProps, deployer)).toThrow(message);
+  });
+
+  it('accepts a runner whose public address is on the endpoint\'s allow-list', () => {
+    const k8s = deploy({ endpointAccess: EndpointAccess.publicAndPrivate(['198.51.100.0/24']) }, { roleArn: ADMIN, location: DeployLocation.publicAddresses(['198.51.100.7/32']) })();
+    expect(k8s.provider.kubernetes[0].exec[0].args).toContain(ADMIN);
   });
 });

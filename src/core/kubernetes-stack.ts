@@ -5,6 +5,7 @@ import type { IConstruct, ITerraformDependable } from '../engine';
 import { Construct, Fn } from '../engine';
 import { BUILT_IN_NAMESPACES } from '../check/model';
 import { Addons } from './addons';
+import { check } from './errors';
 import { PlatformApp } from './app';
 import { NameRules } from './names';
 import { PlatformNamespaces } from './namespaces';
@@ -132,6 +133,65 @@ export class ClusterValues {
   }
 }
 
+/**
+ * Where `cdktf deploy` of the KubernetesStack runs: the kubernetes and helm providers call the cluster's
+ * API endpoint from there, so a private-only endpoint needs a machine inside the VPC (or a peered
+ * network, a VPN, AWS CodeBuild in the VPC), and a public endpoint an address on its allow-list.
+ */
+export abstract class DeployLocation {
+  /** A runner inside the cluster's VPC or a network routed to it (say which, for reviewers). */
+  public static insideVpc(description: string): DeployLocation {
+    return new (class extends DeployLocation {
+      public readonly insideVpc = true;
+      public readonly cidrs: string[] = [];
+      public readonly description = description;
+    })();
+  }
+
+  /** A runner outside the VPC, calling from these public addresses (the endpoint's allow-list must hold them). */
+  public static publicAddresses(cidrs: string[]): DeployLocation {
+    return new (class extends DeployLocation {
+      public readonly insideVpc = false;
+      public readonly cidrs = cidrs;
+      public readonly description = cidrs.join(', ');
+    })();
+  }
+
+  /** Whether the runner reaches the private endpoint. */
+  public abstract readonly insideVpc: boolean;
+  /** The runner's public addresses (outside the VPC). */
+  public abstract readonly cidrs: string[];
+  /** For reviewers. */
+  public abstract readonly description: string;
+}
+
+/** Who deploys the KubernetesStack, and from where. */
+export interface ClusterDeployer {
+  /** The IAM role `aws eks get-token --role-arn` authenticates as: one of the cluster's admin roles (access entries). */
+  readonly roleArn: string;
+  /** Where the deploy runs. */
+  readonly location: DeployLocation;
+}
+
+/** What the KubernetesStack checks a deployer against: the cluster's endpoint access and its admin access entries. */
+export interface ClusterAccess {
+  /** The construct path, for messages. */
+  readonly node: { readonly path: string };
+  /** Public CIDR blocks allowed to reach the API endpoint; empty for a private-only endpoint. */
+  readonly endpointPublicCidrs: string[];
+  /** The roles with cluster-admin access entries (the only principals that can authenticate). */
+  readonly adminRoleArns: string[];
+}
+
+function ipv4Range(cidr: string): [number, number] | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) return undefined;
+  const base = m.slice(1, 5).reduce((a, o) => a * 256 + Number(o), 0);
+  const size = 2 ** (32 - Number(m[5]));
+  const start = base - (base % size);
+  return [start, start + size - 1];
+}
+
 /** Props of a KubernetesStack. */
 export interface KubernetesStackProps extends PlatformStackProps {
   /** The name of the EKS cluster to write into (a token from the cluster's stack is fine). */
@@ -147,6 +207,18 @@ export interface KubernetesStackProps extends PlatformStackProps {
    * @default false
    */
   readonly applyManifests?: boolean;
+  /**
+   * The cluster, when the platform creates it (a GpuTrainingCluster): the deployer is checked against its
+   * endpoint access and admin roles.
+   * @default - an existing cluster: nothing to check the deployer against
+   */
+  readonly cluster?: ClusterAccess;
+  /**
+   * Who runs `cdktf deploy` of this stack and from where. The providers authenticate with
+   * `aws eks get-token --role-arn <roleArn>`. Required with `cluster`.
+   * @default - the caller's own AWS credentials, wherever it runs
+   */
+  readonly deployer?: ClusterDeployer;
 }
 
 /**
@@ -171,10 +243,11 @@ export class KubernetesStack extends PlatformStack {
       host: this.cluster.endpoint,
       clusterCaCertificate: Fn.base64decode(this.cluster.certificateAuthority.get(0).data),
     };
+    if (props.cluster) this.checkDeployer(props.cluster, props.deployer);
     const exec = {
       apiVersion: 'client.authentication.k8s.io/v1beta1',
       command: 'aws',
-      args: ['eks', 'get-token', '--cluster-name', props.clusterName, '--region', app.context.region],
+      args: ['eks', 'get-token', '--cluster-name', props.clusterName, '--region', app.context.region, ...(props.deployer ? ['--role-arn', props.deployer.roleArn] : [])],
     };
     new KubernetesProvider(this, 'kubernetes', { ...connection, exec: [exec] });
     new HelmProvider(this, 'helm', { kubernetes: { ...connection, exec } });
@@ -189,6 +262,28 @@ export class KubernetesStack extends PlatformStack {
         if (props.applyManifests) this.applyManifests();
       },
     });
+  }
+
+  /**
+   * The providers reach the API endpoint from the deployer's location and authenticate as its role: both
+   * must be allowed by the cluster (EKS cluster endpoint access control; access entries, since the
+   * cluster grants its creator nothing).
+   */
+  private checkDeployer(cluster: ClusterAccess, deployer?: ClusterDeployer): void {
+    check(deployer !== undefined, this, 'deployer', deployer,
+      `must say who deploys this stack and from where (its providers call the API endpoint of cluster '${cluster.node.path}'): { roleArn: one of its adminRoleArns, location: DeployLocation.insideVpc(...) or .publicAddresses([...]) }`);
+    check(cluster.adminRoleArns.includes(deployer!.roleArn), this, 'deployer.roleArn', deployer!.roleArn,
+      `cannot authenticate to cluster '${cluster.node.path}': only its adminRoleArns have access entries (${cluster.adminRoleArns.join(', ') || 'none'})`);
+    const location = deployer!.location;
+    if (location.insideVpc) return;
+    check(cluster.endpointPublicCidrs.length > 0, this, 'deployer.location', location.description,
+      `cannot reach the private-only API endpoint of cluster '${cluster.node.path}': deploy from inside its VPC (DeployLocation.insideVpc), or allow these addresses with EndpointAccess.publicAndPrivate`);
+    for (const cidr of location.cidrs) {
+      const range = ipv4Range(cidr);
+      check(range !== undefined, this, 'deployer.location', cidr, 'must be IPv4 CIDR blocks');
+      const allowed = cluster.endpointPublicCidrs.map(ipv4Range).some((r) => r !== undefined && r[0] <= range![0] && range![1] <= r[1]);
+      check(allowed, this, 'deployer.location', cidr, `is not on the public allow-list of cluster '${cluster.node.path}' (${cluster.endpointPublicCidrs.join(', ')})`);
+    }
   }
 
   /**

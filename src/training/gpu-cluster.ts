@@ -127,6 +127,10 @@ export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSche
 export class GpuTrainingCluster extends Construct implements IEksCluster {
   public readonly cluster: AwsEksCluster;
   public readonly clusterName: string;
+  /** Public CIDR blocks allowed to reach the API endpoint; empty for a private-only endpoint. */
+  public readonly endpointPublicCidrs: string[];
+  /** The roles with cluster-admin access entries. */
+  public readonly adminRoleArns: string[];
   public readonly vpcId: string;
   public readonly vpcCidr: string;
   public readonly privateSubnetIds: string[];
@@ -158,6 +162,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
     const version = props.kubernetesVersion ?? KubernetesVersion.DEFAULT;
     check(KubernetesVersion.SUPPORTED.includes(version.version), this, 'kubernetesVersion', version.version, `is not supported; use one of ${KubernetesVersion.SUPPORTED.join(', ')}`);
     const access = props.endpointAccess ?? EndpointAccess.privateOnly();
+    this.endpointPublicCidrs = [...access.publicCidrs];
+    this.adminRoleArns = [...(props.adminRoleArns ?? [])];
     for (const cidr of access.publicCidrs) {
       check(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr) && !cidr.endsWith('/0'), this, 'endpointAccess', cidr, 'must be an IPv4 CIDR block other than x.x.x.x/0: a public API endpoint is open only to an allow-list');
     }
