@@ -28,3 +28,4 @@ export * from './check';
 export * from './core/load-balancer-controller';
 export * from './review';
 export * from './features';
+export * from './core/refactoring';

@@ -10,13 +10,13 @@ export class Environment {
   }
 
   /** A staging environment. */
-  public static staging(name = 'staging'): Environment {
-    return new Environment(name, false);
+  public static staging(name = 'staging', options: NonProductionOptions = {}): Environment {
+    return new Environment(name, false, options.destroyable?.reason);
   }
 
   /** A development environment. */
-  public static development(name = 'dev'): Environment {
-    return new Environment(name, false);
+  public static development(name = 'dev', options: NonProductionOptions = {}): Environment {
+    return new Environment(name, false, options.destroyable?.reason);
   }
 
   private constructor(
@@ -24,7 +24,28 @@ export class Environment {
     public readonly name: string,
     /** Whether this is a production environment. */
     public readonly isProduction: boolean,
+    /** Why this environment's stateful resources may be destroyed (set only by an explicit opt-in, never in production). */
+    public readonly destroyableReason?: string,
   ) {}
+
+  /**
+   * Whether `terraform destroy` may remove the stateful resources (buckets and their objects, databases,
+   * file systems, keys, repositories, tables): only a non-production environment that opted in.
+   */
+  public get destroyable(): boolean {
+    return !this.isProduction && this.destroyableReason !== undefined;
+  }
+}
+
+/** Options of a non-production environment. */
+export interface NonProductionOptions {
+  /**
+   * Let `terraform destroy` remove this environment's stateful resources: no `prevent_destroy`, no
+   * deletion protection, buckets and repositories emptied on destroy, no final database snapshot. For
+   * ephemeral environments (a pull request's, a load test's); say why. Production never offers it.
+   * @default - stateful resources are protected as in production
+   */
+  readonly destroyable?: { readonly reason: string };
 }
 
 /** What every construct of a platform shares: who owns it, where it runs and how its cost is attributed. */
@@ -82,6 +103,9 @@ export class PlatformContext {
     check(props.name.length <= 20, scope, 'context.name', props.name, 'must be at most 20 characters, since it prefixes bucket and role names');
     this.environment = props.environment;
     NameRules.dnsLabel(scope, 'context.environment.name', props.environment.name);
+    check(props.environment.destroyableReason === undefined || (!props.environment.isProduction && props.environment.destroyableReason.trim().length >= 10),
+      scope, 'context.environment.destroyable.reason', props.environment.destroyableReason,
+      props.environment.isProduction ? 'cannot be set for production: its stateful resources are always protected' : 'must say why this environment may lose its data (at least 10 characters)');
     check(props.environment.name.length <= 12, scope, 'context.environment.name', props.environment.name, 'must be at most 12 characters');
     check(AWS_REGIONS.includes(props.region), scope, 'context.region', props.region,
       `is not a region of the AWS partition this library writes ARNs for; use one of ${AWS_REGIONS.join(', ')}`);

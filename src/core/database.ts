@@ -152,14 +152,14 @@ export class PostgresDatabase extends Construct {
       backupRetentionPeriod: backupDays,
       copyTagsToSnapshot: true,
       deleteAutomatedBackups: false,
-      deletionProtection: true,
-      skipFinalSnapshot: false,
+      deletionProtection: !PlatformApp.of(this).context.environment.destroyable,
+      skipFinalSnapshot: PlatformApp.of(this).context.environment.destroyable,
       finalSnapshotIdentifier: `${props.identifier}-final`,
       performanceInsightsEnabled: true,
       performanceInsightsKmsKeyId: props.key.keyArn,
       performanceInsightsRetentionPeriod: 7,
       enabledCloudwatchLogsExports: ['postgresql', 'upgrade'],
-      lifecycle: { preventDestroy: true },
+      lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
     });
     this.masterUserSecretArn = this.instance.masterUserSecret.get(0).secretArn;
     this.resourceId = this.instance.resourceId;

@@ -75,7 +75,7 @@ export class PlatformKey extends Construct {
       description: props.description,
       enableKeyRotation: true,
       deletionWindowInDays: 30,
-      lifecycle: { preventDestroy: true },
+      lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
       policy: JSON.stringify({
         Version: '2012-10-17',
         Statement: [

@@ -3,6 +3,7 @@ import type { S3BucketLifecycleConfigurationRule } from '../providers/aws';
 import { Construct } from '../engine';
 import { check, checkIntegerRange } from './errors';
 import { NameRules } from './names';
+import { PlatformApp } from './app';
 
 /** How objects are encrypted at rest. */
 export abstract class BucketEncryption {
@@ -125,8 +126,8 @@ export class SecureBucket extends Construct {
     this.bucket = new S3Bucket(this, 'bucket', {
       bucket: props.bucketName,
       objectLockEnabled: props.objectLock ? true : undefined,
-      forceDestroy: false,
-      lifecycle: { preventDestroy: true },
+      forceDestroy: PlatformApp.of(this).context.environment.destroyable,
+      lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
     });
     const bucket = this.bucket.id;
     new S3BucketOwnershipControls(this, 'ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } });

@@ -2,6 +2,7 @@ import { imageReference, IMAGES } from '../core/images';
 import { DataAwsSecretsmanagerSecretVersion, DynamodbTable, ElasticacheReplicationGroup, ElasticacheSubnetGroup, IamRolePolicy, SecurityGroup, VpcSecurityGroupIngressRule } from '../providers/aws';
 import { Construct, k8s, KubernetesLazy } from '../engine';
 import { PlatformApp } from '../core/app';
+import { PlatformRefactoring } from '../core/refactoring';
 import { cronProblem } from '../core/cron';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, IGrantable, PolicyStatement, WorkloadIdentity } from '../core/identity';
@@ -44,6 +45,13 @@ export interface FeatureServerOptions {
 
 /** Props of a FeatureStore. */
 export interface FeatureStoreProps {
+  /**
+   * The construct's id before it was renamed: physical names (bucket, database, cluster, keys, roles)
+   * keep deriving from it, and Terraform `moved` blocks carry every resource from its old address
+   * (PlatformRefactoring.renamed), so a rename replaces nothing.
+   * @default - never renamed
+   */
+  readonly formerId?: string;
   /** The cluster the feature server and materialization run in. */
   readonly cluster: IEksCluster;
   /** Where the latest values are served from: `OnlineStore.dynamodb()` or `OnlineStore.redis({...})`. */
@@ -120,6 +128,8 @@ const PYTHON_TYPES: Record<string, string> = { STRING: 'ValueType.STRING', INT64
  * online store, each through its own workload identity and nothing more.
  */
 export class FeatureStore extends Construct {
+  /** The id names and selector labels derive from: `formerId` when renamed (selectors are immutable). */
+  private readonly instanceId: string;
   /** The Feast project. */
   public readonly project: string;
   /** The namespace of the feature server and the materializer. */
@@ -156,7 +166,9 @@ export class FeatureStore extends Construct {
   constructor(scope: Construct, id: string, props: FeatureStoreProps) {
     super(scope, id);
     const context = PlatformApp.of(this).context;
-    const base = context.physicalName(id);
+    const base = context.physicalName(props.formerId ?? id);
+    if (props.formerId) PlatformRefactoring.renamed(this, props.formerId);
+    this.instanceId = props.formerId ?? id;
     this.project = props.project ?? id.replace(/-/g, '_');
     check(PROJECT.test(this.project), this, 'project', this.project, 'must be a Feast project name: letters, digits and \'_\', starting with a letter or digit, at most 63 characters');
     this.namespace = NameRules.dnsLabel(this, 'namespace', props.namespace ?? 'feast');
@@ -198,8 +210,8 @@ export class FeatureStore extends Construct {
           attribute: [{ name: 'entity_id', type: 'S' }],
           serverSideEncryption: { enabled: true, kmsKeyArn: this.key.keyArn },
           pointInTimeRecovery: { enabled: true },
-          deletionProtectionEnabled: true,
-          lifecycle: { preventDestroy: true },
+          deletionProtectionEnabled: !PlatformApp.of(this).context.environment.destroyable,
+          lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
         });
       }
       onlineValues.tables = ClusterValue.of(Object.values(this.tables).map((t) => t.name).join(','));
@@ -286,7 +298,7 @@ export class FeatureStore extends Construct {
     const { region } = PlatformApp.of(this).context;
     const arn = this.offlineBucket.bucketArn;
     const prefixes = [DATA_PREFIX, this.registryPrefix];
-    const policy = grant(identity, NameRules.iamName(this, 'policy', `${this.node.id}-offline-read`, 128), [
+    const policy = grant(identity, NameRules.iamName(this, 'policy', `${this.instanceId}-offline-read`, 128), [
       { sid: 'ListOfflineStore', actions: ['s3:ListBucket'], resources: [arn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } },
       { sid: 'ReadOfflineStore', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: prefixes.map((p) => `${arn}/${p}*`) },
       { sid: 'UseStoreKeyThroughS3', actions: ['kms:Decrypt'], resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } } },
@@ -301,7 +313,7 @@ export class FeatureStore extends Construct {
    */
   public grantOnlineRead(endpoint: IFeatureConsumer): OnlineReadGrant {
     const policy = this.onlineStore.kind === 'dynamodb'
-      ? grant(endpoint.identity, NameRules.iamName(this, 'policy', `${this.node.id}-online-read`, 128), this.onlineReadStatements())
+      ? grant(endpoint.identity, NameRules.iamName(this, 'policy', `${this.instanceId}-online-read`, 128), this.onlineReadStatements())
       : undefined;
     this.clientNamespaces.add(endpoint.namespace);
     endpoint.addEnvironment('FEAST_FEATURE_SERVER_URL', this.serverUrl);
@@ -333,7 +345,7 @@ export class FeatureStore extends Construct {
   private grantRegistry(identity: WorkloadIdentity, write: boolean): void {
     const { region } = PlatformApp.of(this).context;
     const arn = this.offlineBucket.bucketArn;
-    grant(identity, NameRules.iamName(this, 'policy', `${this.node.id}-registry-${write ? 'write' : 'read'}`, 128), [
+    grant(identity, NameRules.iamName(this, 'policy', `${this.instanceId}-registry-${write ? 'write' : 'read'}`, 128), [
       { sid: 'ListRegistry', actions: ['s3:ListBucket'], resources: [arn], conditions: { StringLike: { 's3:prefix': [`${this.registryPrefix}*`] } } },
       { sid: write ? 'ReadWriteRegistry' : 'ReadRegistry', actions: write ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'], resources: [`${arn}/${this.registryPrefix}*`] },
       { sid: 'UseStoreKeyThroughS3', actions: write ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], resources: [this.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } } },
@@ -401,7 +413,7 @@ export class FeatureStore extends Construct {
       securityGroupIds: [sg.id],
       snapshotRetentionLimit: 7,
       autoMinorVersionUpgrade: 'true',
-      lifecycle: { preventDestroy: true },
+      lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
     });
   }
 
@@ -448,8 +460,8 @@ export class FeatureStore extends Construct {
     checkPinnedImage(this, 'server.image', image);
     const replicas = server.replicas ?? (production ? 2 : 1);
     checkIntegerRange(this, 'server.replicas', replicas, 1, 50);
-    const labels = { 'app.kubernetes.io/name': 'feature-server', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'feature-store' };
-    const jobLabels = { 'app.kubernetes.io/name': 'feature-materializer', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'feature-store' };
+    const labels = { 'app.kubernetes.io/name': 'feature-server', 'app.kubernetes.io/instance': this.instanceId, 'app.kubernetes.io/component': 'feature-store' };
+    const jobLabels = { 'app.kubernetes.io/name': 'feature-materializer', 'app.kubernetes.io/instance': this.instanceId, 'app.kubernetes.io/component': 'feature-store' };
     const redis = props.onlineStore.kind === 'redis';
     new k8s.KubeConfigMap(this.chart, 'repository', {
       metadata: { name: 'feast-repository', labels: { ...labels, 'mlops.io/feature-set': this.featureSetVersion.slice(7, 47) } },

@@ -4,6 +4,7 @@ import { Cloudtrail, CloudwatchLogGroup, IamRolePolicy, S3BucketNotification, Se
 import { Construct, Fn, IConstruct, k8s, KubernetesLazy, Token } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';
+import { PlatformRefactoring } from '../core/refactoring';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, IGrantable, PolicyStatement, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
@@ -165,6 +166,13 @@ export interface RegistryGovernanceOptions {
 
 /** Props of a ModelRegistry. */
 export interface ModelRegistryProps {
+  /**
+   * The construct's id before it was renamed: physical names (bucket, database, cluster, keys, roles)
+   * keep deriving from it, and Terraform `moved` blocks carry every resource from its old address
+   * (PlatformRefactoring.renamed), so a rename replaces nothing.
+   * @default - never renamed
+   */
+  readonly formerId?: string;
   /** The cluster the MLflow server runs in; its private subnets hold the database. */
   readonly cluster: IEksCluster;
   /**
@@ -241,6 +249,8 @@ const DB_BOOTSTRAP = 'mlflow-db-bootstrap';
  * `data/`), a PostgreSQL metadata database, and an MLflow tracking and registry server in the cluster.
  */
 export class ModelRegistry extends Construct implements IModelRegistry {
+  /** The id names and selector labels derive from: `formerId` when renamed (selectors are immutable). */
+  private readonly instanceId: string;
   public readonly key: PlatformKey;
   public readonly artifactBucket: SecureBucket;
   public readonly logBucket: SecureBucket;
@@ -290,7 +300,9 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
     super(scope, id);
     const context = PlatformApp.of(this).context;
-    const base = context.physicalName(id);
+    const base = context.physicalName(props.formerId ?? id);
+    if (props.formerId) PlatformRefactoring.renamed(this, props.formerId);
+    this.instanceId = props.formerId ?? id;
     const versioned = props.versioned ?? true;
     check(versioned || !context.environment.isProduction, this, 'versioned', versioned,
       `cannot be turned off in the production environment '${context.environment.name}': versions are how a deleted or overwritten model is recovered`);
@@ -415,17 +427,17 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     });
     // The gate may append records, nothing else: no client has any right on the group. The group's
     // ARN with ':*' is the one IAM policies use (CloudWatch Logs docs: iam-access-control-overview-cwl).
-    grant(this.serverIdentity, NameRules.iamName(this, 'policy', `${id}-change-log`, 128), [{
+    grant(this.serverIdentity, NameRules.iamName(this, 'policy', `${this.instanceId}-change-log`, 128), [{
       sid: 'AppendRegistryChanges', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${auditLogGroupArn}:*`],
     }]);
 
     // MLflow connects as its own role with IAM tokens; only the bootstrap reads the master secret,
     // when it runs, so no password is in a Kubernetes Secret or in Terraform's state.
-    this.database.grantConnect(this.serverIdentity, REGISTRY_DB_USER, NameRules.iamName(this, 'policy', `${id}-db-connect`, 128));
+    this.database.grantConnect(this.serverIdentity, REGISTRY_DB_USER, NameRules.iamName(this, 'policy', `${this.instanceId}-db-connect`, 128));
     this.databaseBootstrapIdentity = new WorkloadIdentity(this, 'db-bootstrap-identity', {
       cluster: props.cluster, namespace: this.namespace, serviceAccount: DB_BOOTSTRAP, roleName: `${base}-db-bootstrap`,
     });
-    this.database.grantReadMasterSecret(this.databaseBootstrapIdentity, NameRules.iamName(this, 'policy', `${id}-db-master-secret`, 128));
+    this.database.grantReadMasterSecret(this.databaseBootstrapIdentity, NameRules.iamName(this, 'policy', `${this.instanceId}-db-master-secret`, 128));
     // Deploy-time values (no secret among them) reach the pods through a ConfigMap that the KubernetesStack writes.
     ClusterValues.configMap(this, {
       namespace: this.namespace,
@@ -546,7 +558,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     const { environment } = PlatformApp.of(this).context;
     const id = `client-${namespace}-${name}`;
     const secret = new SecretsmanagerSecret(this, id, {
-      name: `${PlatformApp.of(this).context.physicalName(this.node.id)}/clients/${username}`,
+      name: `${PlatformApp.of(this).context.physicalName(this.instanceId)}/clients/${username}`,
       description: `MLflow registry credentials of workload ${username}`,
       kmsKeyId: this.key.keyArn,
       recoveryWindowInDays: environment.isProduction ? 30 : 7,
@@ -590,7 +602,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   }
 
   private policyName(kind: string, model?: string): string {
-    return NameRules.iamName(this, 'policy', [this.node.id, kind, model].filter(Boolean).join('-'), 128);
+    return NameRules.iamName(this, 'policy', [this.instanceId, kind, model].filter(Boolean).join('-'), 128);
   }
 
   private readStatements(...prefixes: string[]): PolicyStatement[] {
@@ -670,14 +682,14 @@ export class ModelRegistry extends Construct implements IModelRegistry {
   private addDatabaseBootstrap(image: string, script: string, common: k8s.EnvVar[], mounts: k8s.VolumeMount[], volumes: k8s.Volume[], ca: string, sql: string, scriptsName: string): void {
     // The scripts and the CA bundle, which the server's pods mount too.
     new k8s.KubeConfigMap(this.chart, 'db-access-scripts', {
-      metadata: { name: scriptsName, labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' } },
+      metadata: { name: scriptsName, labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.instanceId, 'app.kubernetes.io/component': 'model-registry' } },
       data: { 'registry_db.py': REGISTRY_DB_SCRIPT.trimStart(), 'bootstrap.sql': sql },
     });
     if (this.dbCaBundle.pem !== undefined) {
-      new k8s.KubeConfigMap(this.chart, 'db-ca-bundle', { metadata: { name: 'mlflow-db-ca', labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' } }, data: { 'rds-ca.pem': this.dbCaBundle.pem } });
+      new k8s.KubeConfigMap(this.chart, 'db-ca-bundle', { metadata: { name: 'mlflow-db-ca', labels: { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.instanceId, 'app.kubernetes.io/component': 'model-registry' } }, data: { 'rds-ca.pem': this.dbCaBundle.pem } });
     }
     const hash = createHash('sha256').update(JSON.stringify([REGISTRY_DB_SCRIPT, sql, image, ca])).digest('hex').slice(0, 10);
-    const jobLabels = { 'app.kubernetes.io/name': DB_BOOTSTRAP, 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' };
+    const jobLabels = { 'app.kubernetes.io/name': DB_BOOTSTRAP, 'app.kubernetes.io/instance': this.instanceId, 'app.kubernetes.io/component': 'model-registry' };
     new k8s.KubeServiceAccount(this.chart, 'db-bootstrap-service-account', {
       metadata: { name: DB_BOOTSTRAP, labels: jobLabels, annotations: this.databaseBootstrapIdentity.serviceAccountAnnotations }, automountServiceAccountToken: false,
     });
@@ -736,7 +748,7 @@ export class ModelRegistry extends Construct implements IModelRegistry {
     for (const ns of [this.namespace, ...(server.allowedNamespaces ?? [])]) {
       this.allowedNamespaces.add(NameRules.dnsLabel(this, 'server.allowedNamespaces', ns));
     }
-    const labels = { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.node.id, 'app.kubernetes.io/component': 'model-registry' };
+    const labels = { 'app.kubernetes.io/name': 'mlflow', 'app.kubernetes.io/instance': this.instanceId, 'app.kubernetes.io/component': 'model-registry' };
     const artifactArgs = this.artifactServing === ArtifactServing.PROXIED
       ? ['--serve-artifacts', `--artifacts-destination=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`]
       : ['--no-serve-artifacts', `--default-artifact-root=s3://${bucketName}/${MODELS_PREFIX.slice(0, -1)}`];

@@ -3,6 +3,7 @@ import type { LaunchTemplateConfig } from '../providers/aws';
 import { Construct, TerraformStack, Token } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';
+import { PlatformRefactoring } from '../core/refactoring';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, PodIdentityTarget, WorkloadIdentity } from '../core/identity';
 import { PlatformKey } from '../core/key';
@@ -21,6 +22,13 @@ import { KarpenterController } from './karpenter';
 
 /** Props of a GpuTrainingCluster. */
 export interface GpuTrainingClusterProps {
+  /**
+   * The construct's id before it was renamed: physical names (bucket, database, cluster, keys, roles)
+   * keep deriving from it, and Terraform `moved` blocks carry every resource from its old address
+   * (PlatformRefactoring.renamed), so a rename replaces nothing.
+   * @default - never renamed
+   */
+  readonly formerId?: string;
   /** A new VPC (`ClusterNetwork.create({ availabilityZones })`) or an existing one. */
   readonly network: ClusterNetwork;
   /** @default KubernetesVersion.DEFAULT (1.33) */
@@ -157,7 +165,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   constructor(scope: Construct, id: string, props: GpuTrainingClusterProps) {
     super(scope, id);
     const context = PlatformApp.of(this).context;
-    this.clusterName = NameRules.dnsLabel(this, 'clusterName', context.physicalName(id));
+    this.clusterName = NameRules.dnsLabel(this, 'clusterName', context.physicalName(props.formerId ?? id));
+    if (props.formerId) PlatformRefactoring.renamed(this, props.formerId);
     check(this.clusterName.length <= 40, this, 'id', id, `makes the cluster name '${this.clusterName}' longer than 40 characters, which leaves no room for derived IAM names; use a shorter id`);
     const version = props.kubernetesVersion ?? KubernetesVersion.DEFAULT;
     check(KubernetesVersion.SUPPORTED.includes(version.version), this, 'kubernetesVersion', version.version, `is not supported; use one of ${KubernetesVersion.SUPPORTED.join(', ')}`);
@@ -238,7 +247,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       bootstrapSelfManagedAddons: false,
       upgradePolicy: { supportType: 'STANDARD' },
       dependsOn: [logs],
-      lifecycle: { preventDestroy: true },
+      lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
     });
     this.workloadSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
     (props.adminRoleArns ?? []).forEach((arn, i) => {
@@ -603,8 +612,8 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
       imageTagMutability: 'IMMUTABLE',
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: [{ encryptionType: 'KMS', kmsKey: this.key.keyArn }],
-      forceDelete: false,
-      lifecycle: { preventDestroy: true },
+      forceDelete: PlatformApp.of(this).context.environment.destroyable,
+      lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
     });
     new EcrLifecyclePolicy(this, `repository-${name}-lifecycle`, {
       repository: repo.name,

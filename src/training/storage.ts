@@ -112,8 +112,8 @@ export class SharedDatasetStorage extends Construct {
         fileSystemTypeVersion: '2.15',
         automaticBackupRetentionDays: 7,
         copyTagsToBackups: true,
-        skipFinalBackup: false,
-        lifecycle: { preventDestroy: true },
+        skipFinalBackup: PlatformApp.of(this).context.environment.destroyable,
+        lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
         // FSx checks that its servers reach each other on port 988 at creation: the rules first.
         dependsOn: rules,
       });
@@ -146,7 +146,7 @@ export class SharedDatasetStorage extends Construct {
     } else {
       this.efs = new EfsFileSystem(this, 'efs', {
         encrypted: true, kmsKeyId: props.key.keyArn, performanceMode: 'generalPurpose', throughputMode: 'elastic',
-        lifecycle: { preventDestroy: true }, tags: { Name: `${cluster.clusterName}-shared` },
+        lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable }, tags: { Name: `${cluster.clusterName}-shared` },
       });
       new EfsBackupPolicy(this, 'backups', { fileSystemId: this.efs.id, backupPolicy: { status: 'ENABLED' } });
       cluster.privateSubnetIds.forEach((subnetId, i) => {
