@@ -1,4 +1,5 @@
-import { PlatformApp, PlatformTesting } from '../src';
+import { ModelServer, PlatformApp, PlatformStack, PlatformTesting, runPlatformChecks, schedulingCheck, ServingEndpoint } from '../src';
+import * as existingClusterGpuServing from '../examples/existing-cluster-gpu-serving';
 import * as registryWithObjectLock from '../examples/registry-with-object-lock';
 import * as serveReleaseMonitor from '../examples/serve-release-monitor';
 import * as spotTraining from '../examples/spot-training';
@@ -13,7 +14,8 @@ interface Example {
 }
 
 const EXAMPLES: Record<string, Example> = {
-  'registry-with-object-lock': registryWithObjectLock, 'serve-release-monitor': serveReleaseMonitor, 'spot-training': spotTraining,
+  'existing-cluster-gpu-serving': existingClusterGpuServing, 'registry-with-object-lock': registryWithObjectLock, 'serve-release-monitor': serveReleaseMonitor,
+  'spot-training': spotTraining,
 };
 
 function synth(example: Example) {
@@ -99,5 +101,60 @@ describeWithTool(terraformTool, 'example serve-release-monitor checked by terraf
   it('validates and plans offline', () => {
     const plan = expectTerraformOk(checkWithTerraform(synth(serveReleaseMonitor).terraform.ranking));
     expect(plannedResources(plan, 'aws_budgets_budget')[0].values.cost_filter).toEqual([{ name: 'TagKeyValue', values: ['user:mlops.io/model$ranker'] }]);
+  });
+});
+
+// A cluster the platform did not create (#14): its pools described by EksCluster.fromAttributes, GPU serving
+// placed by their labels and taints, GPU rules in the MonitoringStack, the scheduling check reading them.
+describe('example existing-cluster-gpu-serving', () => {
+  const out = synth(existingClusterGpuServing);
+  const pod = out.manifests['vision/defects.k8s.yaml'].find((d) => d.kind === 'Deployment').spec.template.spec;
+
+  it('places the GPU endpoint on the described pool: its labels, its taint, one whole GPU', () => {
+    expect(pod.nodeSelector).toEqual({ 'eks.amazonaws.com/nodegroup': 'gpu-inference' });
+    expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
+  });
+
+  it('watches the GPUs with the MonitoringStack\'s GPU rules', () => {
+    const rules = out.manifests['vision/monitoring.k8s.yaml'].filter((d) => d.kind === 'PrometheusRule').map((d) => d.metadata.name);
+    expect(rules).toContain('mlops-gpu');
+  });
+
+  it('passes the platform check, whose scheduling rules read the described pools', () => {
+    const app = PlatformTesting.app({ platform: existingClusterGpuServing.context });
+    existingClusterGpuServing.build(app);
+    PlatformTesting.synth(app);
+    expect(PlatformTesting.findings(app)).toEqual([]);
+    expect(app.synthesized().describedNodePools?.map((p) => p.name).sort()).toEqual(['general', 'gpu-inference']);
+  });
+
+  it('has the scheduling check place pods on the described pools: a request no node of the pool fits is a finding', () => {
+    const app = PlatformTesting.app({ platform: existingClusterGpuServing.context });
+    existingClusterGpuServing.build(app);
+    PlatformTesting.synth(app);
+    const synthesized = app.synthesized();
+    const deployment = synthesized.manifests['vision/defects.k8s.yaml'].find((d) => d.kind === 'Deployment');
+    deployment.spec.template.spec.containers[0].resources.requests.cpu = '16'; // a g6.2xlarge has 8 vCPUs
+    const findings = runPlatformChecks(synthesized, [schedulingCheck]);
+    expect(findings.map((f) => f.problem).join('\n')).toMatch(/gpu-inference/);
+  });
+
+  it('refuses a GPU request on a pool without GPUs, and a pool the cluster does not describe', () => {
+    const serve = (pool: string, gpus: number) => () => {
+      const app = PlatformTesting.app({ platform: existingClusterGpuServing.context });
+      const { registry, detector } = existingClusterGpuServing.build(app);
+      const cluster = detector.cluster;
+      new ServingEndpoint(new PlatformStack(app, 'other'), 'x', { cluster, namespace: 'vision-serving', team: 'vision', model: registry.model('defect-detector').version('5'), server: ModelServer.triton(), resources: { gpus, pool } });
+    };
+    expect(serve('general', 1)).toThrow(/ServingEndpoint 'other\/x': resources\.gpus \(1\) needs GPUs, but pool 'general' runs m6i\.2xlarge, which have none/);
+    expect(serve('p5', 1)).toThrow(/resources\.pool \('p5'\) is not a pool of cluster 'shared-prod'; its described pools are 'gpu-inference', 'general'/);
+  });
+});
+
+describeWithTool(terraformTool, 'example existing-cluster-gpu-serving checked by terraform', () => {
+  it('validates and plans offline', () => {
+    const plan = expectTerraformOk(checkWithTerraform(synth(existingClusterGpuServing).terraform.vision));
+    expect(plannedResources(plan, 'aws_eks_pod_identity_association').map((a) => a.values.cluster_name)).toContain('shared-prod');
   });
 });

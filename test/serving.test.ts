@@ -291,7 +291,8 @@ describe('ServingEndpoint bad input', () => {
     [() => ({ mode: ServingMode.realtime({ minReplicas: 5, maxReplicas: 3 }) }), /ServingEndpoint 'aws\/fraud': mode\.minReplicas \(5\) must not exceed maxReplicas \(3\)/],
     [() => ({ mode: ServingMode.realtime({ minReplicas: 0 }) }), /mode\.minReplicas \(0\) scales to zero, which latency class 'real-time' does not allow/],
     [() => ({ mode: ServingMode.realtime({ minReplicas: 1 }) }), /mode\.minReplicas \(1\) is below the 2 replicas latency class 'real-time' keeps warm/],
-    [() => ({ resources: { gpus: 1, pool: 'g6' } }), /resources\.pool \('g6'\) is a pool that has no GPUs: the cluster has no GPU pools/],
+    // an existing cluster without described pools: nothing to place the pod on
+    [() => ({ resources: { gpus: 1, pool: 'g6' } }), /resources\.pool \('g6'\) names a pool of cluster 'acme-dev', which describes none: give EksCluster\.fromAttributes its nodePools/],
     [() => ({ resources: { gpus: 1 } }), /resources\.gpus \(1\) needs resources\.pool/],
     [() => ({ mode: ServingMode.batch({ schedule: '0 25 * * *', inputUri: 's3://a-in/', outputUri: 's3://a-out/', command: ['x'] }) }), /mode\.schedule \('0 25 \* \* \*'\) is not a cron expression: it has '25' in the hour field, which takes 0-23/],
     [() => ({ mode: ServingMode.batch({ schedule: 'daily', inputUri: 's3://a-in/', outputUri: 's3://a-out/', command: ['x'] }) }), /mode\.schedule \('daily'\) is not a cron expression: it has 1 fields/],

@@ -63,6 +63,12 @@ export interface SynthesizedPlatform {
    */
   readonly owners?: Record<string, string>;
   /**
+   * Node pools of existing clusters, as `EksCluster.fromAttributes({ nodePools })` describes them (the
+   * platform declares no node group or NodePool for them).
+   * @default - none
+   */
+  readonly describedNodePools?: Array<{ readonly cluster: string; readonly name: string; readonly labels: Record<string, string>; readonly taints: Array<{ key: string; value?: string; effect: string }>; readonly instanceTypes: string[]; readonly capacityType?: string }>;
+  /**
    * Images accepted by tag only, each for the constructs at or under `path`, with the reason
    * (`ImagePinning.allowTag`, or a construct's opt-out prop); the `images` check accepts them there.
    * @default - none

@@ -7,7 +7,8 @@ import { PlatformCheckError, PlatformChecks, PlatformFinding, runPlatformChecks 
 import { PlatformContext, PlatformContextProps } from './context';
 import { PlatformNamespaces } from './namespaces';
 import { ImagePinning } from './workloads';
-import type { ImageException } from '../check/model';
+import type { SynthesizedPlatform } from '../check/model';
+import { declaredClusterPools } from './identity';
 
 /** Props of a PlatformApp. */
 export interface PlatformAppProps {
@@ -140,7 +141,7 @@ export class PlatformApp extends TerraformApp {
   }
 
   /** The Terraform JSON written for each stack, the manifests of each chart and each chart's construct path. */
-  public synthesized(): { terraform: Record<string, any>; manifests: Record<string, Array<Record<string, any>>>; owners: Record<string, string>; imageExceptions: ImageException[] } {
+  public synthesized(): SynthesizedPlatform {
     const terraform: Record<string, any> = {};
     for (const stack of this.node.children) {
       const file = path.join(this.outdir, 'stacks', stack.node.id, 'cdk.tf.json');
@@ -148,7 +149,10 @@ export class PlatformApp extends TerraformApp {
     }
     const owners: Record<string, string> = {};
     for (const { file, chart } of this.charts) owners[file] = ((chart as { owner?: IConstruct }).owner ?? chart).node.path;
-    return { terraform, manifests: this.manifests(), owners, imageExceptions: ImagePinning.exceptionsOf(this) };
+    const describedNodePools = declaredClusterPools(this).map(({ cluster, pool }) => ({
+      cluster: cluster.clusterName, name: pool.name, labels: pool.labels, taints: [...(pool.taints ?? [])], instanceTypes: pool.instanceTypes, capacityType: pool.capacityType,
+    }));
+    return { terraform, manifests: this.manifests(), owners, imageExceptions: ImagePinning.exceptionsOf(this), describedNodePools };
   }
 
   /** The manifests of every chart, as plain objects in install order, by output file. */

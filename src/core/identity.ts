@@ -1,5 +1,5 @@
 import { EksPodIdentityAssociation, IamRole, IamRolePolicy } from '../providers/aws';
-import type { ITerraformDependable } from '../engine';
+import type { IConstruct, ITerraformDependable } from '../engine';
 import { Construct, TerraformStack } from '../engine';
 import { check } from './errors';
 import { PlatformApp } from './app';
@@ -29,6 +29,56 @@ export interface IEksCluster {
    * @default - none: associations name an existing cluster by its literal name
    */
   readonly podIdentityTarget?: PodIdentityTarget;
+  /**
+   * The node pools of a cluster the platform did not create: how to select each pool's nodes and what
+   * they offer, so that GPU serving, the scheduling check and GPU monitoring work on it.
+   * @default - none described (GPU serving on the cluster fails synth)
+   */
+  readonly nodePools?: ClusterNodePool[];
+}
+
+/** A node pool of an existing cluster, as its owner built it. */
+export interface ClusterNodePool {
+  /** The name a ServingEndpoint's `resources.pool` gives. */
+  readonly name: string;
+  /** Labels every node of the pool carries and that select only its nodes (the pods' nodeSelector). */
+  readonly labels: Record<string, string>;
+  /** The taints of its nodes (the pods tolerate them), e.g. `nvidia.com/gpu:NoSchedule`. @default - none */
+  readonly taints?: Array<{ readonly key: string; readonly value?: string; readonly effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }>;
+  /** EC2 instance types of its nodes (GPUs, CPUs and memory come from them), e.g. `g5.2xlarge`. */
+  readonly instanceTypes: string[];
+  /**
+   * On-demand or spot nodes.
+   * @default 'ON_DEMAND'
+   */
+  readonly capacityType?: 'ON_DEMAND' | 'SPOT';
+  /** The most nodes it may run. @default - unknown */
+  readonly maxSize?: number;
+}
+
+const declaredPools = new WeakMap<PlatformApp, Map<string, { cluster: IEksCluster; pool: ClusterNodePool }>>();
+
+/**
+ * Records the pools of an existing cluster a construct of `app` runs on, for the platform check (its
+ * scheduling rules read them beside the node groups and NodePools the platform declares).
+ */
+export function declareClusterPools(scope: IConstruct, cluster: IEksCluster): void {
+  const app = PlatformApp.of(scope);
+  const byName = declaredPools.get(app) ?? new Map();
+  declaredPools.set(app, byName);
+  const names = new Set<string>();
+  (cluster.nodePools ?? []).forEach((pool, i) => {
+    check(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(pool.name) && !names.has(pool.name), scope, `cluster.nodePools[${i}].name`, pool.name, 'must be a unique DNS label');
+    names.add(pool.name);
+    check(Object.keys(pool.labels).length > 0, scope, `cluster.nodePools[${i}].labels`, pool.labels, 'must name at least one label that selects only this pool\'s nodes');
+    check(pool.instanceTypes.length > 0, scope, `cluster.nodePools[${i}].instanceTypes`, pool.instanceTypes, 'must name the pool\'s EC2 instance types');
+    byName.set(`${cluster.clusterName}/${pool.name}`, { cluster, pool });
+  });
+}
+
+/** The described pools of existing clusters of an app. */
+export function declaredClusterPools(app: PlatformApp): Array<{ cluster: IEksCluster; pool: ClusterNodePool }> {
+  return [...(declaredPools.get(app)?.values() ?? [])];
 }
 
 /** Where Pod Identity associations of a cluster created in the same stack point. */
@@ -68,7 +118,7 @@ export class EksCluster {
   /** An existing cluster, by its attributes (tokens from another stack are fine). */
   public static fromAttributes(attrs: EksClusterAttributes): IEksCluster {
     // An existing cluster: associations name it literally (it exists before this stack applies).
-    return { ...attrs, privateSubnetIds: [...attrs.privateSubnetIds], podIdentityTarget: undefined };
+    return { ...attrs, privateSubnetIds: [...attrs.privateSubnetIds], podIdentityTarget: undefined, nodePools: attrs.nodePools?.map((p) => ({ ...p })) };
   }
 }
 

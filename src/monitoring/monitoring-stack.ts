@@ -13,6 +13,12 @@ import { PrometheusInstance } from '../core/prometheus';
 import type { ModelRegistry } from '../registry/model-registry';
 import type { ServingEndpoint } from '../serving/serving-endpoint';
 import type { GpuTrainingCluster } from '../training/gpu-cluster';
+import { InstanceType } from '../training/instances';
+
+/** Whether a cluster is one the platform built (it has system nodes to alarm on). */
+function isTrainingCluster(cluster: IEksCluster): cluster is GpuTrainingCluster {
+  return 'systemNodes' in cluster;
+}
 import { AlertReceiver, AlertRoute, ReceiverContext, ReceiverSecret, SecretKey } from './alerting';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { endpointDashboard } from './dashboard';
@@ -121,8 +127,13 @@ export interface RetrainingTarget {
 export interface MonitoringStackProps {
   /** The endpoints to monitor (real-time or streaming: batch endpoints expose no metrics). */
   readonly endpoints: ServingEndpoint[];
-  /** GPU metrics and node alarms of this cluster. @default - none */
-  readonly cluster?: GpuTrainingCluster;
+  /**
+   * GPU rules of this cluster (DCGM metrics) and, for a GpuTrainingCluster, alarms on its system nodes.
+   * A cluster the platform did not create (`EksCluster.fromAttributes`) needs the DCGM exporter scraped by
+   * this Prometheus, e.g. from the NVIDIA GPU Operator, and GPU pools described in `nodePools`.
+   * @default - none
+   */
+  readonly cluster?: IEksCluster;
   /** Database alarms of this registry. @default - none */
   readonly registry?: ModelRegistry;
   /** @default PrometheusInstance.kubePrometheusStack() */
@@ -257,6 +268,8 @@ export class MonitoringStack extends Construct {
       }, s.endpoint.team) });
     });
     if (props.cluster) {
+      check(isTrainingCluster(props.cluster) || (props.cluster.nodePools ?? []).some((p) => p.instanceTypes.some((t) => InstanceType.of(t).gpus > 0)), this, 'cluster', props.cluster.clusterName,
+        'has no GPU pool to watch: describe its GPU pools in EksCluster.fromAttributes({ nodePools }), or leave `cluster` out');
       const idle = props.gpuIdle ?? {};
       const below = idle.belowPercent ?? 5;
       check(below > 0 && below < 100, this, 'gpuIdle.belowPercent', below, 'must be a percentage between 0 and 100');
@@ -333,7 +346,7 @@ export class MonitoringStack extends Construct {
     });
     if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region, props.endpoints.map((e) => e.team), props.endpoints.map((e) => e.model.model.name));
     if (props.registry) this.addDatabaseAlarms(props.registry);
-    if (props.cluster) this.addNodeAlarms(props.cluster);
+    if (props.cluster && isTrainingCluster(props.cluster)) this.addNodeAlarms(props.cluster);
     this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name), props.activateCostAllocationTags ?? false);
   }
 

@@ -7,7 +7,7 @@ import { suppress } from '../policy/rule';
 import { PlatformApp } from '../core/app';
 import { cronProblem } from '../core/cron';
 import { check, checkIntegerRange } from '../core/errors';
-import { grant, IEksCluster, policyDocument, WorkloadIdentity } from '../core/identity';
+import { declareClusterPools, grant, IEksCluster, policyDocument, WorkloadIdentity } from '../core/identity';
 import { ClusterValue, ClusterValues } from '../core/kubernetes-stack';
 import { requireLoadBalancerController } from '../core/load-balancer-controller';
 import { PlatformChart } from '../core/kubernetes';
@@ -18,6 +18,7 @@ import { baseEgressRules, checkPinnedImage, checkQuantity, fromNamespaces, resou
 import { RegistryAccess } from '../registry/model-registry';
 import type { IModelRegistry, ModelVersion, RegistryCredentials } from '../registry/model-registry';
 import { GPU_TAINT, GpuTrainingCluster, POOL_LABEL } from '../training/gpu-cluster';
+import { InstanceType } from '../training/instances';
 import { PRIORITY_CLASSES } from '../training/cluster-workloads';
 import { ServerMetrics } from './metrics';
 import { MODEL_REPOSITORY, ModelServer, POD_UID_ENV, SERVER_CONFIG_DIR } from './model-server';
@@ -252,15 +253,16 @@ export class ServingEndpoint extends Construct {
         : `is below the ${this.latencyClass.minReplicas} replicas latency class '${this.latencyClass.name}' keeps warm (spread across zones)`);
   }
 
-  private gpuPool(cluster: IEksCluster, res: ServingResources, gpus: number): { name: string; toleration: k8s.Toleration } | undefined {
+  private gpuPool(cluster: IEksCluster, res: ServingResources, gpus: number): PoolPlacement | undefined {
     const training = cluster instanceof GpuTrainingCluster ? cluster : undefined;
+    if (!training && res.pool !== undefined) return this.describedPool(cluster, res, gpus);
     if (gpus === 0) {
       if (res.pool === undefined) return undefined;
       const cpu = training?.cpuPool(res.pool);
       check(!!cpu, this, 'resources.pool', res.pool, training?.cpuPools.length
         ? `is not a CPU pool of the cluster (and resources.gpus is 0); its CPU pools are ${training.cpuPools.map((p) => `'${p.name}'`).join(', ')}`
         : 'names no CPU pool: the cluster has none (add cpuPools to the GpuTrainingCluster), and without resources.gpus a GPU pool is not used');
-      return { name: cpu!.name, toleration: { key: cpu!.taint.key, operator: 'Equal', value: cpu!.taint.value, effect: cpu!.taint.effect } };
+      return { name: cpu!.name, nodeSelector: { [POOL_LABEL]: cpu!.name }, tolerations: [{ key: cpu!.taint.key, operator: 'Equal', value: cpu!.taint.value, effect: cpu!.taint.effect }] };
     }
     check(res.pool !== undefined, this, 'resources.gpus', gpus, 'needs resources.pool: the GPU pool to run on');
     const pools = training?.pools ?? [];
@@ -269,10 +271,29 @@ export class ServingEndpoint extends Construct {
       ? `is not a GPU pool of the cluster; its GPU pools are ${pools.map((p) => `'${p.name}'`).join(', ')}`
       : 'is a pool that has no GPUs: the cluster has no GPU pools');
     check(gpus <= pool!.gpusPerNode, this, 'resources.gpus', gpus, `is more than the ${pool!.gpusPerNode} GPU(s) a node of pool '${pool!.name}' has`);
-    return { name: pool!.name, toleration: { key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect } };
+    return { name: pool!.name, nodeSelector: { [POOL_LABEL]: pool!.name }, tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }] };
   }
 
-  private podTemplate(props: ServingEndpointProps, registry: IModelRegistry, readiness: { path: string; port: string }, gpus: number, pool?: { name: string; toleration: k8s.Toleration }): k8s.PodTemplateSpec {
+  /** A pool of a cluster the platform did not create, as `EksCluster.fromAttributes({ nodePools })` describes it. */
+  private describedPool(cluster: IEksCluster, res: ServingResources, gpus: number): PoolPlacement {
+    declareClusterPools(this, cluster);
+    const pools = cluster.nodePools ?? [];
+    const pool = pools.find((p) => p.name === res.pool);
+    check(!!pool, this, 'resources.pool', res.pool, pools.length
+      ? `is not a pool of cluster '${cluster.clusterName}'; its described pools are ${pools.map((p) => `'${p.name}'`).join(', ')}`
+      : `names a pool of cluster '${cluster.clusterName}', which describes none: give EksCluster.fromAttributes its nodePools (labels, taints, instance types)`);
+    const perNode = Math.min(...pool!.instanceTypes.map((t) => InstanceType.of(t).gpus));
+    check(gpus <= perNode, this, 'resources.gpus', gpus, gpus > 0 && perNode === 0
+      ? `needs GPUs, but pool '${pool!.name}' runs ${pool!.instanceTypes.join(', ')}, which have none`
+      : `is more than the ${perNode} GPU(s) a node of pool '${pool!.name}' has (${pool!.instanceTypes.join(', ')})`);
+    return {
+      name: pool!.name,
+      nodeSelector: { ...pool!.labels },
+      tolerations: (pool!.taints ?? []).map((t) => (t.value === undefined ? { key: t.key, operator: 'Exists', effect: t.effect } : { key: t.key, operator: 'Equal', value: t.value, effect: t.effect })),
+    };
+  }
+
+  private podTemplate(props: ServingEndpointProps, registry: IModelRegistry, readiness: { path: string; port: string }, gpus: number, pool?: PoolPlacement): k8s.PodTemplateSpec {
     const s = props.server.props;
     const modelName = props.model.model.name;
     const modelDir = `${MODEL_REPOSITORY}/${modelName}`;
@@ -366,8 +387,8 @@ export class ServingEndpoint extends Construct {
           ...(configMap ? [{ name: 'server-config', configMap: { name: configMap } }] : []),
           ...writable.map((_path, i) => ({ name: `writable-${i}`, emptyDir: { sizeLimit: k8s.Quantity.fromString('1Gi') } })),
         ],
-        nodeSelector: pool ? { [POOL_LABEL]: pool.name } : undefined,
-        tolerations: pool ? [pool.toleration] : undefined,
+        nodeSelector: pool?.nodeSelector,
+        tolerations: pool?.tolerations.length ? pool.tolerations : undefined,
         topologySpreadConstraints: serving ? [
           { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: this.selectorLabels } },
           { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: this.selectorLabels } },
@@ -645,6 +666,13 @@ export class ServingEndpoint extends Construct {
       new k8s.KubeJob(this.chart, 'job', { metadata: { name: this.name }, spec: jobSpec });
     }
   }
+}
+
+/** Where an endpoint's pods go: a pool's name, the labels that select its nodes and the taints they tolerate. */
+interface PoolPlacement {
+  readonly name: string;
+  readonly nodeSelector: Record<string, string>;
+  readonly tolerations: k8s.Toleration[];
 }
 
 /** The first endpoint of each namespace, per app: a namespace serves one team. */

@@ -83,6 +83,12 @@ export function nodePoolsOf(model: PlatformModel): NodePoolModel[] {
       taints: t.spec?.taints ?? [], instanceTypes: types,
     });
   }
+  for (const p of model.synthesis.describedNodePools ?? []) {
+    pools.push({
+      name: p.name, by: `node pool ${p.name} of existing cluster ${p.cluster} (EksCluster.fromAttributes)`,
+      labels: { ...p.labels, 'kubernetes.io/os': 'linux' }, taints: p.taints as Taint[], instanceTypes: p.instanceTypes, capacityType: p.capacityType,
+    });
+  }
   return pools;
 }
 
