@@ -195,6 +195,65 @@ describe('Karpenter', () => {
       .toEqual(['RunInstances', 'CreateFleet', 'CreateLaunchTemplate']);
   });
 
+  // Statement by statement against upstream v1.5 (karpenter-provider-aws
+  // website/content/en/v1.5/getting-started/getting-started-with-karpenter/cloudformation.yaml,
+  // KarpenterControllerPolicy): the same Sids, actions and condition keys; instance profiles only
+  // by the cluster's and the EC2NodeClass's tags (they were any profile of the account before).
+  it('matches the upstream Karpenter v1.5 controller policy, statement by statement', () => {
+    const policy = Object.values(resourcesOf(aws, 'aws_iam_role_policy')).find((p: any) => p.name === 'karpenter') as any;
+    const statements = policyStatements(policy.policy);
+    const shape = Object.fromEntries(statements.map((st: any) => [st.Sid, {
+      actions: [st.Action].flat().sort(),
+      conditions: Object.fromEntries(Object.entries<any>(st.Condition ?? {}).map(([op, kv]) => [op, Object.keys(kv).sort()])),
+    }]));
+    const cluster = 'kubernetes.io/cluster/acme-dev-training';
+    expect(shape).toEqual({
+      AllowScopedEC2InstanceAccessActions: { actions: ['ec2:CreateFleet', 'ec2:RunInstances'], conditions: {} },
+      AllowScopedEC2LaunchTemplateAccessActions: { actions: ['ec2:CreateFleet', 'ec2:RunInstances'], conditions: { StringEquals: [`aws:ResourceTag/${cluster}`], StringLike: ['aws:ResourceTag/karpenter.sh/nodepool'] } },
+      AllowScopedEC2InstanceActionsWithTags: {
+        actions: ['ec2:CreateFleet', 'ec2:CreateLaunchTemplate', 'ec2:RunInstances'],
+        conditions: { StringEquals: ['aws:RequestTag/eks:eks-cluster-name', `aws:RequestTag/${cluster}`], StringLike: ['aws:RequestTag/karpenter.sh/nodepool'] },
+      },
+      AllowScopedResourceCreationTagging: {
+        actions: ['ec2:CreateTags'],
+        conditions: { StringEquals: ['aws:RequestTag/eks:eks-cluster-name', `aws:RequestTag/${cluster}`, 'ec2:CreateAction'], StringLike: ['aws:RequestTag/karpenter.sh/nodepool'] },
+      },
+      AllowScopedResourceTagging: {
+        actions: ['ec2:CreateTags'],
+        conditions: { StringEquals: [`aws:ResourceTag/${cluster}`], StringLike: ['aws:ResourceTag/karpenter.sh/nodepool'], StringEqualsIfExists: ['aws:RequestTag/eks:eks-cluster-name'], 'ForAllValues:StringEquals': ['aws:TagKeys'] },
+      },
+      AllowScopedDeletion: { actions: ['ec2:DeleteLaunchTemplate', 'ec2:TerminateInstances'], conditions: { StringEquals: [`aws:ResourceTag/${cluster}`], StringLike: ['aws:ResourceTag/karpenter.sh/nodepool'] } },
+      AllowRegionalReadActions: {
+        actions: ['ec2:DescribeCapacityReservations', 'ec2:DescribeImages', 'ec2:DescribeInstanceTypeOfferings', 'ec2:DescribeInstanceTypes', 'ec2:DescribeInstances',
+          'ec2:DescribeLaunchTemplates', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSpotPriceHistory', 'ec2:DescribeSubnets'],
+        conditions: { StringEquals: ['aws:RequestedRegion'] },
+      },
+      AllowSSMReadActions: { actions: ['ssm:GetParameter'], conditions: {} },
+      AllowPricingReadActions: { actions: ['pricing:GetProducts'], conditions: {} },
+      AllowInterruptionQueueActions: { actions: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], conditions: {} },
+      AllowPassingInstanceRole: { actions: ['iam:PassRole'], conditions: { StringEquals: ['iam:PassedToService'] } },
+      AllowScopedInstanceProfileCreationActions: {
+        actions: ['iam:CreateInstanceProfile'],
+        conditions: { StringEquals: ['aws:RequestTag/eks:eks-cluster-name', `aws:RequestTag/${cluster}`, 'aws:RequestTag/topology.kubernetes.io/region'], StringLike: ['aws:RequestTag/karpenter.k8s.aws/ec2nodeclass'] },
+      },
+      AllowScopedInstanceProfileTagActions: {
+        actions: ['iam:TagInstanceProfile'],
+        conditions: {
+          StringEquals: ['aws:RequestTag/eks:eks-cluster-name', `aws:RequestTag/${cluster}`, 'aws:RequestTag/topology.kubernetes.io/region', `aws:ResourceTag/${cluster}`, 'aws:ResourceTag/topology.kubernetes.io/region'],
+          StringLike: ['aws:RequestTag/karpenter.k8s.aws/ec2nodeclass', 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass'],
+        },
+      },
+      AllowScopedInstanceProfileActions: {
+        actions: ['iam:AddRoleToInstanceProfile', 'iam:DeleteInstanceProfile', 'iam:RemoveRoleFromInstanceProfile'],
+        conditions: { StringEquals: [`aws:ResourceTag/${cluster}`, 'aws:ResourceTag/topology.kubernetes.io/region'], StringLike: ['aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass'] },
+      },
+      AllowInstanceProfileReadActions: { actions: ['iam:GetInstanceProfile'], conditions: {} },
+      AllowAPIServerEndpointDiscovery: { actions: ['eks:DescribeCluster'], conditions: {} },
+    });
+    const ssm = statements.find((st: any) => st.Sid === 'AllowSSMReadActions');
+    expect(ssm.Resource).toEqual(['arn:aws:ssm:eu-west-1::parameter/aws/service/*', 'arn:aws:ssm:eu-west-1:123456789012:parameter/imagebuilder/*']);
+  });
+
   // EventBridge PutRule: a name of at most 64 characters.
   it('keeps interruption rule names within 64 characters for the longest cluster name', () => {
     const { app, stack } = testPlatform();

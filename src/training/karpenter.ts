@@ -59,19 +59,28 @@ export class KarpenterController extends Construct {
       cluster: props.cluster, namespace: 'kube-system', serviceAccount: 'karpenter', roleName: `${clusterName}-karpenter`,
     });
     const region = context.region;
+    const profiles = `arn:aws:iam::${context.accountId}:instance-profile/*`;
+    const requestTags = { [`aws:RequestTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': clusterName, 'aws:RequestTag/topology.kubernetes.io/region': region };
+    const resourceTags = { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:ResourceTag/topology.kubernetes.io/region': region };
     const created = ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'].map((t) => `arn:aws:ec2:${region}:*:${t}/*`);
     grant(this.identity, 'karpenter', [
-      {
-        sid: 'Discover',
-        actions: ['ec2:DescribeAvailabilityZones', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeInstanceTypeOfferings',
-          'ec2:DescribeInstanceTypes', 'ec2:DescribeLaunchTemplates', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSpotPriceHistory',
-          'ec2:DescribeSubnets', 'pricing:GetProducts', 'ssm:GetParameter'],
-        resources: ['*'],
-      },
-      // The statements below follow the upstream controller policy (karpenter-provider-aws,
+      // Statement by statement the upstream controller policy (karpenter-provider-aws,
       // website/content/en/v1.5/getting-started/getting-started-with-karpenter/cloudformation.yaml):
       // what Karpenter creates carries the cluster's tags and a nodepool tag at creation, and it
-      // tags, terminates and deletes only what carries them.
+      // tags, terminates and deletes only what carries them; instance profiles likewise by their
+      // ec2nodeclass tag. Reads are limited to the region.
+      {
+        sid: 'AllowRegionalReadActions',
+        actions: ['ec2:DescribeCapacityReservations', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeInstanceTypeOfferings',
+          'ec2:DescribeInstanceTypes', 'ec2:DescribeLaunchTemplates', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSpotPriceHistory', 'ec2:DescribeSubnets'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:RequestedRegion': region } },
+      },
+      {
+        sid: 'AllowSSMReadActions', actions: ['ssm:GetParameter'],
+        resources: [`arn:aws:ssm:${region}::parameter/aws/service/*`, `arn:aws:ssm:${region}:${context.accountId}:parameter/imagebuilder/*`],
+      },
+      { sid: 'AllowPricingReadActions', actions: ['pricing:GetProducts'], resources: ['*'] },
       {
         sid: 'AllowScopedEC2InstanceAccessActions',
         actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
@@ -86,7 +95,7 @@ export class KarpenterController extends Construct {
       {
         sid: 'AllowScopedEC2InstanceActionsWithTags',
         actions: ['ec2:RunInstances', 'ec2:CreateFleet', 'ec2:CreateLaunchTemplate'],
-        resources: created,
+        resources: [...created, `arn:aws:ec2:${region}:*:capacity-reservation/*`],
         conditions: {
           StringEquals: { [`aws:RequestTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': clusterName },
           StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
@@ -121,14 +130,25 @@ export class KarpenterController extends Construct {
         resources: [`arn:aws:ec2:${region}:*:instance/*`, `arn:aws:ec2:${region}:*:launch-template/*`],
         conditions: { StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' }, StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' } },
       },
-      { sid: 'PassNodeRole', actions: ['iam:PassRole'], resources: [props.nodeRole.arn], conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+      { sid: 'AllowInterruptionQueueActions', actions: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], resources: [this.queue.arn] },
+      { sid: 'AllowPassingInstanceRole', actions: ['iam:PassRole'], resources: [props.nodeRole.arn], conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
       {
-        sid: 'InstanceProfiles',
-        actions: ['iam:AddRoleToInstanceProfile', 'iam:CreateInstanceProfile', 'iam:DeleteInstanceProfile', 'iam:GetInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:TagInstanceProfile'],
-        resources: [`arn:aws:iam::${context.accountId}:instance-profile/*`],
+        sid: 'AllowScopedInstanceProfileCreationActions', actions: ['iam:CreateInstanceProfile'], resources: [profiles],
+        conditions: { StringEquals: requestTags, StringLike: { 'aws:RequestTag/karpenter.k8s.aws/ec2nodeclass': '*' } },
       },
-      { sid: 'Cluster', actions: ['eks:DescribeCluster'], resources: [`arn:aws:eks:${region}:${context.accountId}:cluster/${clusterName}`] },
-      { sid: 'Interruptions', actions: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], resources: [this.queue.arn] },
+      {
+        sid: 'AllowScopedInstanceProfileTagActions', actions: ['iam:TagInstanceProfile'], resources: [profiles],
+        conditions: {
+          StringEquals: { ...resourceTags, ...requestTags },
+          StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*', 'aws:RequestTag/karpenter.k8s.aws/ec2nodeclass': '*' },
+        },
+      },
+      {
+        sid: 'AllowScopedInstanceProfileActions', actions: ['iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'], resources: [profiles],
+        conditions: { StringEquals: resourceTags, StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*' } },
+      },
+      { sid: 'AllowInstanceProfileReadActions', actions: ['iam:GetInstanceProfile'], resources: [profiles] },
+      { sid: 'AllowAPIServerEndpointDiscovery', actions: ['eks:DescribeCluster'], resources: [`arn:aws:eks:${region}:${context.accountId}:cluster/${clusterName}`] },
     ]);
     Addons.require(this, Addon.karpenter(clusterName, `${clusterName}-karpenter`));
   }
