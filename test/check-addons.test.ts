@@ -164,6 +164,6 @@ describe('add-ons the constructs declare', () => {
     expect(PlatformTesting.findings(app).filter((f) => f.check === 'addons')).toEqual([]);
     const synthesized = app.synthesized();
     for (const name of ['addon-istio-base', 'addon-istio-cni', 'addon-istiod']) delete synthesized.terraform.kubernetes.resource.helm_release[name];
-    expect(runPlatformChecks(synthesized, [addonsCheck]).map((f) => `${f.path} ${f.object}`)).toEqual(['platform/recsys-shadow VirtualService serving/recsys (platform/recsys-shadow.k8s.yaml)']);
+    expect(runPlatformChecks(synthesized, [addonsCheck]).map((f) => `${f.path} ${f.object}`)).toEqual(['platform/recsys-shadow VirtualService recsys-serving/recsys (platform/recsys-shadow.k8s.yaml)']);
   });
 });
