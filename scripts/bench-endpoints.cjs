@@ -14,7 +14,7 @@ const cluster = lib.EksCluster.fromAttributes({
 const registry = new lib.ModelRegistry(stack, 'registry', { cluster });
 for (let i = 0; i < n; i++) {
   new lib.ServingEndpoint(stack, `model-${i}`, {
-    cluster, namespace: 'serving', model: registry.model(`model-${i}`).alias('champion'), server: lib.ModelServer.mlflow(),
+    cluster, namespace: 'serving', model: registry.model(`model-${i}`).version('1'), server: lib.ModelServer.mlflow(),
   });
 }
 new lib.KubernetesStack(app, 'kubernetes', { clusterName: 'bench' });

@@ -62,7 +62,7 @@ if (!process.argv.includes('--loop')) {
     const ratio = ref ? `time ${(m.ms / ref.ms).toFixed(1)}x, memory ${(m.mb / ref.mb).toFixed(1)}x` : '';
     console.log(`${pad(name, 62)}${pad(m.ms.toFixed(0), 10)}${pad(m.mb.toFixed(0), 10)}${ratio}`);
   }
-  console.log(`\ntargets: the whole reference platform under 1000 ms and 250 MB -> ${ours.ms < 1000 && ours.mb < 250 ? 'met' : 'NOT met'}`);
+  console.log(`\ntargets (developers' guide): the whole reference platform under 500 ms and 200 MB -> time ${ours.ms < 500 ? 'met' : 'NOT met'}, memory ${ours.mb < 200 ? 'met' : 'NOT met'}`);
 }
 
 // The inner loop, in a copy of the project (its own lib/ and tsbuildinfo; node_modules linked).
