@@ -29,3 +29,4 @@ export * from './core/load-balancer-controller';
 export * from './review';
 export * from './features';
 export * from './core/refactoring';
+export * from './core/environments';

@@ -143,6 +143,8 @@ export class PostgresDatabase extends Construct {
       storageEncrypted: true,
       kmsKeyId: props.key.keyArn,
       multiAz,
+      // A production database without a standby says so where reviews and the environments' safeguard check see it.
+      ...(context.environment.isProduction && !multiAz ? { tags: { 'mlops.io/single-az': 'declared' } } : {}),
       dbSubnetGroupName: subnetGroup.name,
       vpcSecurityGroupIds: [this.securityGroup.id],
       parameterGroupName: parameters.name,

@@ -206,7 +206,7 @@ export interface ModelRegistryProps {
   readonly auditTrail?: AuditTrail;
   /** @default - a db.t4g.medium PostgreSQL 17 with 7 days of backups, Multi-AZ in production */
   readonly database?: RegistryDatabaseOptions;
-  /** @default - MLflow in namespace `mlflow`, proxied artifacts, no Ingress */
+  /** @default - MLflow in namespace `mlflow`, artifacts read and written by each workload in S3, no Ingress */
   readonly server?: RegistryServerOptions;
   /** @default - `champion` is moved only through the promotion endpoint, which no namespace may reach */
   readonly governance?: RegistryGovernanceOptions;
