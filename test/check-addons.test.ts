@@ -48,6 +48,18 @@ describe('addons check (pure)', () => {
     expect(problems([scaledObject], release('keda', 'keda', 'keda'))).toEqual([expect.stringMatching(/ScaledObject serving\/api .*scales on memory \(KEDA makes an HPA on Resource metrics\)/)]);
   });
 
+  it('refuses a global Alertmanager configuration that names an AlertmanagerConfig no manifest writes', () => {
+    // prometheus-operator pkg/alertmanager/operator.go provisionAlertmanagerConfiguration: "failed to get global
+    // AlertmanagerConfig", and no configuration is generated at all.
+    const values = { alertmanager: { alertmanagerSpec: { alertmanagerConfiguration: { name: 'mlops-alert-routing' } } } };
+    const kps = release('kube-prometheus-stack', 'kube-prometheus-stack', 'monitoring', values);
+    const config = (namespace: string) => ({ apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig', metadata: { name: 'mlops-alert-routing', namespace }, spec: {} });
+    expect(problems([], kps)).toEqual([expect.stringMatching(/^helm_release kubernetes\/kube-prometheus-stack: chart kube-prometheus-stack value 'alertmanager.alertmanagerSpec.alertmanagerConfiguration.name' names AlertmanagerConfig monitoring\/mlops-alert-routing, which no manifest writes: prometheus-operator/)]);
+    // in another namespace it is not the Alertmanager's
+    expect(problems([config('fraud')], kps)).toHaveLength(1);
+    expect(problems([config('monitoring')], kps)).toEqual([]);
+  });
+
   it('refuses an add-on without the values its chart requires, or without an AWS identity for its service account', () => {
     // aws-load-balancer-controller templates/deployment.yaml: required "Chart cannot be installed without a valid clusterName!"
     expect(problems([], release('aws-load-balancer-controller', 'aws-load-balancer-controller', 'kube-system'))).toEqual([

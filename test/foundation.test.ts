@@ -129,6 +129,21 @@ describe('the Terraform ↔ Kubernetes bridge', () => {
     expect(releases.every((r) => r.atomic === true && /^\d+\.\d+\.\d+$/.test(r.version))).toBe(true);
   });
 
+  it('merges a chart value one construct sets into the add-on others require plainly, and refuses a second value for it', () => {
+    const { app, stack, owner } = platform();
+    new KubernetesStack(app, 'kubernetes', { clusterName: 'acme-dev' });
+    Addons.require(new Construct(stack, 'plain'), Addon.keda());
+    Addons.setValue(owner, Addon.keda(), 'operator.replicaCount', 2, 'thing needs two');
+    Addons.setValue(new Construct(stack, 'same'), Addon.keda(), 'operator.replicaCount', 2, 'same value');
+    expect(() => Addons.setValue(new Construct(stack, 'b'), Addon.keda(), 'operator.replicaCount', 3, 'wants three'))
+      .toThrow("'aws/b' sets chart value 'operator.replicaCount' of add-on 'keda' to 3, but 'aws/thing' sets it to 2 (thing needs two); a cluster runs one release of each add-on, so only one of them can.");
+    // a value the add-on itself sets is not overridden
+    expect(() => Addons.setValue(owner, Addon.fsxCsiDriver(), 'node.tolerateAllTaints', false, 'no'))
+      .toThrow("'aws/thing' sets chart value 'node.tolerateAllTaints' of add-on 'aws-fsx-csi-driver' to false, but the add-on sets it to true; use an Addon without that value.");
+    const release = (Object.values(resourcesOf(PlatformTesting.synth(app).terraform.kubernetes, 'helm_release')) as any[]).find((r) => r.name === 'keda');
+    expect(JSON.parse(release.values[0])).toEqual({ operator: { replicaCount: 2 } });
+  });
+
   it('refuses two versions of one add-on and a second KubernetesStack', () => {
     const { app, stack, owner } = platform();
     Addons.require(owner, Addon.keda());

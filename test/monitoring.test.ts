@@ -7,6 +7,7 @@ import { manifestErrors } from './harness/kubernetes';
 import { checkRules, promtoolTool, ruleFileOf, testRules } from './harness/promtool';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
 import { describeWithTool } from './harness/tools';
+import { alertmanagerRouting, amtoolTool, receiversOf } from './harness/alertmanager';
 import { onlyResource, resourcesOf, TEST_CLUSTER, testPlatform } from './harness/fixtures';
 
 const PROFILE = ReferenceProfile.of([{ name: 'amount', edges: [10, 100], fractions: [0.5, 0.3, 0.2] }]);
@@ -74,12 +75,14 @@ describe('MonitoringStack', () => {
     expect(values.prometheus.prometheusSpec.ruleSelector).toEqual(prometheus.selector('PrometheusRule'));
     expect(values.prometheus.prometheusSpec.serviceMonitorSelector).toEqual(prometheus.selector('ServiceMonitor'));
     expect(values.alertmanager.alertmanagerSpec.alertmanagerConfigSelector).toEqual(prometheus.selector('AlertmanagerConfig'));
-    // Rules and routing only from the monitoring namespace (prometheus-operator PrometheusSpec.ruleNamespaceSelector,
-    // AlertmanagerSpec.alertmanagerConfigNamespaceSelector): the platform writes them all there, so nothing is lost,
-    // and no team namespace can page another team or start a retraining.
+    // Rules only from the monitoring namespace (prometheus-operator PrometheusSpec.ruleNamespaceSelector): the
+    // platform writes them all there, and no team namespace can set the team or model label of an alert.
     const monitoringOnly = { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } };
     expect(values.prometheus.prometheusSpec.ruleNamespaceSelector).toEqual(monitoringOnly);
-    expect(values.alertmanager.alertmanagerSpec.alertmanagerConfigNamespaceSelector).toEqual(monitoringOnly);
+    // Routing from any namespace, each limited to its own namespace's alerts (AlertmanagerSpec
+    // alertmanagerConfigMatcherStrategy OnNamespace: pkg/alertmanager/amcfg.go adds the namespace matcher).
+    expect(values.alertmanager.alertmanagerSpec.alertmanagerConfigNamespaceSelector).toEqual({});
+    expect(values.alertmanager.alertmanagerSpec.alertmanagerConfigMatcherStrategy).toEqual({ type: 'OnNamespace' });
     for (const o of objects.filter((d) => d.kind === 'PrometheusRule' || d.kind === 'AlertmanagerConfig')) {
       expect({ name: o.metadata.name, namespace: o.metadata.namespace }).toEqual({ name: o.metadata.name, namespace: 'monitoring' });
     }
@@ -99,15 +102,21 @@ describe('MonitoringStack', () => {
 
   it('routes by severity and team, and sends drift and quality alerts to the retraining trigger', () => {
     const config = docs.find((d) => d.kind === 'AlertmanagerConfig');
-    // only the pipeline's model's drift and quality alerts start it
-    expect(config.spec.route.routes[0]).toEqual({
+    // The chart's always-firing Watchdog and InfoInhibitor go nowhere, as in the chart's own configuration this one replaces.
+    expect(config.spec.route.routes[0]).toEqual({ receiver: 'discard', matchers: [{ name: 'alertname', value: 'Watchdog|InfoInhibitor', matchType: '=~' }] });
+    // only the drift and quality alerts of the endpoint serving the pipeline's model start it
+    expect(config.spec.route.routes[1]).toEqual({
       receiver: 'retraining', continue: true,
-      matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }, { name: 'model', value: 'fraud-detector', matchType: '=' }],
+      matchers: [
+        { name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }, { name: 'endpoint', value: 'fraud', matchType: '=' },
+        { name: 'namespace', value: 'serving', matchType: '=' }, { name: 'model', value: 'fraud-detector', matchType: '=' },
+      ],
     });
     // with its bearer token (AlertmanagerConfig v1alpha1 webhookConfigs[].httpConfig.authorization, SafeAuthorization)
     expect(config.spec.receivers[3].webhookConfigs[0].httpConfig).toEqual({ authorization: { type: 'Bearer', credentials: { name: 'monitoring-alert-receivers', key: 'retraining-bearer-token' } } });
-    expect(config.spec.route.routes[1]).toEqual({ receiver: 'oncall', matchers: [{ name: 'severity', value: 'critical', matchType: '=' }, { name: 'team', value: 'fraud', matchType: '=' }] });
-    expect(config.spec.receivers.map((r: any) => r.name)).toEqual(['oncall', 'ml-alerts', 'aws', 'retraining']);
+    expect(config.spec.route.routes[2]).toEqual({ receiver: 'oncall', matchers: [{ name: 'severity', value: 'critical', matchType: '=' }, { name: 'team', value: 'fraud', matchType: '=' }] });
+    expect(config.spec.receivers.map((r: any) => r.name)).toEqual(['oncall', 'ml-alerts', 'aws', 'retraining', 'discard']);
+    expect(config.spec.receivers[4]).toEqual({ name: 'discard' });
     // Credentials come from a Secret the KubernetesStack writes from Secrets Manager, in the AlertmanagerConfig's namespace.
     expect(config.spec.receivers[0].pagerdutyConfigs[0].routingKey).toEqual({ name: 'monitoring-alert-receivers', key: 'oncall-routing-key' });
     expect(config.spec.receivers[1].slackConfigs[0].apiURL).toEqual({ name: 'monitoring-alert-receivers', key: 'ml-alerts-webhook-url' });
@@ -122,6 +131,30 @@ describe('MonitoringStack', () => {
     expect(Object.values(resourcesOf(aws, 'aws_sns_topic_subscription'))).toEqual([expect.objectContaining({ protocol: 'email', endpoint: 'oncall@acme.example' })]);
     expect(config.spec.receivers[2].snsConfigs[0].topicARN).toBe('arn:aws:sns:eu-west-1:123456789012:acme-dev-monitoring-alerts');
     expect(onlyResource(aws, 'aws_sns_topic').name).toBe('acme-dev-monitoring-alerts');
+  });
+
+  it('makes its routing Alertmanager\'s global configuration, and only where it writes that routing', () => {
+    // prometheus-operator pkg/alertmanager/operator.go provisionAlertmanagerConfiguration: with
+    // spec.alertmanagerConfiguration set, it reads that AlertmanagerConfig from the Alertmanager's namespace and
+    // fails the whole configuration ("failed to get global AlertmanagerConfig") when it does not exist.
+    const release = (o: typeof out) => JSON.parse(o.terraform.kubernetes.resource.helm_release['addon-kube-prometheus-stack'].values[0]);
+    expect(release(out).alertmanager.alertmanagerSpec.alertmanagerConfiguration).toEqual({ name: 'mlops-alert-routing' });
+    const config = docs.find((d) => d.kind === 'AlertmanagerConfig');
+    expect({ name: config.metadata.name, namespace: config.metadata.namespace }).toEqual({ name: 'mlops-alert-routing', namespace: 'monitoring' });
+    // amcfg.go checkAlertmanagerConfigRootRoute: the global root route has a receiver, no matchers, no continue
+    expect(config.spec.route.receiver).toBeTruthy();
+    expect(config.spec.route.matchers).toBeUndefined();
+    expect(config.spec.route.continue).toBeUndefined();
+    // Without alerting there is no platform routing, and the chart keeps its own configuration.
+    const quiet = setup();
+    expect(quiet.docs.some((d) => d.kind === 'AlertmanagerConfig')).toBe(false);
+    expect(release(quiet.out).alertmanager.alertmanagerSpec.alertmanagerConfiguration).toBeUndefined();
+    expect(release(quiet.out).alertmanager.alertmanagerSpec.alertmanagerConfigMatcherStrategy).toEqual({ type: 'OnNamespace' });
+  });
+
+  it('refuses a receiver named like the one the platform discards Watchdog alerts to', () => {
+    expect(() => setup(() => ({ alerting: { receivers: [AlertReceiver.sns('discard')] } }))).toThrow(
+      /MonitoringStack 'aws\/monitoring': alerting\.receivers\[0\]\.name \('discard'\) is the receiver the platform routes kube-prometheus-stack's Watchdog/);
   });
 
   it('gives every alert a severity, a team, a summary, a description and a runbook URL', () => {
@@ -610,5 +643,43 @@ describeWithTool(terraformTool, 'MonitoringStack checked by terraform', () => {
     ]);
     expect(plannedResources(plan, 'aws_budgets_budget')[0].values).toMatchObject({ limit_amount: '1000.00', budget_type: 'COST' });
     expect(plannedResources(plan, 'aws_ce_cost_allocation_tag').map((t) => t.values.status)).toEqual(['Active', 'Active', 'Active', 'Active']);
+  });
+});
+
+describeWithTool(amtoolTool, 'MonitoringStack alert routing, as Alertmanager routes it (amtool config routes test)', () => {
+  const { docs } = setup(FULL);
+  const platform = docs.find((d) => d.kind === 'AlertmanagerConfig');
+  // What a team may write in its own namespace: every alert to its own pager.
+  const team = {
+    apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig', metadata: { name: 'team-routing', namespace: 'other-team' },
+    spec: { route: { receiver: 'team-pager' }, receivers: [{ name: 'team-pager' }] },
+  };
+  const config = alertmanagerRouting(platform, [team], 'OnNamespace');
+  const fraud = { endpoint: 'fraud', namespace: 'serving', model: 'fraud-detector', team: 'fraud' };
+  const at = (name: string) => `monitoring/mlops-alert-routing/${name}`;
+
+  it('sends the chart\'s Watchdog nowhere, and unmatched alerts to the neutral receiver', () => {
+    expect(receiversOf(config, { alertname: 'Watchdog', severity: 'none' })).toEqual([at('discard')]);
+    expect(receiversOf(config, { alertname: 'KubePodCrashLooping', namespace: 'kube-system', severity: 'info' })).toEqual([at('aws')]);
+  });
+
+  it('starts the retraining only for drift and quality alerts of the endpoint serving the pipeline\'s model', () => {
+    expect(receiversOf(config, { alertname: 'ModelDataDriftWarning', severity: 'warning', mlops_alert_kind: 'drift', ...fraud })).toEqual([at('retraining'), at('ml-alerts')]);
+    expect(receiversOf(config, { alertname: 'ModelQualityDrop', severity: 'critical', mlops_alert_kind: 'quality', ...fraud })).toEqual([at('retraining'), at('oncall')]);
+    // the same model name on another endpoint or namespace, another model, or an SLO alert: no retraining
+    expect(receiversOf(config, { alertname: 'ModelDataDriftWarning', severity: 'warning', mlops_alert_kind: 'drift', ...fraud, namespace: 'other-team' })).not.toContain(at('retraining'));
+    expect(receiversOf(config, { alertname: 'ModelDataDriftWarning', severity: 'warning', mlops_alert_kind: 'drift', ...fraud, endpoint: 'fraud-shadow' })).not.toContain(at('retraining'));
+    expect(receiversOf(config, { alertname: 'ModelDataDriftWarning', severity: 'warning', mlops_alert_kind: 'drift', ...fraud, model: 'churn' })).not.toContain(at('retraining'));
+    expect(receiversOf(config, { alertname: 'ErrorBudgetBurnFast', severity: 'critical', mlops_alert_kind: 'slo', ...fraud })).toEqual([at('oncall')]);
+  });
+
+  it('gives a team\'s own AlertmanagerConfig only its namespace\'s alerts, which still reach the platform\'s routes', () => {
+    expect(receiversOf(config, { alertname: 'ErrorBudgetBurnFast', severity: 'critical', mlops_alert_kind: 'slo', ...fraud })).not.toContain('other-team/team-routing/team-pager');
+    // its route continues: the platform's routes still see the alert (Alertmanager uses the root's receiver only when no route matched)
+    expect(receiversOf(config, { alertname: 'ErrorBudgetBurnSlow', severity: 'warning', mlops_alert_kind: 'slo', ...fraud, namespace: 'other-team', team: 'other' }))
+      .toEqual(['other-team/team-routing/team-pager', at('ml-alerts')]);
+    // With strategy None (the chart's setting before), the same object took every team's alerts.
+    expect(receiversOf(alertmanagerRouting(platform, [team], 'None'), { alertname: 'ErrorBudgetBurnFast', severity: 'critical', ...fraud }))
+      .toContain('other-team/team-routing/team-pager');
   });
 });

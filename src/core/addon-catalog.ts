@@ -21,6 +21,11 @@ export interface AddonCatalogEntry {
    */
   readonly requiredValues?: Array<{ readonly path: string; readonly rule: string }>;
   /**
+   * Values that name an object the chart's controller reads from the release's namespace, and what happens
+   * when it is missing: the platform check finds it among the manifests.
+   */
+  readonly namedObjects?: Array<{ readonly path: string; readonly kind: string; readonly rule: string }>;
+  /**
    * The controller calls AWS APIs: the service account (a value path and the chart's default) that needs
    * an IAM role, by an EKS Pod Identity association or an IRSA annotation.
    * @default - it calls no AWS API
@@ -37,7 +42,13 @@ export const ADDON_CATALOG: Record<string, AddonCatalogEntry> = {
   'argo-rollouts': { provides: ['argoproj.io/Rollout', 'argoproj.io/AnalysisTemplate', 'argoproj.io/ClusterAnalysisTemplate', 'argoproj.io/AnalysisRun', 'argoproj.io/Experiment'] },
   'argo-workflows': { provides: ['argoproj.io/Workflow', 'argoproj.io/WorkflowTemplate', 'argoproj.io/ClusterWorkflowTemplate', 'argoproj.io/CronWorkflow', 'argoproj.io/WorkflowEventBinding', 'argoproj.io/WorkflowTaskSet', 'argoproj.io/WorkflowTaskResult', 'argoproj.io/WorkflowArtifactGCTask'] },
   'argo-cd': { provides: ['argoproj.io/Application', 'argoproj.io/ApplicationSet', 'argoproj.io/AppProject'] },
-  'kube-prometheus-stack': { provides: ['monitoring.coreos.com'] },
+  'kube-prometheus-stack': {
+    provides: ['monitoring.coreos.com'],
+    namedObjects: [{
+      path: 'alertmanager.alertmanagerSpec.alertmanagerConfiguration.name', kind: 'AlertmanagerConfig',
+      rule: 'prometheus-operator pkg/alertmanager/operator.go provisionAlertmanagerConfiguration reads the global AlertmanagerConfig from the Alertmanager\'s namespace and, without it, fails ("failed to get global AlertmanagerConfig"): no configuration is generated and no alert is routed',
+    }],
+  },
   'keda': { provides: ['keda.sh', 'eventing.keda.sh'] },
   'aws-load-balancer-controller': {
     provides: ['elbv2.k8s.aws'], ingressClasses: ['alb', 'ingress.k8s.aws/alb'],

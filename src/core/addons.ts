@@ -118,11 +118,14 @@ export class Addon {
           retention: '15d',
         } },
         alertmanager: { alertmanagerSpec: {
-          // Routing only from the monitoring namespace (the platform's AlertmanagerConfig): no other namespace
-          // can add receivers or routes. Its routes apply to alerts of every namespace (strategy None): the
-          // platform's rules live in `monitoring` and label alerts with the endpoint's namespace.
-          alertmanagerConfigSelector: release, alertmanagerConfigNamespaceSelector: monitoringOnly,
-          alertmanagerConfigMatcherStrategy: { type: 'None' },
+          // An AlertmanagerConfig of any namespace receives only the alerts labelled with its own namespace
+          // (strategy OnNamespace: prometheus-operator adds a `namespace` matcher to its routes and inhibit
+          // rules, and forces `continue` on its first route): a team routes its own endpoints' alerts and
+          // cannot take another team's, page another team or start a retraining. The platform's routing over
+          // every namespace is the global configuration (`alertmanagerConfiguration`), which MonitoringStack
+          // sets when it writes that AlertmanagerConfig (Addons.setValue).
+          alertmanagerConfigSelector: release, alertmanagerConfigNamespaceSelector: {},
+          alertmanagerConfigMatcherStrategy: { type: 'OnNamespace' },
         } },
         grafana: {
           // No default admin password: kube-prometheus-stack sets 'prom-operator'; empty, the grafana chart
@@ -252,11 +255,25 @@ export class Addon {
 
 /** An add-on and the constructs that asked for it. */
 export interface AddonRequirement {
+  /** The add-on, with the chart values constructs set on it (`Addons.setValue`) merged into its own. */
   readonly addon: Addon;
   readonly requiredBy: IConstruct[];
 }
 
-const requirements = new WeakMap<PlatformApp, Map<string, AddonRequirement>>();
+/** A chart value one construct sets on an add-on the platform installs. */
+interface AddonSetting {
+  readonly value: unknown;
+  readonly by: IConstruct;
+  readonly reason: string;
+}
+
+interface AddonEntry {
+  readonly base: Addon;
+  readonly requiredBy: IConstruct[];
+  readonly settings: Map<string, AddonSetting>;
+}
+
+const requirements = new WeakMap<PlatformApp, Map<string, AddonEntry>>();
 
 /** The add-ons the constructs of a platform need. */
 export class Addons {
@@ -266,19 +283,64 @@ export class Addons {
    */
   public static require(scope: IConstruct, addon: Addon): void {
     const app = PlatformApp.of(scope);
-    const map = requirements.get(app) ?? new Map<string, AddonRequirement>();
+    const map = requirements.get(app) ?? new Map<string, AddonEntry>();
     requirements.set(app, map);
     const existing = map.get(addon.name);
-    if (existing && JSON.stringify(existing.addon.props) !== JSON.stringify(addon.props)) {
-      throw new Error(`'${scope.node.path}' needs add-on '${addon.name}' ${addon.props.chart}@${addon.props.version}, but '${existing.requiredBy[0].node.path}' needs ${existing.addon.props.chart}@${existing.addon.props.version} with other settings; a cluster runs one release of each add-on, so give both the same Addon.`);
+    if (existing && JSON.stringify(existing.base.props) !== JSON.stringify(addon.props)) {
+      throw new Error(`'${scope.node.path}' needs add-on '${addon.name}' ${addon.props.chart}@${addon.props.version}, but '${existing.requiredBy[0].node.path}' needs ${existing.base.props.chart}@${existing.base.props.version} with other settings; a cluster runs one release of each add-on, so give both the same Addon.`);
     }
     if (existing) existing.requiredBy.push(scope);
-    else map.set(addon.name, { addon, requiredBy: [scope] });
+    else map.set(addon.name, { base: addon, requiredBy: [scope], settings: new Map() });
     app.requireClusterWriter(scope, `add-on '${addon.name}' (${addon.props.chart}@${addon.props.version})`);
   }
 
-  /** Every add-on the platform's constructs need, by name. */
-  public static of(app: PlatformApp): AddonRequirement[] {
-    return [...(requirements.get(app)?.values() ?? [])].sort((a, b) => a.addon.name.localeCompare(b.addon.name));
+  /**
+   * Requires `addon` and sets one of its chart values (`path`, dotted, e.g.
+   * `alertmanager.alertmanagerSpec.alertmanagerConfiguration`) for what `scope` creates: a value that
+   * only makes sense beside an object of the construct (a global configuration the chart's controller
+   * reads by name) is set by that construct, so a platform without it installs the chart without it.
+   * Two constructs setting one path to different values, or a value the add-on itself sets otherwise,
+   * is an error naming both.
+   */
+  public static setValue(scope: IConstruct, addon: Addon, path: string, value: unknown, reason: string): void {
+    const own = valueAtPath(addon.props.values, path);
+    if (own !== undefined && JSON.stringify(own) !== JSON.stringify(value)) {
+      throw new Error(`'${scope.node.path}' sets chart value '${path}' of add-on '${addon.name}' to ${JSON.stringify(value)}, but the add-on sets it to ${JSON.stringify(own)}; use an Addon without that value.`);
+    }
+    Addons.require(scope, addon);
+    const entry = requirements.get(PlatformApp.of(scope))!.get(addon.name)!;
+    const set = entry.settings.get(path);
+    if (set && JSON.stringify(set.value) !== JSON.stringify(value)) {
+      throw new Error(`'${scope.node.path}' sets chart value '${path}' of add-on '${addon.name}' to ${JSON.stringify(value)}, but '${set.by.node.path}' sets it to ${JSON.stringify(set.value)} (${set.reason}); a cluster runs one release of each add-on, so only one of them can.`);
+    }
+    if (!set) entry.settings.set(path, { value, by: scope, reason });
   }
+
+  /** Every add-on the platform's constructs need, by name, with the values they set merged in. */
+  public static of(app: PlatformApp): AddonRequirement[] {
+    return [...(requirements.get(app)?.values() ?? [])]
+      .map((e) => ({ addon: withSettings(e), requiredBy: e.requiredBy }))
+      .sort((a, b) => a.addon.name.localeCompare(b.addon.name));
+  }
+}
+
+function valueAtPath(values: Record<string, unknown> | undefined, path: string): unknown {
+  let at: unknown = values;
+  for (const key of path.split('.')) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<string, unknown>)[key];
+  }
+  return at;
+}
+
+function withSettings(entry: AddonEntry): Addon {
+  if (entry.settings.size === 0) return entry.base;
+  const values = JSON.parse(JSON.stringify(entry.base.props.values ?? {})) as Record<string, any>;
+  for (const [path, setting] of [...entry.settings.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const keys = path.split('.');
+    let at = values;
+    for (const key of keys.slice(0, -1)) at = (at[key] ??= {});
+    at[keys[keys.length - 1]] = setting.value;
+  }
+  return Addon.custom({ ...entry.base.props, values });
 }

@@ -115,6 +115,18 @@ export class PrometheusInstance {
     return this.addon !== undefined;
   }
 
+  /**
+   * Makes the AlertmanagerConfig `name` of the instance's namespace Alertmanager's global configuration
+   * (prometheus-operator `AlertmanagerSpec.alertmanagerConfiguration`; its routes are not limited to its
+   * own namespace), when the platform installs the instance: returns whether it did. An existing
+   * instance keeps its own configuration; its owner decides.
+   */
+  public useGlobalAlertmanagerConfig(scope: IConstruct, name: string, reason: string): boolean {
+    if (!this.addon) return false;
+    Addons.setValue(scope, this.addon, 'alertmanager.alertmanagerSpec.alertmanagerConfiguration', { name }, reason);
+    return true;
+  }
+
   /** Declares the add-on, when the platform installs this instance. */
   public require(scope: IConstruct): void {
     if (this.addon) Addons.require(scope, this.addon);

@@ -27,6 +27,11 @@ import { durationSeconds, RuleGroup } from './promql';
 import { endpointAlertRules, endpointLabels, endpointRecordingRules, gpuRules, qualityRules, ResolvedObjective } from './rules';
 import { SubgroupMonitoring, subgroupRules, validateSubgroupMonitoring } from './subgroups';
 
+/** The platform's AlertmanagerConfig (in the Alertmanager's namespace; Alertmanager's global configuration when the platform installs it). */
+export const ALERT_ROUTING_NAME = 'mlops-alert-routing';
+/** The receiver without integrations that the Watchdog and InfoInhibitor alerts go to under the global configuration. */
+const DISCARD_RECEIVER = 'discard';
+
 /** Objectives of one endpoint. */
 export interface EndpointObjectives {
   readonly endpoint: ServingEndpoint;
@@ -344,7 +349,7 @@ export class MonitoringStack extends Construct {
       check(ok, this, `topicSubscriptions[${i}].endpoint`, sub.endpoint, sub.protocol === 'email' ? 'must be an email address' : sub.protocol === 'https' ? 'must be an https:// URL' : `must be the ARN of the ${sub.protocol} target`);
       new SnsTopicSubscription(this, `alerts-subscription-${i}`, { topicArn: this.topic.arn, protocol: sub.protocol, endpoint: sub.endpoint });
     });
-    if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region, props.endpoints.map((e) => e.team), props.endpoints.map((e) => e.model.model.name));
+    if (props.alerting) this.alertmanagerIdentity = this.addRouting(props.alerting, props.cluster ?? props.endpoints[0].cluster, context.region, props.endpoints);
     if (props.registry) this.addDatabaseAlarms(props.registry);
     if (props.cluster && isTrainingCluster(props.cluster)) this.addNodeAlarms(props.cluster);
     this.addCostAttribution(props.budgets ?? [], props.endpoints.map((e) => e.model.model.name), props.activateCostAllocationTags ?? false);
@@ -368,7 +373,11 @@ export class MonitoringStack extends Construct {
     return { availability, latencyMs, quantile: e.latencyClass.quantile, minFailures };
   }
 
-  private addRouting(alerting: AlertRouting, cluster: IEksCluster, region: string, teams: string[], models: string[]): WorkloadIdentity | undefined {
+  private addRouting(alerting: AlertRouting, cluster: IEksCluster, region: string, endpoints: ServingEndpoint[]): WorkloadIdentity | undefined {
+    const teams = endpoints.map((e) => e.team);
+    const models = endpoints.map((e) => e.model.model.name);
+    alerting.receivers.forEach((r, i) => check(r.name !== DISCARD_RECEIVER, this, `alerting.receivers[${i}].name`, r.name,
+      `is the receiver the platform routes kube-prometheus-stack's Watchdog and InfoInhibitor alerts to; choose another name`));
     const receivers = [...alerting.receivers];
     if (alerting.retraining) receivers.push(AlertReceiver.webhook('retraining', alerting.retraining.url, { bearerToken: alerting.retraining.token }));
     check(receivers.length > 0, this, 'alerting.receivers', [], 'must name at least one receiver');
@@ -410,10 +419,16 @@ export class MonitoringStack extends Construct {
       const served = [...new Set(models)];
       check(served.includes(alerting.retraining.model), this, 'alerting.retraining.model', alerting.retraining.model,
         `is served by none of this stack's endpoints, so no alert would start its retraining; the endpoints serve ${served.map((m) => `'${m}'`).join(', ')}`);
-      routes.push({
-        receiver: 'retraining', continue: true,
-        matchers: [{ name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' }, { name: 'model', value: alerting.retraining.model, matchType: '=' }],
-      });
+      // One route per endpoint serving the model: its alerts, by namespace, endpoint and model, and no other's.
+      for (const e of endpoints.filter((x) => x.model.model.name === alerting.retraining!.model)) {
+        routes.push({
+          receiver: 'retraining', continue: true,
+          matchers: [
+            { name: 'mlops_alert_kind', value: 'drift|quality', matchType: '=~' },
+            ...Object.entries(endpointLabels(e)).map(([name, value]) => ({ name, value, matchType: '=' })),
+          ],
+        });
+      }
     }
     for (const r of alerting.routes ?? []) {
       const m = [
@@ -436,13 +451,21 @@ export class MonitoringStack extends Construct {
     if (Object.keys(written).length > 0) {
       ClusterValues.secret(this, { namespace: this.prometheus.namespace, name: secretName, data: written });
     }
+    // The platform's routing is Alertmanager's global configuration (prometheus-operator
+    // AlertmanagerSpec.alertmanagerConfiguration: its routes match alerts of every namespace, while an
+    // AlertmanagerConfig of a team namespace only sees that namespace's alerts). It replaces the chart's own
+    // configuration, whose first route sends the always-firing Watchdog and the InfoInhibitor to a receiver
+    // that sends nothing: the same here, or they would reach the default receiver every few hours.
+    const global = this.prometheus.useGlobalAlertmanagerConfig(this, ALERT_ROUTING_NAME,
+      'MonitoringStack writes the platform\'s alert routing as this AlertmanagerConfig, in the Alertmanager\'s namespace');
+    if (global) routes.unshift({ receiver: DISCARD_RECEIVER, matchers: [{ name: 'alertname', value: 'Watchdog|InfoInhibitor', matchType: '=~' }] });
     new ApiObject(this.chart, 'alert-routing', {
       apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig',
-      metadata: { name: 'mlops-alert-routing', labels: this.prometheus.labelsFor('AlertmanagerConfig') },
+      metadata: { name: ALERT_ROUTING_NAME, labels: this.prometheus.labelsFor('AlertmanagerConfig') },
       spec: {
         route: { receiver: fallback, groupBy: ['alertname', 'endpoint', 'team'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h', routes },
         // The topic's ARN is built from its name: manifests hold no value that exists only after apply.
-        receivers: rendered,
+        receivers: global ? [...rendered, { name: DISCARD_RECEIVER }] : rendered,
         // A warning is silent while the critical alert of the same subject fires: a PSI rising past the
         // critical threshold keeps the warning until the critical's `for` is over, then only pages once.
         inhibitRules: [

@@ -27,6 +27,8 @@ function present(v: unknown): boolean {
  *   template `required`s it; karpenter `settings.clusterName`: its options validation refuses to start; cluster-autoscaler
  *   `autoDiscovery.clusterName` or `autoscalingGroups`: otherwise it manages no node group); the releases are atomic, so
  *   a chart that does not render or start fails `terraform apply`;
+ * - each object an add-on's values name is among the manifests, in the release's namespace (kube-prometheus-stack
+ *   `alertmanagerConfiguration.name`: prometheus-operator fails the whole Alertmanager configuration without it);
  * - each add-on that calls AWS APIs has an identity for its service account: an `aws_eks_pod_identity_association`
  *   in a Terraform stack for its namespace and service account, or an IRSA role annotation in its values
  *   (EKS user guide, "Learn how EKS Pod Identity grants pods access to AWS services").
@@ -98,6 +100,15 @@ export const addonsCheck: PlatformCheck = {
     // Each add-on's required values and AWS identity
     const associations = p.resources('aws_eks_pod_identity_association').map((a) => ({ namespace: a.config.namespace, serviceAccount: a.config.service_account }));
     for (const r of releases) out.push(...releaseProblems(r, associations));
+    // Objects the releases' values name
+    for (const r of releases) {
+      for (const n of ADDON_CATALOG[r.chart]?.namedObjects ?? []) {
+        const name = valueAt(r.values, n.path);
+        if (typeof name !== 'string' || p.kind(n.kind).some((o) => o.object.metadata?.name === name && (o.object.metadata?.namespace ?? 'default') === r.namespace)) continue;
+        out.push(finding(ID, r, `chart ${r.chart} value '${n.path}' names ${n.kind} ${r.namespace}/${name}, which no manifest writes: ${n.rule}.`,
+          `Write ${n.kind} '${name}' in namespace '${r.namespace}' (MonitoringStack with alerting does), or leave the value unset.`));
+      }
+    }
     return out;
   },
 };
