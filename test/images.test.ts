@@ -4,6 +4,12 @@ import * as serveReleaseMonitor from '../examples/serve-release-monitor';
 import * as spotTraining from '../examples/spot-training';
 import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
 import { ApiObject } from '../src/engine';
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
 import { TEST_CLUSTER, testPlatform } from './harness/fixtures';
 
 // Why digests: the OCI distribution spec (opencontainers/distribution-spec spec.md, "Pulling
@@ -206,5 +212,94 @@ describe('the images platform check', () => {
     // AND a suppression with a reason accepts it
     PlatformChecks.suppress(registry, 'images', 'a debugging pod, removed before production');
     expect(PlatformTesting.findings(app).filter((f) => f.check === 'images')).toEqual([]);
+  });
+});
+
+describe('checking the images against their registries (scripts/images.mjs)', () => {
+  // A registry as the OCI distribution spec describes it (spec.md "Pulling manifests": HEAD
+  // /v2/<name>/manifests/<reference> answers with Docker-Content-Digest, 404 for an unknown reference),
+  // asking for a bearer token as ghcr.io, quay.io and Docker Hub do for anonymous pulls (the token
+  // authentication spec of the distribution project: 401 with WWW-Authenticate: Bearer realm, service, scope).
+  const digest = (c: string) => `sha256:${c.repeat(64)}`;
+  const manifests: Record<string, Record<string, string>> = {
+    'feastdev/feature-server': { '0.50.0': digest('f'), [digest('f')]: digest('f') },
+    'mlflow/mlflow': { 'v3.14.0': digest('b'), [digest('a')]: digest('a'), [digest('b')]: digest('b') },
+  };
+  const requests: string[] = [];
+  let base = '';
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const url = new URL(req.url!, base);
+    if (url.pathname === '/token') {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ token: `t-${url.searchParams.get('scope')}` }));
+      return;
+    }
+    const m = /^\/v2\/(.+)\/manifests\/(.+)$/.exec(url.pathname);
+    const repository = m?.[1] ?? '';
+    if (req.headers.authorization !== `Bearer t-repository:${repository}:pull`) {
+      res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${base}/token",service="registry.test",scope="repository:${repository}:pull"` });
+      res.end();
+      return;
+    }
+    const found = manifests[repository]?.[decodeURIComponent(m![2])];
+    res.writeHead(found ? 200 : 404, found ? { 'Docker-Content-Digest': found, 'Content-Type': 'application/vnd.oci.image.index.v1+json' } : {});
+    res.end();
+  });
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => server.close());
+
+  async function images(...args: string[]): Promise<{ code: number; out: string }> {
+    const script = path.join(__dirname, '..', 'scripts', 'images.mjs');
+    const mirrors = ['quay.io', 'ghcr.io'].flatMap((h) => ['--registry', `${h}=${base}`]);
+    try {
+      const r = await promisify(execFile)(process.execPath, [script, ...args, ...mirrors]);
+      return { code: 0, out: r.stdout };
+    } catch (e: any) {
+      return { code: e.code, out: `${e.stdout}${e.stderr}` };
+    }
+  }
+
+  function manifestsDir(images: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-images-'));
+    fs.mkdirSync(path.join(dir, 'platform'));
+    const deployment = {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'serving' },
+      spec: { template: { spec: { initContainers: [{ name: 'init', image: images[0] }], containers: images.slice(1).map((image, i) => ({ name: `c${i}`, image })) } } },
+    };
+    fs.writeFileSync(path.join(dir, 'platform', 'api.k8s.yaml'), JSON.stringify(deployment));
+    return dir;
+  }
+
+  it('verifies that each pinned digest exists in its repository, and resolves a tag-only image to the reference to pin', async () => {
+    const dir = manifestsDir(['ghcr.io/mlflow/mlflow:v3.14.0@' + digest('b'), 'quay.io/feastdev/feature-server:0.50.0']);
+    const r = await images('verify', dir);
+    expect(r.out.trim().split('\n')).toEqual([
+      `OK       ghcr.io/mlflow/mlflow:v3.14.0@${digest('b')}`,
+      `UNPINNED quay.io/feastdev/feature-server:0.50.0 (platform/api.k8s.yaml: Deployment serving/api): pin it as quay.io/feastdev/feature-server:0.50.0@${digest('f')}`,
+    ]);
+    expect(r.code).toBe(1);
+    // anonymous token first, then the manifest by digest and by tag
+    expect(requests).toEqual(expect.arrayContaining([`GET /token?service=registry.test&scope=repository%3Amlflow%2Fmlflow%3Apull`, `HEAD /v2/mlflow/mlflow/manifests/${digest('b')}`]));
+  });
+
+  it('fails on a digest its repository does not have, and says when the tag has moved on from a pinned digest', async () => {
+    const r = await images('verify', manifestsDir([`ghcr.io/mlflow/mlflow:v3.14.0@${digest('a')}`, `ghcr.io/mlflow/mlflow:v3.14.0@${digest('c')}`]));
+    expect(r.out.trim().split('\n')).toEqual([
+      `OK       ghcr.io/mlflow/mlflow:v3.14.0@${digest('a')} (the tag now names ${digest('b')}; the pinned digest still runs)`,
+      `MISSING  ghcr.io/mlflow/mlflow:v3.14.0@${digest('c')} (platform/api.k8s.yaml: Deployment serving/api): ghcr.io/mlflow/mlflow has no manifest ${digest('c')}`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(await images('verify', manifestsDir([`ghcr.io/mlflow/mlflow:v3.14.0@${digest('b')}`]))).toEqual({ code: 0, out: `OK       ghcr.io/mlflow/mlflow:v3.14.0@${digest('b')}\n` });
+  });
+
+  it('resolves references given on the command line, and refuses a malformed one', async () => {
+    expect(await images('resolve', 'quay.io/feastdev/feature-server:0.50.0')).toEqual({ code: 0, out: `quay.io/feastdev/feature-server:0.50.0@${digest('f')}\n` });
+    expect(await images('resolve', 'quay.io/feastdev/feature-server:0.99.0')).toEqual({ code: 1, out: 'MISSING  quay.io/feastdev/feature-server:0.99.0\n' });
+    const bad = await images('resolve', 'Quay.io/Feast Server');
+    expect(bad).toEqual({ code: 2, out: expect.stringContaining("images: 'Quay.io/Feast Server' is not an image reference") });
   });
 });

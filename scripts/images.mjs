@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// Checks the images the platform runs against their registries (Docker Registry HTTP API v2, the OCI
+// distribution spec), where a registry is reachable: CI with network, a maintainer's laptop.
+//
+//   node scripts/images.mjs verify [folder]   every image in the manifests under folder (default k8s.out):
+//                                             a digest must exist in its repository (HEAD .../manifests/<digest>),
+//                                             and the tag beside it should still name it; an image without a
+//                                             digest is resolved, and printed pinned.
+//   node scripts/images.mjs resolve <ref>...  prints each reference as repository:tag@sha256:...
+//
+// --registry <host>=<base URL> sends a registry's requests elsewhere (a pull-through mirror; the tests'
+// local registry). Anonymous pulls only: a registry asking for a bearer token gets one from the realm
+// its WWW-Authenticate header names, without credentials, as `docker pull` of a public image does.
+// Exit status: 0 all verified, 1 a digest missing or a reference unresolvable, 2 usage.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+const ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+/** `[registry/]repository[:tag][@digest]` → its parts, with Docker Hub's defaults. */
+export function parseReference(ref) {
+  const m = /^(?<name>[^@\s]+?)(?::(?<tag>[\w][\w.-]{0,127}))?(?:@(?<digest>sha256:[0-9a-f]{64}))?$/.exec(ref);
+  if (!m) throw new Error(`'${ref}' is not an image reference ([registry/]repository[:tag][@sha256:<64 hex>])`);
+  const { name, tag, digest } = m.groups;
+  const first = name.split('/')[0];
+  const hasRegistry = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const registry = hasRegistry ? first : 'docker.io';
+  let repository = hasRegistry ? name.slice(first.length + 1) : name;
+  if (registry === 'docker.io' && !repository.includes('/')) repository = `library/${repository}`;
+  return { ref, registry, repository, tag: tag ?? (digest ? undefined : 'latest'), digest };
+}
+
+function baseUrl(registry, mirrors) {
+  if (mirrors[registry]) return mirrors[registry].replace(/\/$/, '');
+  return `https://${registry === 'docker.io' ? 'registry-1.docker.io' : registry}`;
+}
+
+const tokens = new Map();
+
+async function bearerToken(challenge, repository) {
+  const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+  if (!params.realm) throw new Error(`unsupported authentication challenge '${challenge}'`);
+  const url = new URL(params.realm);
+  if (params.service) url.searchParams.set('service', params.service);
+  url.searchParams.set('scope', params.scope ?? `repository:${repository}:pull`);
+  const key = url.toString();
+  if (!tokens.has(key)) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(`token request to ${url.origin}${url.pathname} answered ${r.status}`);
+    const body = await r.json();
+    tokens.set(key, body.token ?? body.access_token);
+  }
+  return tokens.get(key);
+}
+
+/** HEAD of a manifest by tag or digest: its digest, or undefined when the registry has none. */
+export async function manifestDigest(image, reference, mirrors = {}) {
+  const url = `${baseUrl(image.registry, mirrors)}/v2/${image.repository}/manifests/${reference}`;
+  let r = await fetch(url, { method: 'HEAD', headers: { Accept: ACCEPT } });
+  if (r.status === 401 && r.headers.get('www-authenticate')?.startsWith('Bearer ')) {
+    const token = await bearerToken(r.headers.get('www-authenticate').slice('Bearer '.length), image.repository);
+    r = await fetch(url, { method: 'HEAD', headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` } });
+  }
+  if (r.status === 404) return undefined;
+  if (!r.ok) throw new Error(`${url} answered ${r.status}`);
+  const digest = r.headers.get('docker-content-digest');
+  if (!digest) throw new Error(`${url} gave no Docker-Content-Digest header`);
+  return digest;
+}
+
+/** Every container image of every pod template in the YAML files under `dir`, with where it is. */
+export function imagesIn(dir) {
+  const found = new Map();
+  const visit = (node, where) => {
+    if (Array.isArray(node)) { node.forEach((n) => visit(n, where)); return; }
+    if (!node || typeof node !== 'object') return;
+    for (const key of ['initContainers', 'containers', 'ephemeralContainers']) {
+      for (const c of Array.isArray(node[key]) ? node[key] : []) {
+        if (typeof c?.image !== 'string') continue;
+        if (!found.has(c.image)) found.set(c.image, []);
+        found.get(c.image).push(where);
+      }
+    }
+    for (const v of Object.values(node)) visit(v, where);
+  };
+  const files = fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.ya?ml$/.test(f)).sort();
+  for (const f of files) {
+    for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
+      const o = doc.toJS();
+      if (o?.kind) visit(o, `${f}: ${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`);
+    }
+  }
+  return found;
+}
+
+async function verify(dir, mirrors) {
+  if (!fs.existsSync(dir)) throw new Error(`${dir} does not exist: synthesize first (npm run synth)`);
+  let failed = 0;
+  for (const [ref, where] of imagesIn(dir)) {
+    const image = parseReference(ref);
+    const at = `(${where[0]}${where.length > 1 ? ` and ${where.length - 1} more` : ''})`;
+    try {
+      if (!image.digest) {
+        const digest = await manifestDigest(image, image.tag, mirrors);
+        failed++;
+        console.log(digest ? `UNPINNED ${ref} ${at}: pin it as ${ref}@${digest}` : `MISSING  ${ref} ${at}: the registry has no tag ${image.tag}`);
+        continue;
+      }
+      if (!(await manifestDigest(image, image.digest, mirrors))) {
+        failed++;
+        console.log(`MISSING  ${ref} ${at}: ${image.registry}/${image.repository} has no manifest ${image.digest}`);
+        continue;
+      }
+      const current = image.tag ? await manifestDigest(image, image.tag, mirrors) : image.digest;
+      console.log(current === image.digest ? `OK       ${ref}` : `OK       ${ref} (the tag now names ${current ?? 'nothing'}; the pinned digest still runs)`);
+    } catch (e) {
+      failed++;
+      console.log(`ERROR    ${ref} ${at}: ${e.message}`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+async function resolve(refs, mirrors) {
+  let failed = 0;
+  for (const ref of refs) {
+    const image = parseReference(ref);
+    const digest = await manifestDigest(image, image.tag ?? image.digest, mirrors);
+    if (!digest) { failed++; console.log(`MISSING  ${ref}`); continue; }
+    console.log(`${ref.replace(/@sha256:[0-9a-f]{64}$/, '')}@${digest}`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+async function main(argv) {
+  const mirrors = {};
+  const rest = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--registry') {
+      const [host, url] = (argv[++i] ?? '').split(/=(.*)/s);
+      if (!host || !url) throw new Error('--registry takes <host>=<base URL>');
+      mirrors[host] = url;
+    } else rest.push(argv[i]);
+  }
+  const [command, ...args] = rest;
+  if (command === 'verify') return verify(args[0] ?? 'k8s.out', mirrors);
+  if (command === 'resolve' && args.length > 0) return resolve(args, mirrors);
+  console.error('usage: node scripts/images.mjs verify [folder] | resolve <image reference>... [--registry <host>=<url>]');
+  return 2;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { console.error(`images: ${e.message}`); process.exit(2); });
+}
