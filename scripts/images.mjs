@@ -7,6 +7,12 @@
 //                                             and the tag beside it should still name it; an image without a
 //                                             digest is resolved, and printed pinned.
 //   node scripts/images.mjs resolve <ref>...  prints each reference as repository:tag@sha256:...
+//   node scripts/images.mjs build [images.json] builds and pushes the platform's own images (PlatformImageBuilds;
+//                                             default cdktf.out/images/images.json, written at synth) that the
+//                                             lock does not have yet: resolves each base to its digest, logs in
+//                                             to ECR (aws ecr get-login-password), runs docker buildx build --push
+//                                             with that base, and records the pushed digest and the base in the
+//                                             lock (images.lock.json unless images.json names another); commit it.
 //
 // --registry <host>=<base URL> sends a registry's requests elsewhere (a pull-through mirror; the tests'
 // local registry). Anonymous pulls only: a registry asking for a bearer token gets one from the realm
@@ -14,6 +20,9 @@
 // Exit status: 0 all verified, 1 a digest missing or a reference unresolvable, 2 usage.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
 const ACCEPT = [
@@ -43,6 +52,15 @@ function baseUrl(registry, mirrors) {
 
 const tokens = new Map();
 
+/** fetch, with the address and the network error's code in its failure (fetch itself says only 'fetch failed'). */
+async function request(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (e) {
+    throw new Error(`${new URL(url).origin} unreachable (${e.cause?.code ?? e.cause?.message ?? e.message})`);
+  }
+}
+
 async function bearerToken(challenge, repository) {
   const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
   if (!params.realm) throw new Error(`unsupported authentication challenge '${challenge}'`);
@@ -51,7 +69,7 @@ async function bearerToken(challenge, repository) {
   url.searchParams.set('scope', params.scope ?? `repository:${repository}:pull`);
   const key = url.toString();
   if (!tokens.has(key)) {
-    const r = await fetch(url);
+    const r = await request(url.toString());
     if (!r.ok) throw new Error(`token request to ${url.origin}${url.pathname} answered ${r.status}`);
     const body = await r.json();
     tokens.set(key, body.token ?? body.access_token);
@@ -62,10 +80,10 @@ async function bearerToken(challenge, repository) {
 /** HEAD of a manifest by tag or digest: its digest, or undefined when the registry has none. */
 export async function manifestDigest(image, reference, mirrors = {}) {
   const url = `${baseUrl(image.registry, mirrors)}/v2/${image.repository}/manifests/${reference}`;
-  let r = await fetch(url, { method: 'HEAD', headers: { Accept: ACCEPT } });
+  let r = await request(url, { method: 'HEAD', headers: { Accept: ACCEPT } });
   if (r.status === 401 && r.headers.get('www-authenticate')?.startsWith('Bearer ')) {
     const token = await bearerToken(r.headers.get('www-authenticate').slice('Bearer '.length), image.repository);
-    r = await fetch(url, { method: 'HEAD', headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` } });
+    r = await request(url, { method: 'HEAD', headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` } });
   }
   if (r.status === 404) return undefined;
   if (!r.ok) throw new Error(`${url} answered ${r.status}`);
@@ -138,6 +156,60 @@ async function resolve(refs, mirrors) {
   return failed === 0 ? 0 : 1;
 }
 
+function runTool(command, args, input) {
+  const r = spawnSync(command, args, { encoding: 'utf8', input, stdio: [input === undefined ? 'inherit' : 'pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw new Error(`${command} could not run: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${command} ${args.slice(0, 2).join(' ')} failed (${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  return r.stdout;
+}
+
+function readLock(file) {
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { images: {} };
+}
+
+function writeLock(file, lock) {
+  const images = Object.fromEntries(Object.entries(lock.images ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+  fs.writeFileSync(file, `${JSON.stringify({ images }, null, 2)}\n`);
+}
+
+async function build(listFile, mirrors) {
+  if (!fs.existsSync(listFile)) throw new Error(`${listFile} does not exist: synthesize first (npm run synth)`);
+  const list = JSON.parse(fs.readFileSync(listFile, 'utf8'));
+  const lockFile = list.lock ?? 'images.lock.json';
+  const lock = readLock(lockFile);
+  const loggedIn = new Set();
+  let failed = 0;
+  for (const image of list.images) {
+    const target = `${image.repository}:${image.tag}`;
+    if (lock.images?.[target]) { console.log(`BUILT    ${target}@${lock.images[target].digest}`); continue; }
+    try {
+      const base = parseReference(image.base);
+      const baseDigest = base.digest ?? await manifestDigest(base, base.tag, mirrors);
+      if (!baseDigest) throw new Error(`the base ${image.base} is not in its registry`);
+      const pinnedBase = `${image.base.replace(/@sha256:[0-9a-f]{64}$/, '')}@${baseDigest}`;
+      const host = image.repository.split('/')[0];
+      const ecr = /^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host);
+      if (ecr && !loggedIn.has(host)) {
+        const password = runTool('aws', ['ecr', 'get-login-password', '--region', ecr[1]]);
+        runTool('docker', ['login', '--username', 'AWS', '--password-stdin', host], password);
+        loggedIn.add(host);
+      }
+      const metadata = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-images-')), 'metadata.json');
+      runTool('docker', ['buildx', 'build', '--platform', 'linux/amd64', '--build-arg', `BASE_IMAGE=${pinnedBase}`, '--tag', target, '--push',
+        '--metadata-file', metadata, path.join(path.dirname(listFile), image.context)]);
+      const digest = JSON.parse(fs.readFileSync(metadata, 'utf8'))['containerimage.digest'];
+      if (!/^sha256:[0-9a-f]{64}$/.test(digest ?? '')) throw new Error(`docker buildx gave no image digest (${metadata})`);
+      lock.images = { ...lock.images, [target]: { digest, base: pinnedBase } };
+      writeLock(lockFile, lock);
+      console.log(`PUSHED   ${target}@${digest} (from ${pinnedBase})`);
+    } catch (e) {
+      failed++;
+      console.log(`ERROR    ${target}: ${e.message}`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
 async function main(argv) {
   const mirrors = {};
   const rest = [];
@@ -151,10 +223,12 @@ async function main(argv) {
   const [command, ...args] = rest;
   if (command === 'verify') return verify(args[0] ?? 'k8s.out', mirrors);
   if (command === 'resolve' && args.length > 0) return resolve(args, mirrors);
-  console.error('usage: node scripts/images.mjs verify [folder] | resolve <image reference>... [--registry <host>=<url>]');
+  if (command === 'build') return build(args[0] ?? path.join('cdktf.out', 'images', 'images.json'), mirrors);
+  console.error('usage: node scripts/images.mjs verify [folder] | resolve <image reference>... | build [images.json] [--registry <host>=<url>]');
   return 2;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as a command (also through the package's bin link, whose path is not the module's own).
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { console.error(`images: ${e.message}`); process.exit(2); });
 }

@@ -15,6 +15,7 @@ export * from './core/secure-bucket';
 export * from './core/database';
 export * from './core/workloads';
 export * from './core/images';
+export * from './core/image-builds';
 export * from './registry';
 export * from './training';
 export * from './serving';

@@ -1,4 +1,4 @@
-import { PlatformApp, PlatformContextProps } from '../src';
+import { PlatformApp, PlatformContextProps, PlatformImageBuilds } from '../src';
 
 /**
  * Builds and synthesizes an app as a command does: a bad input or a platform-check finding is printed
@@ -10,6 +10,10 @@ export function runApp(platform: PlatformContextProps, build: (app: PlatformApp)
     const app = new PlatformApp({ platform });
     build(app);
     app.synth();
+    const unbuilt = PlatformImageBuilds.unbuilt(app);
+    if (unbuilt.length > 0) {
+      err(`images: not built yet, so the catalog's defaults run in their place: ${unbuilt.join(', ')}; build them with 'npm run images:build' once the repositories exist (README, Images).\n`);
+    }
     return 0;
   } catch (e) {
     err(`${e instanceof Error ? e.message : String(e)}\n`);

@@ -1,5 +1,5 @@
 import {
-  AlertReceiver, Autoscaling, DeployLocation, FeatureStore, FeatureView, ModelCards, OnlineStore, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
+  AlertReceiver, Autoscaling, DeployLocation, FeatureStore, ImageRecipe, PlatformImageBuilds, FeatureView, ModelCards, OnlineStore, CanaryRollout, CapacityType, ClusterNetwork, ClusterValue, DataCheck, Environment, GpuTrainingCluster, InstanceType,
   KubernetesStack, MetricGate, ModelRegistry, ModelServer, MonitoringStack, ObjectLock, PlatformApp, PlatformContextProps, PlatformStack,
   ReferenceProfile, ReleaseStrategy, ServingEndpoint, ServingMode, StateBackend, TrafficRouting, TrainingJob, TrainingPipeline,
 } from '../src';
@@ -54,6 +54,8 @@ export interface ReferencePlatform {
   readonly features: FeatureStore;
   /** A card for every served model version. */
   readonly modelCards: ModelCards;
+  /** MLflow and the Feast feature server, built from official images into the platform's ECR. */
+  readonly images: PlatformImageBuilds;
 }
 
 /** The fraud model's training-data profile, as its training run writes it. */
@@ -86,10 +88,14 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     cpuPools: [{ name: 'cpu-serving', instanceTypes: [InstanceType.of('m6i.2xlarge')], minSize: 1, maxSize: 8 }],
     teams: [{ name: 'fraud', gpus: 16 }, { name: 'recsys', gpus: 8 }],
   });
+  // The official MLflow image with psycopg2 and boto3, and Feast's feature server from the official Python
+  // image, built into the platform's own ECR repositories (scripts/images.mjs build, after the first apply).
+  // Until images.lock.json records them, image() is undefined and the constructs run their catalog defaults.
+  const images = new PlatformImageBuilds(aws, 'images', { recipes: [ImageRecipe.mlflow(), ImageRecipe.feastFeatureServer()] });
   const registry = new ModelRegistry(aws, 'registry', {
     cluster,
     objectLock: ObjectLock.governance(30),
-    server: { allowedNamespaces: ['fraud', 'recsys', 'serving', 'recsys-serving', 'pipelines'] },
+    server: { allowedNamespaces: ['fraud', 'recsys', 'serving', 'recsys-serving', 'pipelines'], image: images.image('mlflow') },
     // Releases in the serving namespaces move `champion` to the version they released, once its analysis passed.
     governance: { promoterNamespaces: ['serving', 'recsys-serving'] },
   });
@@ -196,6 +202,7 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   const features = new FeatureStore(aws, 'features', {
     cluster,
     onlineStore: OnlineStore.dynamodb(),
+    server: { image: images.image('feast-feature-server') },
     features: [
       FeatureView.of({
         name: 'merchant_stats', entity: { name: 'merchant', joinKey: 'merchant_id' }, source: 'merchant_stats/', ttlSeconds: 7 * 86400,
@@ -223,5 +230,5 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
   });
   // It writes into the cluster the AWS stack creates, so it deploys after it.
   kubernetes.addDependency(aws);
-  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease, features, modelCards };
+  return { aws, kubernetes, cluster, registry, trainingJob, fraud, churn, recsys, monitoring, fraudRetrain, fraudRelease, recsysRelease, features, modelCards, images };
 }

@@ -36,8 +36,8 @@ describeWithTool(npm, 'the packed library in a consumer project', () => {
     files = run('tar', ['tzf', tarball]).stdout.trim().split('\n').sort();
   });
 
-  it('holds the built library and its types only', () => {
-    expect(files.filter((f) => !/^package\/lib\/src\/.+\.(js|d\.ts)$/.test(f))).toEqual(['package/README.md', 'package/package.json']);
+  it('holds the built library and its types only, and the image build command', () => {
+    expect(files.filter((f) => !/^package\/lib\/src\/.+\.(js|d\.ts)$/.test(f))).toEqual(['package/README.md', 'package/package.json', 'package/scripts/images.mjs']);
     expect(files).toEqual(expect.arrayContaining(['package/lib/src/index.js', 'package/lib/src/index.d.ts', 'package/lib/src/review/cli.js']));
     expect(files.filter((f) => /\.test\.|__snapshots__|\.tsbuildinfo/.test(f))).toEqual([]);
   });
@@ -110,5 +110,8 @@ describeWithTool(npm, 'the packed library in a consumer project', () => {
     const resolved = run(process.execPath, ['-p', "[require.resolve('mlops-platform-constructs'), require.resolve('cdktf')].join('\\n')"], { cwd: project }).stdout.trim().split('\n');
     expect(resolved[0]).toBe(path.join(fs.realpathSync(project), 'node_modules', 'mlops-platform-constructs', 'lib', 'src', 'index.js'));
     expect(resolved[1]).toBe(path.join(fs.realpathSync(path.join(ROOT, 'node_modules', 'cdktf')), 'lib', 'index.js'));
+    // the image command is installed with it (bin platform-images), and runs
+    const images = run(path.join(project, 'node_modules', '.bin', 'platform-images'), [], { cwd: project });
+    expect({ status: images.status, stderr: images.stderr }).toEqual({ status: 2, stderr: expect.stringMatching(/^usage: node scripts\/images\.mjs verify \[folder\] \| resolve <image reference>\.\.\. \| build \[images\.json\]/) });
   });
 });

@@ -39,9 +39,9 @@ export const IMAGES = {
    * that download models. MLflow's official `ghcr.io/mlflow/mlflow:v3.14.0` lacks psycopg2 and boto3
    * (its `-full` variant has them), and no digest of `ghcr.io/mlflow/mlflow:v3.14.0-full` could be
    * verified from public material, so the default stays the community image (burakince/mlflow, a
-   * single maintainer's build of MLflow with boto3 and psycopg2) pinned by digest. To use the
-   * official image, push `ghcr.io/mlflow/mlflow:v3.14.0-full` (or a build of it) to your ECR and pass
-   * it by digest as `server.image` of the ModelRegistry.
+   * single maintainer's build of MLflow with boto3 and psycopg2) pinned by digest. To run the
+   * official image, build `ImageRecipe.mlflow()` (the official image plus psycopg2 and boto3) into the
+   * platform's ECR with PlatformImageBuilds and pass `image('mlflow')` as `server.image` of the ModelRegistry.
    */
   mlflow: {
     repository: 'burakince/mlflow',
@@ -89,7 +89,7 @@ export const IMAGES = {
     repository: 'quay.io/feastdev/feature-server',
     tag: '0.50.0',
     source: 'feast-dev/feast infra/charts/feast-feature-server/values.yaml (tag only)',
-    unpinnedReason: 'no public source shows the digest of quay.io/feastdev/feature-server:0.50.0; pass server.image by digest to pin it',
+    unpinnedReason: 'no public source shows the digest of quay.io/feastdev/feature-server:0.50.0; build ImageRecipe.feastFeatureServer() with PlatformImageBuilds, or pass server.image by digest, to pin it',
   },
   /** The NVIDIA device plugin DaemonSet of the GPU nodes. */
   devicePlugin: {
