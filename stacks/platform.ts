@@ -130,8 +130,9 @@ export function buildReferencePlatform(app: PlatformApp): ReferencePlatform {
     mode: ServingMode.batch({
       schedule: '0 2 * * *', parallelism: 4,
       inputUri: 's3://acme-ml-prod-customer-features/daily/', outputUri: 's3://acme-ml-prod-predictions/churn/',
-      // The team's scoring program, in its own image (the MLServer image has no batch_score module).
-      image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme-ml-prod/churn-batch@sha256:5d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c',
+      // The team's scoring program, in its own image (the MLServer image has no batch_score module), pushed to
+      // the cluster's serving repository (an image from a repository the platform does not create fails the images check).
+      image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/acme-ml-prod/serving:churn-batch-2024.06.1@sha256:5d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c',
       command: ['python', '-m', 'batch_score'],
     }),
   });

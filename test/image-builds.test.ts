@@ -103,6 +103,21 @@ describe('PlatformImageBuilds', () => {
     expect(imagesCheck.check(model)).toEqual([]);
   });
 
+  it('the images check refuses an image from a repository of the platform\'s namespace that the platform does not create', () => {
+    const lock = ImageLock.of({ [`${REPOSITORY}/mlflow:${ImageRecipe.mlflow().tag}`]: { digest: digest('a'), base: 'x' } });
+    const out = PlatformTesting.synth(platform(lock).app);
+    const model = (manifests: Record<string, any[]>) => new PlatformModel({ terraform: out.terraform, manifests });
+    expect(imagesCheck.check(model(out.manifests)).filter((f) => f.problem.includes('does not create'))).toEqual([]);
+    // the same manifests, the repository renamed (a recipe renamed without its pods following)
+    const renamed = JSON.parse(JSON.stringify(out.manifests).split(`${REPOSITORY}/mlflow:`).join(`${REPOSITORY}/mlflow-server:`));
+    const problems = imagesCheck.check(model(renamed)).map((f) => f.problem);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]).toMatch(/runs image '123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/acme-dev\/images\/mlflow-server:[^']+' from ECR repository 'acme-dev\/images\/mlflow-server', which the platform does not create \(it creates 'acme-dev\/images\/feast-feature-server', 'acme-dev\/images\/mlflow'\): the pull fails \(ImagePullBackOff\)$/);
+    // another account's or another namespace's repository is not the platform's to judge
+    const elsewhere = JSON.parse(JSON.stringify(out.manifests).split(`${REPOSITORY}/mlflow:`).join('123456789012.dkr.ecr.eu-west-1.amazonaws.com/shared/mlflow:'));
+    expect(imagesCheck.check(model(elsewhere)).filter((f) => f.problem.includes('does not create'))).toEqual([]);
+  });
+
   it('ignores a lock entry of another recipe (a changed recipe is a new tag to build) and refuses a malformed digest', () => {
     const stale = ImageLock.of({ [`${REPOSITORY}/mlflow:3.14.0-000000000000`]: { digest: digest('a'), base: 'x' } });
     expect(platform(stale).images.image('mlflow')).toBeUndefined();

@@ -228,7 +228,7 @@ describe('The reference platform\'s releases', () => {
     expect([platform.fraudRelease.promotedAlias, platform.recsysRelease.promotedAlias]).toEqual(['champion', 'champion']);
     // The churn job runs the team's scoring program in its own image, not in the MLServer image.
     const churn = out.manifests['platform/churn-batch.k8s.yaml'].find((d) => d.kind === 'CronJob').spec.jobTemplate.spec.template.spec.containers[0];
-    expect(churn.image).toMatch(/churn-batch@sha256:/);
+    expect(churn.image).toMatch(/acme-ml-prod\/serving:churn-batch-2024\.06\.1@sha256:/);
   });
 });
 
