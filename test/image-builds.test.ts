@@ -6,6 +6,8 @@ import * as path from 'path';
 import { promisify } from 'util';
 import { FeatureStore, FeatureView, ImageLock, ImageRecipe, imagesCheck, ModelRegistry, OnlineStore, PlatformImageBuilds, PlatformModel, PlatformTesting } from '../src';
 import { resourcesOf, TEST_CLUSTER, testPlatform } from './harness/fixtures';
+import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
+import { describeWithTool } from './harness/tools';
 
 const REPOSITORY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme-dev/images';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -219,5 +221,18 @@ done
     expect(r.stdout).toMatch(/^ERROR    123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/acme-dev\/images\/tool:1\.0-[0-9a-f]{12}: the base ghcr\.io\/acme\/gone:1\.0 is not in its registry\n$/);
     expect(fs.existsSync(path.join(work, 'calls.log'))).toBe(false);
     expect(fs.existsSync(path.join(work, 'images.lock.json'))).toBe(false);
+  });
+});
+
+describeWithTool(terraformTool, 'PlatformImageBuilds checked by terraform', () => {
+  it('plans the repositories and their key offline', () => {
+    const { stack, app } = testPlatform();
+    new PlatformImageBuilds(stack, 'images', { recipes: [ImageRecipe.mlflow(), ImageRecipe.feastFeatureServer()], lock: ImageLock.of({}) });
+    const plan = expectTerraformOk(checkWithTerraform(PlatformTesting.synth(app).terraform.aws));
+    expect(plannedResources(plan, 'aws_ecr_repository').map((r) => [r.values.name, r.values.image_tag_mutability, r.values.encryption_configuration[0].encryption_type]).sort()).toEqual([
+      ['acme-dev/images/feast-feature-server', 'IMMUTABLE', 'KMS'], ['acme-dev/images/mlflow', 'IMMUTABLE', 'KMS'],
+    ]);
+    expect(plannedResources(plan, 'aws_kms_key').map((k) => k.values.enable_key_rotation)).toEqual([true]);
+    expect(plannedResources(plan, 'aws_ecr_lifecycle_policy')).toHaveLength(2);
   });
 });
