@@ -1,6 +1,6 @@
 import {
   Addon, AlertReceiver, ClusterNetwork, ClusterValue, GpuTrainingCluster, InstanceType, metricNamesIn, ModelRegistry, ModelServer, MonitoringStack,
-  MonitoringStackProps, PlatformTesting, DEFAULT_RUNBOOK_BASE_URL, PrometheusInstance, QUALITY_METRIC, ReferenceProfile, selectorMatches, ServingEndpoint, ServingMode,
+  MonitoringStackProps, PlatformNamespaces, PlatformTesting, DEFAULT_RUNBOOK_BASE_URL, PrometheusInstance, QUALITY_METRIC, ReferenceProfile, selectorMatches, ServingEndpoint, ServingMode,
   SubgroupMetric,
 } from '../src';
 import { manifestErrors } from './harness/kubernetes';
@@ -150,6 +150,27 @@ describe('MonitoringStack', () => {
     expect(quiet.docs.some((d) => d.kind === 'AlertmanagerConfig')).toBe(false);
     expect(release(quiet.out).alertmanager.alertmanagerSpec.alertmanagerConfiguration).toBeUndefined();
     expect(release(quiet.out).alertmanager.alertmanagerSpec.alertmanagerConfigMatcherStrategy).toEqual({ type: 'OnNamespace' });
+  });
+
+  it('refuses routing through an existing Alertmanager that would limit it to its own namespace, and routes where it may', () => {
+    const existing = (more: object) => PrometheusInstance.existing({
+      url: 'http://prometheus.obs.svc:9090', namespace: 'obs', serviceMonitorSelector: {}, podMonitorSelector: {}, ruleSelector: {}, alertmanagerConfigSelector: {}, ...more,
+    });
+    const alerting = { receivers: [AlertReceiver.sns('aws'), AlertReceiver.webhook('fraud-hook', 'http://hook.fraud.svc.cluster.local:8080/alerts')], routes: [{ receiver: 'fraud-hook', team: 'fraud' }] };
+    // prometheus-operator's default strategy OnNamespace: the config would only see alerts of namespace 'obs'
+    expect(() => setup(() => ({ prometheus: existing({}), alerting }))).toThrow(
+      "MonitoringStack 'aws/monitoring': prometheus ('OnNamespace') is the matcher strategy of the Alertmanager, under which AlertmanagerConfig obs/mlops-alert-routing would see only alerts of namespace 'obs'");
+    // the Alertmanager's namespace spared: a plain config, without the Watchdog route of a global one
+    // (the existing stack's namespace, which the platform declares so that the namespaces check knows it)
+    const inObs = (more: object) => (e: ServingEndpoint) => { PlatformNamespaces.use(e, 'obs'); return { prometheus: existing(more), alerting }; };
+    const spared = setup(inObs({ alertmanagerConfigMatcherStrategy: 'OnNamespaceExceptForAlertmanagerNamespace' }));
+    const config = spared.docs.find((d) => d.kind === 'AlertmanagerConfig');
+    expect({ namespace: config.metadata.namespace, receivers: config.spec.receivers.map((r: any) => r.name) }).toEqual({ namespace: 'obs', receivers: ['aws', 'fraud-hook'] });
+    // (the endpoint's own default instance is still installed; the routing does not touch its chart values)
+    expect(JSON.parse(spared.out.terraform.kubernetes.resource.helm_release['addon-kube-prometheus-stack'].values[0]).alertmanager.alertmanagerSpec.alertmanagerConfiguration).toBeUndefined();
+    // declared as the Alertmanager's global configuration: the same routing as on the platform's own
+    const global = setup(inObs({ globalAlertmanagerConfig: 'mlops-alert-routing' }));
+    expect(global.docs.find((d) => d.kind === 'AlertmanagerConfig').spec.route.routes[0].receiver).toBe('discard');
   });
 
   it('refuses a receiver named like the one the platform discards Watchdog alerts to', () => {

@@ -36,6 +36,19 @@ export interface ExistingPrometheusProps {
   readonly alertmanagerConfigSelector: LabelSelector;
   /** The label Grafana's dashboard sidecar looks for. @default { grafana_dashboard: '1' } */
   readonly dashboardLabels?: Record<string, string>;
+  /**
+   * How the instance's Alertmanager limits an AlertmanagerConfig to alerts (`AlertmanagerSpec.alertmanagerConfigMatcherStrategy.type`):
+   * under `OnNamespace` a config sees only alerts labelled with its own namespace, under
+   * `OnNamespaceExceptForAlertmanagerNamespace` a config in the Alertmanager's namespace sees all, under `None` every config sees all.
+   * @default 'OnNamespace' (prometheus-operator's default)
+   */
+  readonly alertmanagerConfigMatcherStrategy?: 'OnNamespace' | 'OnNamespaceExceptForAlertmanagerNamespace' | 'None';
+  /**
+   * The AlertmanagerConfig the instance's Alertmanager takes as its global configuration
+   * (`AlertmanagerSpec.alertmanagerConfiguration.name`), which sees every alert whatever the strategy.
+   * @default - none
+   */
+  readonly globalAlertmanagerConfig?: string;
 }
 
 const KPS_RELEASE = { release: 'kube-prometheus-stack' };
@@ -122,9 +135,19 @@ export class PrometheusInstance {
    * instance keeps its own configuration; its owner decides.
    */
   public useGlobalAlertmanagerConfig(scope: IConstruct, name: string, reason: string): boolean {
-    if (!this.addon) return false;
+    if (!this.addon) return this.props.globalAlertmanagerConfig === name;
     Addons.setValue(scope, this.addon, 'alertmanager.alertmanagerSpec.alertmanagerConfiguration', { name }, reason);
     return true;
+  }
+
+  /**
+   * Whether an AlertmanagerConfig in the instance's namespace that is not the global configuration sees
+   * alerts of every namespace (prometheus-operator pkg/alertmanager/amcfg.go: `namespaceEnforcer` adds a
+   * `namespace` matcher to its routes under OnNamespace; `otherNamespaceEnforcer` spares the Alertmanager's namespace).
+   */
+  public get configsInOwnNamespaceSeeAllAlerts(): boolean {
+    const strategy = this.addon ? 'OnNamespace' : this.props.alertmanagerConfigMatcherStrategy ?? 'OnNamespace';
+    return strategy !== 'OnNamespace';
   }
 
   /** Declares the add-on, when the platform installs this instance. */

@@ -459,6 +459,10 @@ export class MonitoringStack extends Construct {
     const global = this.prometheus.useGlobalAlertmanagerConfig(this, ALERT_ROUTING_NAME,
       'MonitoringStack writes the platform\'s alert routing as this AlertmanagerConfig, in the Alertmanager\'s namespace');
     if (global) routes.unshift({ receiver: DISCARD_RECEIVER, matchers: [{ name: 'alertname', value: 'Watchdog|InfoInhibitor', matchType: '=~' }] });
+    // An existing Alertmanager that limits this config to its own namespace would route none of the endpoints' alerts.
+    check(global || this.prometheus.configsInOwnNamespaceSeeAllAlerts, this, 'prometheus', this.prometheus.props.alertmanagerConfigMatcherStrategy ?? 'OnNamespace',
+      `is the matcher strategy of the Alertmanager, under which AlertmanagerConfig ${this.prometheus.namespace}/${ALERT_ROUTING_NAME} would see only alerts of namespace '${this.prometheus.namespace}' and route none of the endpoints'; `
+      + `make it the Alertmanager's global configuration (alertmanagerConfiguration.name: ${ALERT_ROUTING_NAME}) and say so with globalAlertmanagerConfig, or use the strategy 'OnNamespaceExceptForAlertmanagerNamespace'`);
     new ApiObject(this.chart, 'alert-routing', {
       apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig',
       metadata: { name: ALERT_ROUTING_NAME, labels: this.prometheus.labelsFor('AlertmanagerConfig') },
