@@ -1,4 +1,4 @@
-import { ModelRegistry, ModelServer, PlatformModel, PlatformTesting, ServingEndpoint, ServingMode } from '../src';
+import { KUBE_PROMETHEUS_STACK_PODS, ModelRegistry, ModelServer, PlatformModel, PlatformTesting, ServingEndpoint, ServingMode } from '../src';
 import { networkCheck, PolicyEvaluator } from '../src/check/checks/network';
 import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
 import { TEST_CLUSTER, testPlatform } from './harness/fixtures';
@@ -93,6 +93,29 @@ describe('the network check', () => {
     const gpuPolicy = Object.values(out.manifests).flat().find((d: any) => d.kind === 'NetworkPolicy' && d.metadata.namespace === 'nvidia-system');
     expect(gpuPolicy).toBeDefined();
     expect(PlatformTesting.findings(app)).toEqual([]);
+  });
+
+  it('lets only Prometheus, Grafana and its peers reach Alertmanager\'s API, and refuses a policy that would keep Prometheus\'s alerts out', () => {
+    // Alertmanager's v2 API (POST /api/v2/silences) takes silences without authentication from whoever reaches port 9093.
+    const app = PlatformTesting.app({ platform: REFERENCE_CONTEXT });
+    buildReferencePlatform(app);
+    const out = PlatformTesting.synth(app);
+    const m = new PlatformModel({ terraform: out.terraform, manifests: out.manifests });
+    const net = new PolicyEvaluator(m, '10.40.0.0/16');
+    const alertmanager = { pod: { namespace: 'monitoring', labels: KUBE_PROMETHEUS_STACK_PODS.alertmanager } };
+    expect(net.allowed({ pod: { namespace: 'monitoring', labels: KUBE_PROMETHEUS_STACK_PODS.prometheus } }, alertmanager, 9093)).toBe(true);
+    expect(net.allowed({ pod: { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'grafana' } } }, alertmanager, 9093)).toBe(true);
+    expect(net.allowed(alertmanager, alertmanager, 9094, 'UDP')).toBe(true);
+    // a team's pod, another pod of the monitoring namespace, the VPC: no silences
+    expect(net.allowed({ pod: { namespace: 'serving', labels: { 'app.kubernetes.io/name': 'fraud' } } }, alertmanager, 9093)).toBe(false);
+    expect(net.allowed({ pod: { namespace: 'monitoring', labels: { app: 'other' } } }, alertmanager, 9093)).toBe(false);
+    expect(net.allowed({ address: 'vpc' }, alertmanager, 9093)).toBe(false);
+    // the same policy without its Prometheus rule: no alert would be delivered, and the check says so
+    const broken = JSON.parse(JSON.stringify(out.manifests));
+    const policyDoc = Object.values<any[]>(broken).flat().find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'alertmanager-api');
+    policyDoc.spec.ingress = policyDoc.spec.ingress.slice(1);
+    expect(networkCheck.check(new PlatformModel({ terraform: out.terraform, manifests: broken })).map((f) => f.problem))
+      .toContainEqual(expect.stringMatching(/^Prometheus \(monitoring\) cannot deliver alerts to Alertmanager on port 9093: a NetworkPolicy isolates Alertmanager's pods/));
   });
 
   it('finds what the reference platform broke before its fix (unenforced policies, the ALB shut out, DCGM unscraped), and every other flow it relies on', () => {

@@ -66,6 +66,9 @@ export const KUBE_PROMETHEUS_STACK_PODS = {
   alertmanager: { 'app.kubernetes.io/name': 'alertmanager', 'alertmanager': 'kube-prometheus-stack-alertmanager' } as Record<string, string>,
 } as const;
 
+/** The port of Alertmanager's API and UI (prometheus-operator's `web` port): alerts in, silences, status. */
+export const ALERTMANAGER_WEB_PORT = 9093;
+
 /**
  * The Prometheus (operator) instance that scrapes the platform, and what it selects. Objects this
  * library writes carry the labels the instance selects on, and tests check that its selectors match

@@ -9,7 +9,7 @@ import { PlatformChart } from '../core/kubernetes';
 import { NameRules } from '../core/names';
 import { PlatformNamespaces } from '../core/namespaces';
 import { MONITORING_PRIVILEGED_REASON } from '../core/addons';
-import { PrometheusInstance } from '../core/prometheus';
+import { ALERTMANAGER_WEB_PORT, KUBE_PROMETHEUS_STACK_PODS, PrometheusInstance } from '../core/prometheus';
 import type { ModelRegistry } from '../registry/model-registry';
 import type { ServingEndpoint } from '../serving/serving-endpoint';
 import type { GpuTrainingCluster } from '../training/gpu-cluster';
@@ -373,6 +373,30 @@ export class MonitoringStack extends Construct {
     return { availability, latencyMs, quantile: e.latencyClass.quantile, minFailures };
   }
 
+  /**
+   * Alertmanager's API (9093) takes silences from whoever reaches it, with no authentication: any pod could
+   * silence another team's pages or a retraining. Only Prometheus (alerts, and scraping it and its config
+   * reloader on 8080), Grafana (its Alertmanager data source) and the Alertmanager peers (cluster gossip on
+   * 9094, TCP and UDP) reach its pods; the kubelet's probes come from the node, which the VPC CNI's
+   * network policy agent admits.
+   */
+  private restrictAlertmanagerApi(): void {
+    const pods = (labels: Record<string, string>) => [{ podSelector: { matchLabels: labels } }];
+    const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }));
+    new k8s.KubeNetworkPolicy(this.chart, 'alertmanager-api', {
+      metadata: { name: 'alertmanager-api' },
+      spec: {
+        podSelector: { matchLabels: KUBE_PROMETHEUS_STACK_PODS.alertmanager },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { from: pods(KUBE_PROMETHEUS_STACK_PODS.prometheus), ports: tcp(ALERTMANAGER_WEB_PORT, 8080) },
+          { from: pods({ 'app.kubernetes.io/name': 'grafana' }), ports: tcp(ALERTMANAGER_WEB_PORT) },
+          { from: pods(KUBE_PROMETHEUS_STACK_PODS.alertmanager), ports: [...tcp(9094), { protocol: 'UDP', port: k8s.IntOrString.fromNumber(9094) }] },
+        ],
+      },
+    });
+  }
+
   private addRouting(alerting: AlertRouting, cluster: IEksCluster, region: string, endpoints: ServingEndpoint[]): WorkloadIdentity | undefined {
     const teams = endpoints.map((e) => e.team);
     const models = endpoints.map((e) => e.model.model.name);
@@ -459,6 +483,7 @@ export class MonitoringStack extends Construct {
     const global = this.prometheus.useGlobalAlertmanagerConfig(this, ALERT_ROUTING_NAME,
       'MonitoringStack writes the platform\'s alert routing as this AlertmanagerConfig, in the Alertmanager\'s namespace');
     if (global) routes.unshift({ receiver: DISCARD_RECEIVER, matchers: [{ name: 'alertname', value: 'Watchdog|InfoInhibitor', matchType: '=~' }] });
+    if (this.prometheus.installedByPlatform) this.restrictAlertmanagerApi();
     // An existing Alertmanager that limits this config to its own namespace would route none of the endpoints' alerts.
     check(global || this.prometheus.configsInOwnNamespaceSeeAllAlerts, this, 'prometheus', this.prometheus.props.alertmanagerConfigMatcherStrategy ?? 'OnNamespace',
       `is the matcher strategy of the Alertmanager, under which AlertmanagerConfig ${this.prometheus.namespace}/${ALERT_ROUTING_NAME} would see only alerts of namespace '${this.prometheus.namespace}' and route none of the endpoints'; `

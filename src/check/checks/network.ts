@@ -1,4 +1,4 @@
-import { KUBE_PROMETHEUS_STACK_PODS } from '../../core/prometheus';
+import { ALERTMANAGER_WEB_PORT, KUBE_PROMETHEUS_STACK_PODS } from '../../core/prometheus';
 import { finding, PlatformCheck, PlatformFinding } from '../check';
 import { ManifestObject, PlatformModel, PodTemplate, selects } from '../model';
 
@@ -198,6 +198,11 @@ export const networkCheck: PlatformCheck = {
         }
       }
       const alertmanager: Endpoint = { pod: { namespace: kps.namespace, labels: KUBE_PROMETHEUS_STACK_PODS.alertmanager } };
+      // Prometheus pushes every firing alert to Alertmanager's web port (its alerting.alertmanagers endpoints).
+      if (!net.allowed(prometheus, alertmanager, ALERTMANAGER_WEB_PORT)) {
+        out.push(finding('network', kps, `Prometheus (${kps.namespace}) cannot deliver alerts to Alertmanager on port ${ALERTMANAGER_WEB_PORT}: a NetworkPolicy isolates Alertmanager's pods and no rule admits Prometheus's, so no alert reaches a receiver.`,
+          `Admit the Prometheus pods (${Object.entries(KUBE_PROMETHEUS_STACK_PODS.prometheus).map(([k, v]) => `${k}=${v}`).join(', ')}) on port ${ALERTMANAGER_WEB_PORT} in the NetworkPolicy of the Alertmanager pods.`));
+      }
       for (const amc of model.kind('AlertmanagerConfig', { group: 'monitoring.coreos.com' })) {
         for (const r of amc.object.spec?.receivers ?? []) {
           for (const w of r.webhookConfigs ?? []) {
