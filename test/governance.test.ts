@@ -124,7 +124,13 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
     };
     processes.push(spawn('python3', [path.join(dir, 'stub.py'), String(mlflow)], { stdio: 'ignore' }));
     const gateProcess = spawn('python3', [path.join(dir, 'gate.py')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    gateProcess.stdout!.on('data', (chunk: Buffer) => gateOutput.push(...chunk.toString().split('\n').filter(Boolean)));
+    // Whole lines only: a pipe may deliver a line in two chunks.
+    let partial = '';
+    gateProcess.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      gateOutput.push(...lines.filter(Boolean));
+    });
     processes.push(gateProcess);
     processes.push(spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' }));
     // Up to 30 s: on a loaded machine (two test workers and terraform) python and nginx may start slowly.
@@ -337,6 +343,17 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
       for (const r of records) expect(Date.now() - Date.parse(r.time)).toBeLessThan(60_000);
       // reads are not recorded
       expect(gateOutput.map((l) => JSON.parse(l)).filter((r) => r.method === 'GET' && r.decision !== 'refused')).toEqual([]);
+    });
+
+    it('keeps every record on its own line when many calls arrive at once (one write per record)', async () => {
+      const before = gateOutput.length;
+      // 40 refused alias moves at once, each handled by its own request thread of the gate
+      await Promise.all(Array.from({ length: 40 }, (_, i) => request(api, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'fraud', alias: 'champion', version: `c${i}` }, trainingA)));
+      await new Promise((r) => setTimeout(r, 300));
+      const lines = gateOutput.slice(before);
+      const parsed = lines.map((l) => { try { return JSON.parse(l); } catch { return l; } });
+      expect(parsed.filter((r) => typeof r === 'string')).toEqual([]);
+      expect(new Set(parsed.filter((r) => /^c\d+$/.test(r.version ?? '')).map((r) => r.version)).size).toBe(40);
     });
 
     it('has NGINX record every other change on either port, with the user the gate knew', async () => {

@@ -137,7 +137,7 @@ DIRECT_ARTIFACTS = os.environ.get("ARTIFACTS", "direct") == "direct"
 # Other MLflow calls that read with a POST.
 READ_POSTS = re.compile(r"^/((ajax-)?api/[^/]+/mlflow/(runs/search|experiments/search|logged-models/search|datasets/search)|graphql)$", re.I)
 
-cloudwatch, stream, lock = None, None, threading.Lock()
+cloudwatch, stream, lock, stdout_lock = None, None, threading.Lock(), threading.Lock()
 if LOG_GROUP:
     import boto3
     cloudwatch = boto3.client("logs")
@@ -148,7 +148,11 @@ if LOG_GROUP:
 def audit(record):
     """One JSON line on stdout and, when a log group is given, in CloudWatch Logs; False if it could not be written."""
     line = json.dumps(record, sort_keys=True)
-    print(line, flush=True)
+    # One write per record, one writer at a time: print() writes the line and its newline separately, so two
+    # request threads could interleave into one line that no log reader can parse.
+    with stdout_lock:
+        sys.stdout.write(line + "\\n")
+        sys.stdout.flush()
     if cloudwatch is None:
         return True
     try:
@@ -354,5 +358,9 @@ class Gate(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-ThreadingHTTPServer((os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "${GATE_PORT}"))), Gate).serve_forever()
+class Server(ThreadingHTTPServer):
+    # The listen backlog: socketserver's default of 5 drops connections when NGINX sends a burst of calls.
+    request_queue_size = 128
+
+Server((os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "${GATE_PORT}"))), Gate).serve_forever()
 `;
