@@ -1,10 +1,12 @@
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as path from 'path';
-import { FEAST_IMAGE, FeatureRegistryStore, FeatureStore, FeatureStoreProps, FeatureView, featureSetVersion, LINEAGE_TAGS, ModelCards, OnlineStore, PlatformTesting, receiversFor } from '../src';
+import { FEAST_IMAGE, featureGateConfig, imageReference, IMAGES, FeatureRegistryStore, FeatureStore, FeatureStoreProps, FeatureView, featureSetVersion, LINEAGE_TAGS, ModelCards, OnlineStore, PlatformTesting, receiversFor } from '../src';
 import { buildReferencePlatform, REFERENCE_CONTEXT } from '../stacks/platform';
 import { manifestErrors } from './harness/kubernetes';
 import { checkWithTerraform, expectTerraformOk, plannedResources, terraformTool } from './harness/terraform';
-import { describeWithTool } from './harness/tools';
+import { describeWithTool, onPath, run, tempDir } from './harness/tools';
 import { onlyResource, policyStatements, resourcesOf, TEST_CLUSTER, testPlatform } from './harness/fixtures';
 
 const MERCHANT = FeatureView.of({
@@ -74,19 +76,24 @@ describe('FeatureStore defaults (DynamoDB)', () => {
     for (const [k, v] of Object.entries(table.tags)) expect(store.featureStoreYaml).toContain(`    ${JSON.stringify(k)}: ${JSON.stringify(v)}\n`);
   });
 
-  it('runs the feature server non-root, read-only, ready on /health at 6566, with requests and limits, one replica outside production', () => {
+  it('runs the feature server non-root, read-only, ready on /health, behind its read gate on 6566, with requests and limits, one replica outside production', () => {
     const d = of('Deployment', 'feature-server');
     expect(d.spec.replicas).toBe(1);
-    const c = d.spec.template.spec.containers[0];
+    const [c, gate] = d.spec.template.spec.containers;
     expect(c.image).toBe(FEAST_IMAGE);
-    expect(c.command).toEqual(['feast', '--chdir', '/feast', 'serve', '--host', '0.0.0.0', '--port', '6566']);
+    expect(c.command).toEqual(['feast', '--chdir', '/feast', 'serve', '--host', '0.0.0.0', '--port', '6567']);
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     // Feast's /health answers 503 until the registry is loaded (feast-dev/feast sdk/python/feast/feature_server.py):
     // it gates readiness; liveness and startup check the port, so a missing registry does not restart the pod.
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
-    for (const p of ['startupProbe', 'livenessProbe']) expect(c[p]).toMatchObject({ tcpSocket: { port: 'http' } });
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 6566, protocol: 'TCP' }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'feast' });
+    for (const p of ['startupProbe', 'livenessProbe']) expect(c[p]).toMatchObject({ tcpSocket: { port: 'feast' } });
+    expect(c.ports).toEqual([{ name: 'feast', containerPort: 6567, protocol: 'TCP' }]);
     expect(c.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } });
+    // consumers reach the gate: the Service's port, the only one the NetworkPolicy admits
+    expect({ name: gate.name, image: gate.image, ports: gate.ports }).toEqual({ name: 'read-gate', image: imageReference(IMAGES.nginxUnprivileged), ports: [{ name: 'http', containerPort: 6566, protocol: 'TCP' }] });
+    expect(gate.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
+    expect(of('Service', 'feature-server').spec.ports).toEqual([{ name: 'http', port: 6566, targetPort: 'http', protocol: 'TCP' }]);
+    expect(of('ConfigMap', 'feature-server-gate').data['nginx.conf']).toBe(featureGateConfig());
     expect(of('PodDisruptionBudget')).toBeUndefined();
   });
 
@@ -435,3 +442,79 @@ describeWithTool(terraformTool, 'FeatureStore checked by terraform', () => {
     expect(result.validate.valid).toBe(true);
   });
 });
+
+// The read gate as it runs: NGINX with the generated configuration in front of a stand-in for `feast serve`
+// that answers every path and method it receives (feast/feature_server.py serves /push, /write-to-online-store,
+// /materialize and /materialize-incremental beside /get-online-features and /health).
+const nginxTools = onPath('nginx') && onPath('python3') ? { available: true } : { available: false, reason: 'nginx or python3 is not on PATH (apt-get install nginx-light)' };
+describeWithTool(nginxTools, 'the feature server\'s read gate, run with nginx on loopback', () => {
+  const base = 41000 + Math.floor(Math.random() * 15000);
+  const [feast, gate] = [base, base + 1];
+  const dir = tempDir('mlops-feature-gate-');
+  const processes: ChildProcess[] = [];
+  const config = featureGateConfig(gate, feast).split('/tmp/').join(`${dir}/`);
+
+  beforeAll(async () => {
+    fs.writeFileSync(path.join(dir, 'feast.py'), `
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Feast(BaseHTTPRequestHandler):
+    def answer(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        data = json.dumps({"upstream": "feast", "method": self.command, "path": self.path}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = answer
+    def log_message(self, *a): pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Feast).serve_forever()
+`);
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), config.replace('worker_processes 1;', 'worker_processes 1;\ndaemon off;'));
+    processes.push(spawn('python3', [path.join(dir, 'feast.py'), String(feast)], { stdio: 'ignore' }));
+    processes.push(spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' }));
+    for (let i = 0; i < 300; i++) {
+      const ready = await Promise.all([feast, gate].map((p) => call(p, 'GET', '/health').then(() => true, () => false)));
+      if (ready.every(Boolean)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('nginx or the stand-in did not start');
+  });
+  afterAll(() => processes.forEach((p) => p.kill()));
+
+  it('passes nginx -t', () => {
+    const r = run('nginx', ['-t', '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/syntax is ok/);
+  });
+
+  it('relays the online read and the health check, as that path and nothing else', async () => {
+    expect(await call(gate, 'POST', '/get-online-features', '{"features":["merchant_stats:merchant_risk"],"entities":{"merchant_id":[1]}}'))
+      .toEqual({ status: 200, body: { upstream: 'feast', method: 'POST', path: '/get-online-features' } });
+    expect(await call(gate, 'GET', '/health')).toEqual({ status: 200, body: { upstream: 'feast', method: 'GET', path: '/health' } });
+  });
+
+  it.each([
+    ['POST', '/push'], ['POST', '/write-to-online-store'], ['POST', '/materialize'], ['POST', '/materialize-incremental'],
+    ['GET', '/get-online-features'], ['PUT', '/get-online-features'], ['POST', '/health'],
+    ['POST', '//push'], ['POST', '/get-online-features/../push'], ['POST', '/get-online-features/%2e%2e/push'], ['POST', '/%70ush'],
+    ['POST', '/get-online-features/'], ['POST', '/docs'], ['GET', '/openapi.json'],
+  ])('refuses %s %s', async (method, uri) => {
+    const r = await call(gate, method, uri, '{}');
+    expect({ method, uri, status: r.status, upstream: (r.body as any)?.upstream }).toEqual({ method, uri, status: 403, upstream: undefined });
+  });
+});
+
+function call(port: number, method: string, uri: string, body?: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: uri, timeout: 2000, headers: body ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => {
+        let parsed: unknown = text;
+        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    if (body) req.write(body);
+    req.end();
+  });
+}

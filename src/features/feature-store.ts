@@ -16,11 +16,12 @@ import { CostAttribution } from '../core/tags';
 import { baseEgressRules, checkPinnedImage, fromNamespaces, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/workloads';
 import { LINEAGE_TAGS } from '../registry/lineage';
 import { featureSetVersion, FeatureRegistryStore, FeatureView, OnlineStore } from './options';
+import { FEAST_LOCAL_PORT, FEATURE_GATE_PORT, featureGateConfig } from './read-gate';
 
 /** The Feast feature server image (`feast serve`), as the feast-feature-server chart pins it (`IMAGES.feast`: by tag, a documented exception). */
 export const FEAST_IMAGE = imageReference(IMAGES.feast);
-/** The port `feast serve` listens on by default. */
-export const FEAST_SERVER_PORT = 6566;
+/** The port consumers call the feature server on (its read gate's; `feast serve`'s default). */
+export const FEAST_SERVER_PORT = FEATURE_GATE_PORT;
 const REDIS_PORT = 6379;
 const DATA_PREFIX = 'data/';
 
@@ -41,6 +42,11 @@ export interface FeatureServerOptions {
    * @default - 500m CPU and 1 GiB requested, 1 CPU and 2 GiB limit
    */
   readonly resources?: { readonly cpu: string; readonly memory: string; readonly cpuLimit?: string; readonly memoryLimit?: string };
+  /**
+   * The image of the read gate in front of the server (NGINX, unprivileged), pinned by digest.
+   * @default - 'nginxinc/nginx-unprivileged:1.27.5-alpine@sha256:65e3e85d...' (IMAGES.nginxUnprivileged)
+   */
+  readonly gateImage?: string;
 }
 
 /** Props of a FeatureStore. */
@@ -458,6 +464,8 @@ export class FeatureStore extends Construct {
     const server = props.server ?? {};
     const image = server.image ?? FEAST_IMAGE;
     checkPinnedImage(this, 'server.image', image);
+    const gateImage = server.gateImage ?? imageReference(IMAGES.nginxUnprivileged);
+    checkPinnedImage(this, 'server.gateImage', gateImage);
     const replicas = server.replicas ?? (production ? 2 : 1);
     checkIntegerRange(this, 'server.replicas', replicas, 1, 50);
     const labels = { 'app.kubernetes.io/name': 'feature-server', 'app.kubernetes.io/instance': this.instanceId, 'app.kubernetes.io/component': 'feature-store' };
@@ -467,6 +475,7 @@ export class FeatureStore extends Construct {
       metadata: { name: 'feast-repository', labels: { ...labels, 'mlops.io/feature-set': this.featureSetVersion.slice(7, 47) } },
       data: { 'feature_store.yaml': KubernetesLazy.any({ produce: () => this.featureStoreYaml }) as unknown as string, 'features.py': this.featureRepository },
     });
+    new k8s.KubeConfigMap(this.chart, 'gate-config', { metadata: { name: 'feature-server-gate', labels }, data: { 'nginx.conf': featureGateConfig() } });
     const env: k8s.EnvVar[] = [
       { name: 'AWS_REGION', value: region }, { name: 'AWS_DEFAULT_REGION', value: region },
       { name: 'HOME', value: '/tmp' }, { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
@@ -486,7 +495,7 @@ export class FeatureStore extends Construct {
       new k8s.KubeServiceAccount(this.chart, name, { metadata: { name: sa.serviceAccount, annotations: sa.serviceAccountAnnotations }, automountServiceAccountToken: false });
     }
     const r = server.resources ?? { cpu: '500m', memory: '1Gi', cpuLimit: '1', memoryLimit: '2Gi' };
-    const probe = (extra: Partial<k8s.Probe>): k8s.Probe => ({ httpGet: { path: '/health', port: k8s.IntOrString.fromString('http') }, timeoutSeconds: 5, ...extra });
+    const probe = (extra: Partial<k8s.Probe>): k8s.Probe => ({ httpGet: { path: '/health', port: k8s.IntOrString.fromString('feast') }, timeoutSeconds: 5, ...extra });
     new k8s.KubeDeployment(this.chart, 'server', {
       metadata: { name: 'feature-server', labels },
       spec: {
@@ -507,19 +516,34 @@ export class FeatureStore extends Construct {
               name: 'feature-server',
               image,
               imagePullPolicy: 'IfNotPresent',
-              command: ['feast', '--chdir', '/feast', 'serve', '--host', '0.0.0.0', '--port', String(FEAST_SERVER_PORT)],
+              // Behind the read gate: no NetworkPolicy admits this port, consumers call the gate's.
+              command: ['feast', '--chdir', '/feast', 'serve', '--host', '0.0.0.0', '--port', String(FEAST_LOCAL_PORT)],
               env,
-              ports: [{ name: 'http', containerPort: FEAST_SERVER_PORT, protocol: 'TCP' }],
+              ports: [{ name: 'feast', containerPort: FEAST_LOCAL_PORT, protocol: 'TCP' }],
               // /health answers 503 until the registry is loaded (before the first `feast apply`, or while S3 is
               // unreachable): that takes the pod out of the Service, but must not restart it, so liveness is the port.
-              startupProbe: { tcpSocket: { port: k8s.IntOrString.fromString('http') }, periodSeconds: 5, failureThreshold: 60 },
+              startupProbe: { tcpSocket: { port: k8s.IntOrString.fromString('feast') }, periodSeconds: 5, failureThreshold: 60 },
               readinessProbe: probe({ periodSeconds: 10, failureThreshold: 3 }),
-              livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('http') }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 5 },
+              livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('feast') }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 5 },
               resources: resources(r),
               securityContext: restrictedContainerSecurityContext(),
               volumeMounts: mounts,
+            }, {
+              name: 'read-gate',
+              image: gateImage,
+              imagePullPolicy: 'IfNotPresent',
+              ports: [{ name: 'http', containerPort: FEATURE_GATE_PORT, protocol: 'TCP' }],
+              readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 },
+              livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('http') }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 5 },
+              resources: resources({ cpu: '50m', memory: '32Mi', cpuLimit: '500m', memoryLimit: '128Mi' }),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [{ name: 'gate-config', mountPath: '/etc/nginx/nginx.conf', subPath: 'nginx.conf', readOnly: true }, { name: 'gate-tmp', mountPath: '/tmp' }],
             }],
-            volumes,
+            volumes: [
+              ...volumes,
+              { name: 'gate-config', configMap: { name: 'feature-server-gate' } },
+              { name: 'gate-tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+            ],
           },
         },
       },
