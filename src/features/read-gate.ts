@@ -7,6 +7,8 @@
  * here, and the materializer writes the online store directly.
  */
 
+import { NGINX_MAIN_CONTEXT, NGINX_TEMP_PATHS } from '../core/nginx';
+
 /** The port consumers call (the Service's): the gate's. */
 export const FEATURE_GATE_PORT = 6566;
 /** The port `feast serve` listens on behind the gate; no NetworkPolicy admits it. */
@@ -21,16 +23,9 @@ export function featureGateConfig(listenPort = FEATURE_GATE_PORT, upstreamPort =
       proxy_pass http://127.0.0.1:${upstreamPort}${path};
       proxy_set_header Host $host;
     }`;
-  return `worker_processes 1;
-pid /tmp/nginx.pid;
-error_log /dev/stderr warn;
-events { worker_connections 1024; }
+  return `${NGINX_MAIN_CONTEXT}
 http {
-  client_body_temp_path /tmp/client_body;
-  proxy_temp_path /tmp/proxy;
-  fastcgi_temp_path /tmp/fastcgi;
-  uwsgi_temp_path /tmp/uwsgi;
-  scgi_temp_path /tmp/scgi;
+${NGINX_TEMP_PATHS}
   access_log off;
   server_tokens off;
   client_max_body_size 1m;

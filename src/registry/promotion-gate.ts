@@ -18,6 +18,8 @@
 // %XX once, werkzeug's merge_slashes redirects `//` to `/`), matches case-insensitively, and relays
 // the path it decided on, never the raw one.
 
+import { NGINX_MAIN_CONTEXT, NGINX_TEMP_PATHS } from '../core/nginx';
+
 /** The port MLflow itself listens on (no NetworkPolicy admits it: only the pod's sidecars and the kubelet's probes reach it). */
 export const MLFLOW_LOCAL_PORT = 5001;
 /** The gate's port (likewise admitted by no NetworkPolicy). */
@@ -62,21 +64,14 @@ export function nginxConfig(apiPort: number): string {
       error_page 403 = @denied;
       proxy_pass http://127.0.0.1:${MLFLOW_LOCAL_PORT};
     }`;
-  return `worker_processes 1;
-pid /tmp/nginx.pid;
-error_log /dev/stderr warn;
-events { worker_connections 1024; }
+  return `${NGINX_MAIN_CONTEXT}
 http {
   # Every call that may change something, on either port, as one JSON line on stdout; registry
   # changes are also recorded by the gate, with the model, version, alias or tag they name.
   map $request_method $changes { GET 0; HEAD 0; OPTIONS 0; default 1; }
   log_format audit escape=json '{"time":"$time_iso8601","source":"gateway","port":"$server_port","client":"$remote_addr","user":"$registry_user$upstream_http_x_registry_user","method":"$request_method","uri":"$request_uri","status":"$status","request_id":"$request_id"}';
   access_log /dev/stdout audit if=$changes;
-  client_body_temp_path /tmp/client_body;
-  proxy_temp_path /tmp/proxy;
-  fastcgi_temp_path /tmp/fastcgi;
-  uwsgi_temp_path /tmp/uwsgi;
-  scgi_temp_path /tmp/scgi;
+${NGINX_TEMP_PATHS}
   client_max_body_size 0;
   proxy_request_buffering off;
   proxy_read_timeout 600s;
