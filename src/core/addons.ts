@@ -245,7 +245,10 @@ export class Addon {
     return new Addon(props);
   }
 
-  private constructor(public readonly props: AddonProps) {}
+  private constructor(
+    /** The release: chart, version, namespace and values. */
+    public readonly props: AddonProps,
+  ) {}
 
   /** The release name. */
   public get name(): string {
@@ -257,6 +260,7 @@ export class Addon {
 export interface AddonRequirement {
   /** The add-on, with the chart values constructs set on it (`Addons.setValue`) merged into its own. */
   readonly addon: Addon;
+  /** The constructs that need it, the first of which declares its namespace. */
   readonly requiredBy: IConstruct[];
 }
 

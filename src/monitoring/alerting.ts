@@ -68,9 +68,13 @@ export abstract class AlertReceiver {
     })(name);
   }
 
+  /** Whether the receiver publishes to the stack's SNS topic (Alertmanager then gets a role that may). */
   public readonly usesSns: boolean = false;
 
-  protected constructor(public readonly name: string) {}
+  protected constructor(
+    /** The receiver's name (a DNS label), which routes name. */
+    public readonly name: string,
+  ) {}
 
   /** @internal */
   public abstract render(context: ReceiverContext): Record<string, unknown>;
@@ -80,9 +84,9 @@ export abstract class AlertReceiver {
 export interface AlertRoute {
   /** The receiver's name. */
   readonly receiver: string;
-  /** @default - any severity */
+  /** Only alerts of this severity (their `severity` label). @default - any severity */
   readonly severity?: 'critical' | 'warning';
-  /** @default - any team */
+  /** Only alerts of this team (their `team` label); every monitored team needs a route naming it. @default - any team */
   readonly team?: string;
   /** Kinds: `slo`, `health`, `drift`, `quality`, `fairness`, `cost`. @default - any kind */
   readonly kinds?: string[];

@@ -78,13 +78,15 @@ export interface QualityMonitoring {
 
 /** A monthly AWS budget on the platform's cost-allocation tags. */
 export interface CostBudget {
+  /** The budget's name (a DNS label); the AWS budget is `<platform>-<environment>-<name>`. */
   readonly name: string;
-  /** @default - the whole platform */
+  /** The team whose tagged costs the budget counts (one tag per budget: not with `model`). @default - the whole platform */
   readonly team?: string;
-  /** @default - every model */
+  /** The model whose tagged costs the budget counts; one of the stack's endpoints must serve it. @default - every model */
   readonly model?: string;
+  /** The monthly limit, in US dollars. */
   readonly monthlyLimitUsd: number;
-  /** @default [80, 100] */
+  /** Actual spend, in percent of the limit, at which the alert topic is notified (a forecast over 100% always is). @default [80, 100] */
   readonly thresholdsPercent?: number[];
 }
 

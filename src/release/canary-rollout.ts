@@ -38,10 +38,13 @@ export interface CanaryRolloutProps {
 
 /** One generated analysis query, in the form the tests feed promtool. */
 export interface AnalysisQuery {
+  /** The metric's name in the AnalysisTemplate (`success-rate`, `latency-p95`, a custom metric's name). */
   readonly metric: string;
   /** The PromQL, with `{{args.canary-hash}}` (and `{{args.stable-hash}}`) left for Argo Rollouts to fill in. */
   readonly query: string;
+  /** How the result must compare with `threshold` for the measurement to pass. */
   readonly comparison: '>=' | '<=';
+  /** The bound the result is compared with. */
   readonly threshold: number;
 }
 

@@ -22,11 +22,11 @@ export interface AnalysisOptions {
   readonly maxSuccessRateDrop?: number | false;
   /** Latency the new version must stay under, in milliseconds, at `latencyQuantile`. @default - the endpoint's latency objective */
   readonly latencyMs?: number | false;
-  /** @default 0.95 */
+  /** The quantile `latencyMs` is measured at, from the server's latency histogram, in (0, 1). @default 0.95 */
   readonly latencyQuantile?: number;
   /** Further queries: PromQL over the server's metrics; `{{selector}}` stands for the new version's series. @default - none */
   readonly customMetrics?: Array<{ readonly name: string; readonly query: string; readonly min?: number; readonly max?: number }>;
-  /** @default '30s' */
+  /** Time between two measurements of an analysis (Argo Rollouts duration, e.g. '30s', '1m'). @default '30s' */
   readonly interval?: string;
   /**
    * Measurements each step's analysis (and blue-green's post-promotion analysis) takes, `interval`
@@ -43,7 +43,7 @@ export interface AnalysisOptions {
    * @default 1
    */
   readonly inconclusiveLimit?: number;
-  /** @default NoDataPolicy.INCONCLUSIVE */
+  /** What a measurement without data counts as: inconclusive (enough of them pause the release) or failed (the release rolls back). @default NoDataPolicy.INCONCLUSIVE */
   readonly onNoData?: NoDataPolicy;
 }
 
