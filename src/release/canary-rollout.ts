@@ -19,11 +19,11 @@ import { AnalysisOptions, NoDataPolicy, PromotionOptions, ReleaseStrategy, Traff
 export interface CanaryRolloutProps {
   /** The real-time endpoint whose new versions are released. */
   readonly endpoint: ServingEndpoint;
-  /** @default ReleaseStrategy.canary() */
+  /** How a new version takes over: canary steps, blue-green, shadow (mirrored traffic) or A/B. @default ReleaseStrategy.canary() */
   readonly strategy?: ReleaseStrategy;
-  /** @default TrafficRouting.replicaCount() */
+  /** How traffic is split between the versions (replica count, NGINX, ALB, Istio, Gateway API). @default TrafficRouting.replicaCount() */
   readonly routing?: TrafficRouting;
-  /** @default - success rate 99%, the endpoint's latency objective at p95, 4 measurements 30s apart per step, one failure tolerated */
+  /** The metrics each step's analysis measures, and how many measurements may fail. @default - success rate 99%, the endpoint's latency objective at p95, 4 measurements 30s apart per step, one failure tolerated */
   readonly analysis?: AnalysisOptions;
   /**
    * The registry alias that moves to the released version once the release succeeded (a last
@@ -32,7 +32,7 @@ export interface CanaryRolloutProps {
    * @default - `champion` moves to the released version
    */
   readonly promotion?: PromotionOptions | false;
-  /** @default - the endpoint's Prometheus */
+  /** The Prometheus the analyses query. @default - the endpoint's Prometheus */
   readonly prometheus?: PrometheusInstance;
 }
 
@@ -64,10 +64,15 @@ const STABLE_HASH = '{{args.stable-hash}}';
  * (argo-rollouts#2857).
  */
 export class CanaryRollout extends Construct {
+  /** The Argo Rollouts `Rollout`, which runs the endpoint's pods from its Deployment's template. */
   public readonly rollout: ApiObject;
+  /** The Rollout's name: the construct id. */
   public readonly name: string;
+  /** The chart of the release's objects, in the endpoint's namespace. */
   public readonly chart: PlatformChart;
+  /** Every analysis query the release runs, with its pass condition. */
   public readonly queries: AnalysisQuery[] = [];
+  /** The names of the release's AnalysisTemplates. */
   public readonly templateNames: string[] = [];
   /** The alias the release moves to the new version on success, if any. */
   public readonly promotedAlias?: string;
