@@ -21,8 +21,11 @@ export interface NamespaceUse {
 
 /** A namespace the platform creates, merged from every construct that uses it. */
 export interface DeclaredNamespace {
+  /** The namespace's name. */
   readonly name: string;
+  /** The Pod Security level it enforces, on which every construct using it agrees. */
   readonly podSecurity: PodSecurityLevel;
+  /** The labels constructs asked for (e.g. Istio injection), beside the Pod Security labels. */
   readonly labels: Record<string, string>;
   /** The constructs that use it. */
   readonly usedBy: IConstruct[];

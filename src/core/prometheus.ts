@@ -30,9 +30,13 @@ export interface ExistingPrometheusProps {
   readonly url: string;
   /** The namespace Prometheus and Alertmanager run in. */
   readonly namespace: string;
+  /** The Prometheus's `serviceMonitorSelector`: the library labels its ServiceMonitors to match it. */
   readonly serviceMonitorSelector: LabelSelector;
+  /** The Prometheus's `podMonitorSelector`. */
   readonly podMonitorSelector: LabelSelector;
+  /** The Prometheus's `ruleSelector`: the library labels its PrometheusRules to match it. */
   readonly ruleSelector: LabelSelector;
+  /** The Alertmanager's `alertmanagerConfigSelector`: the library labels its AlertmanagerConfig to match it. */
   readonly alertmanagerConfigSelector: LabelSelector;
   /** The label Grafana's dashboard sidecar looks for. @default { grafana_dashboard: '1' } */
   readonly dashboardLabels?: Record<string, string>;

@@ -61,9 +61,9 @@ export class ReferenceProfile {
 
 /** Drift thresholds. */
 export interface DriftThresholds {
-  /** @default 0.1 */
+  /** The Population Stability Index above which a feature's drift warning fires. @default 0.1 */
   readonly psiWarning?: number;
-  /** @default 0.25 */
+  /** The Population Stability Index above which the critical drift alert fires (and the warning is inhibited). @default 0.25 */
   readonly psiCritical?: number;
   /** The Kolmogorov–Smirnov statistic above which a warning fires. @default 0.2 */
   readonly ksWarning?: number;

@@ -34,10 +34,11 @@ const DISCARD_RECEIVER = 'discard';
 
 /** Objectives of one endpoint. */
 export interface EndpointObjectives {
+  /** The endpoint the objectives are for. */
   readonly endpoint: ServingEndpoint;
   /** Share of requests that must succeed, e.g. 0.999; `false` for none. @default 0.999 for real-time, 0.99 otherwise */
   readonly availability?: number | false;
-  /** @default - the endpoint's latency class objective */
+  /** Latency the endpoint's requests must stay under, in milliseconds, at its latency class's quantile. @default - the endpoint's latency class objective */
   readonly latencyMs?: number;
   /**
    * Failed requests a burn-rate alert needs within its own long window before it fires (1h and 6h for
@@ -48,6 +49,7 @@ export interface EndpointObjectives {
 
 /** Drift detection for one endpoint. */
 export interface DriftDetection {
+  /** The endpoint whose input features are compared with the training data. */
   readonly endpoint: ServingEndpoint;
   /** The training data's reference profile. */
   readonly profile: ReferenceProfile;
@@ -55,7 +57,7 @@ export interface DriftDetection {
   readonly window?: string;
   /** How long drift must last before an alert fires. @default '30m' */
   readonly for?: string;
-  /** @default - PSI 0.1 warning, 0.25 critical; KS 0.2 */
+  /** The PSI and KS values at which drift alerts fire. @default - PSI 0.1 warning, 0.25 critical; KS 0.2 */
   readonly thresholds?: DriftThresholds;
   /** Values the live window must hold before a drift alert may fire (a PSI over a few values is noise). @default 200 */
   readonly minSamples?: number;
