@@ -86,18 +86,25 @@ export interface GpuNodeImages {
 
 /** A GPU pool as the cluster built it. */
 export interface GpuPool {
+  /** The pool's name, also its `mlops.io/pool` label. */
   readonly name: string;
+  /** Its GPU instance types. */
   readonly instanceTypes: InstanceType[];
+  /** On-demand or spot. */
   readonly capacityType: CapacityType;
+  /** The fewest nodes it keeps (0: it scales to zero). */
   readonly minSize: number;
+  /** The most nodes it may run. */
   readonly maxSize: number;
   /** GPUs of the smallest instance type in the pool: what one node surely has. */
   readonly gpusPerNode: number;
   /** The most GPUs the pool can run at once. */
   readonly maxGpus: number;
+  /** Whether its nodes have the Elastic Fabric Adapter and a cluster placement group (one zone). */
   readonly efa: boolean;
   /** Cost-attribution tags of the pool's instances and volumes (the pool's, its team's, its model's). */
   readonly costTags: Record<string, string>;
+  /** Its managed node group (none under Karpenter, which uses a NodePool). */
   readonly nodeGroup?: EksNodeGroup;
 }
 
