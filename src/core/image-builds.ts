@@ -1,9 +1,10 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { EcrLifecyclePolicy, EcrRepository } from '../providers/aws';
+import type { EcrRepository } from '../providers/aws';
 import { Construct } from '../engine';
 import { PlatformApp } from './app';
+import { platformRepository } from './ecr';
 import { check } from './errors';
 import { PlatformKey } from './key';
 import { NameRules } from './names';
@@ -178,24 +179,10 @@ export class PlatformImageBuilds extends Construct {
     props.recipes.forEach((r, i) => r.validate(this, `recipes[${i}]`));
     const names = props.recipes.map((r) => r.name);
     check(new Set(names).size === names.length, this, 'recipes', names, 'must name each image once');
-    const destroyable = context.environment.destroyable;
     const key = new PlatformKey(this, 'key', { description: `Container images of ${context.physicalName()}`, alias: context.physicalName('images') });
     for (const recipe of props.recipes) {
       const name = `${context.name}-${context.environment.name}/images/${recipe.name}`;
-      const repository = new EcrRepository(this, `repository-${recipe.name}`, {
-        name,
-        imageTagMutability: 'IMMUTABLE',
-        imageScanningConfiguration: { scanOnPush: true },
-        encryptionConfiguration: [{ encryptionType: 'KMS', kmsKey: key.keyArn }],
-        forceDelete: destroyable,
-        lifecycle: { preventDestroy: !destroyable },
-      });
-      new EcrLifecyclePolicy(this, `repository-${recipe.name}-lifecycle`, {
-        repository: repository.name,
-        policy: JSON.stringify({
-          rules: [{ rulePriority: 1, description: 'Expire untagged images after 14 days', selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 }, action: { type: 'expire' } }],
-        }),
-      });
+      const repository = platformRepository(this, `repository-${recipe.name}`, { name, kmsKeyArn: key.keyArn });
       this.repositories[recipe.name] = repository;
       // The URL is built from the account and region: manifests need nothing that exists only after apply.
       const repositoryUrl = `${context.accountId}.dkr.ecr.${context.region}.amazonaws.com/${name}`;

@@ -1,8 +1,9 @@
-import { AutoscalingGroupTagA, CloudwatchLogGroup, Ec2Tag, EcrLifecyclePolicy, EcrRepository, EksAccessEntry, EksAccessPolicyAssociation, EksAddon, EksCluster as AwsEksCluster, EksNodeGroup, IamRole, IamRolePolicyAttachment, LaunchTemplate, PlacementGroup } from '../providers/aws';
+import { AutoscalingGroupTagA, CloudwatchLogGroup, Ec2Tag, EcrRepository, EksAccessEntry, EksAccessPolicyAssociation, EksAddon, EksCluster as AwsEksCluster, EksNodeGroup, IamRole, IamRolePolicyAttachment, LaunchTemplate, PlacementGroup } from '../providers/aws';
 import type { LaunchTemplateConfig } from '../providers/aws';
 import { Construct, TerraformStack, Token } from '../engine';
 import { Addon, Addons } from '../core/addons';
 import { PlatformApp } from '../core/app';
+import { platformRepository } from '../core/ecr';
 import { PlatformRefactoring } from '../core/refactoring';
 import { check, checkIntegerRange } from '../core/errors';
 import { grant, IEksCluster, PodIdentityTarget, WorkloadIdentity } from '../core/identity';
@@ -614,20 +615,7 @@ export class GpuTrainingCluster extends Construct implements IEksCluster {
   private addRepository(name: string): void {
     const context = PlatformApp.of(this).context;
     check(/^[a-z0-9]+([._-][a-z0-9]+)*$/.test(name), this, 'ecrRepositories', name, 'must be lower-case letters and digits separated by \'.\', \'_\' or \'-\'');
-    const repo = new EcrRepository(this, `repository-${name}`, {
-      name: `${context.name}-${context.environment.name}/${name}`,
-      imageTagMutability: 'IMMUTABLE',
-      imageScanningConfiguration: { scanOnPush: true },
-      encryptionConfiguration: [{ encryptionType: 'KMS', kmsKey: this.key.keyArn }],
-      forceDelete: PlatformApp.of(this).context.environment.destroyable,
-      lifecycle: { preventDestroy: !PlatformApp.of(this).context.environment.destroyable },
-    });
-    new EcrLifecyclePolicy(this, `repository-${name}-lifecycle`, {
-      repository: repo.name,
-      policy: JSON.stringify({
-        rules: [{ rulePriority: 1, description: 'Expire untagged images after 14 days', selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 }, action: { type: 'expire' } }],
-      }),
-    });
+    const repo = platformRepository(this, `repository-${name}`, { name: `${context.name}-${context.environment.name}/${name}`, kmsKeyArn: this.key.keyArn });
     this.repositories[name] = repo;
   }
 }
